@@ -1,0 +1,94 @@
+// The boundary between the CNI plugin (one short process per runtime call) and the node agent:
+// one request per unix-socket connection, each message one line of JSON (newline-terminated).
+// The plugin has already validated the environment, parsed CNI_ARGS, run any delegated IPAM
+// plugin and converted every result to the 1.x shape, so the agent only ever sees one form.
+// Kept dependency-free: the plugin bundle imports this file.
+import type { CniResult100 } from '../cni/result.js';
+
+export type { CniResult100 } from '../cni/result.js';
+
+/** Bumped on incompatible changes; the server rejects other values with a clear error. */
+export const PROTOCOL_VERSION = 1;
+
+export const DEFAULT_CNI_SOCKET = '/run/multinet/cni.sock';
+/** IPAM types the agent allocates for itself; any other ipam.type is run as a plugin from CNI_PATH. */
+export const AGENT_IPAM_TYPES: readonly string[] = ['whereabouts', 'multinet-ipam'];
+/** Our plugin's own type name; "calico" is accepted too, for the reference's NAD configs. */
+export const PLUGIN_TYPES: readonly string[] = ['multinet', 'calico'];
+/** A request or response line larger than this is refused (a config is a few KiB). */
+export const MAX_MESSAGE_BYTES = 1 << 20;
+
+export type CniCommand = 'ADD' | 'DEL' | 'CHECK' | 'STATUS' | 'GC';
+
+/** The plugin's network config as received on stdin (unknown keys are kept). */
+export interface NetConf {
+  cniVersion: string;
+  name: string;
+  type: string;
+  ipam?: { type?: string; [k: string]: unknown };
+  dataplane_options?: { network_name?: string; agent_socket?: string; [k: string]: unknown };
+  runtimeConfig?: Record<string, unknown>;
+  args?: Record<string, unknown>;
+  dns?: Record<string, unknown>;
+  /** Result of the earlier plugins of the chain (CHECK/DEL: of the whole ADD), converted to 1.x. */
+  prevResult?: CniResult100;
+  [k: string]: unknown;
+}
+
+export interface GcAttachment {
+  containerId: string;
+  ifName: string;
+}
+
+export interface CniRequest {
+  protocol: typeof PROTOCOL_VERSION;
+  command: CniCommand;
+  /** Empty for STATUS and GC. */
+  containerId: string;
+  /** Path of the pod's netns; may be empty on DEL (the runtime may have removed it already). */
+  netns: string;
+  /** Empty for STATUS and GC. */
+  ifName: string;
+  /** Parsed CNI_ARGS (K8S_POD_NAMESPACE, K8S_POD_NAME, K8S_POD_UID, ...). */
+  args: Record<string, string>;
+  netConf: NetConf;
+  /**
+   * Who allocates addresses: 'agent' (ipam.type in AGENT_IPAM_TYPES), 'delegated' (an IPAM plugin
+   * run by the CNI plugin; its result is in ipamResult on ADD), or 'none' (no ipam section).
+   */
+  ipam: 'agent' | 'delegated' | 'none';
+  /** ADD with delegated IPAM: that plugin's result, converted to 1.x. Use these addresses. */
+  ipamResult?: CniResult100;
+  /** GC: attachments the runtime still knows; everything else of this network may be removed. */
+  validAttachments?: GcAttachment[];
+}
+
+export interface CniErrorBody {
+  code: number;
+  msg: string;
+  details?: string;
+}
+
+/** ADD answers with the attachment's result (its interfaces, ips, routes only; the plugin merges prevResult). */
+export type CniResponse = { result: CniResult100 | null } | { error: CniErrorBody };
+
+export function encodeMessage(m: CniRequest | CniResponse): string {
+  return JSON.stringify(m) + '\n';
+}
+
+const COMMANDS: readonly string[] = ['ADD', 'DEL', 'CHECK', 'STATUS', 'GC'];
+
+/** Checks a decoded request's shape; returns a reason when it is not a request we understand. */
+export function requestProblem(v: unknown): string | undefined {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'request is not a JSON object';
+  const r = v as Record<string, unknown>;
+  if (r.protocol !== PROTOCOL_VERSION)
+    return `protocol ${JSON.stringify(r.protocol)} is not supported (agent speaks ${PROTOCOL_VERSION}); plugin and agent versions differ`;
+  if (typeof r.command !== 'string' || !COMMANDS.includes(r.command)) return `command ${JSON.stringify(r.command)} is unknown`;
+  for (const k of ['containerId', 'netns', 'ifName'])
+    if (typeof r[k] !== 'string') return `field "${k}" must be a string`;
+  if (typeof r.args !== 'object' || r.args === null) return 'field "args" must be an object';
+  if (typeof r.netConf !== 'object' || r.netConf === null) return 'field "netConf" must be an object';
+  if (!['agent', 'delegated', 'none'].includes(r.ipam as string)) return 'field "ipam" must be agent, delegated or none';
+  return undefined;
+}

@@ -1,0 +1,203 @@
+// The agent's CNI socket: accepts one request per connection from the plugin, hands it to a
+// CniHandler (the agent core), writes back one answer. Root only (mode 0600); a stale socket file
+// left by a crashed agent is replaced, a live one is never stolen.
+import { mkdirSync, chmodSync, lstatSync, unlinkSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { dirname } from 'node:path';
+import { CniError, ErrorCode } from '../cni/spec.js';
+import type { Logger } from '../util/log.js';
+import {
+  MAX_MESSAGE_BYTES,
+  encodeMessage,
+  requestProblem,
+  type CniRequest,
+  type CniResponse,
+  type CniResult100,
+} from './cni-protocol.js';
+
+export interface CniCallContext {
+  /** Aborted when the plugin hung up (timeout, killed) before the answer was written. */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * What the agent does per CNI command. Throw a CniError to send that spec error to the runtime;
+ * any other error is reported as code 100 with its message.
+ */
+export interface CniHandler {
+  /** Attach; returns this attachment's result only (the plugin merges any prevResult). */
+  add(req: CniRequest, ctx: CniCallContext): Promise<CniResult100>;
+  /** Detach; idempotent (missing netns, link or allocation is success). */
+  del(req: CniRequest, ctx: CniCallContext): Promise<void>;
+  /** Verify the attachment against req.netConf.prevResult. */
+  check(req: CniRequest, ctx: CniCallContext): Promise<void>;
+  /** Ready for ADD? Throw CniError 50/51 when not. */
+  status(req: CniRequest, ctx: CniCallContext): Promise<void>;
+  /** Remove attachments of req.netConf.name not in req.validAttachments. */
+  gc(req: CniRequest, ctx: CniCallContext): Promise<void>;
+}
+
+export interface CniServerOptions {
+  log?: Pick<Logger, 'info' | 'warn' | 'error'>;
+}
+
+export interface CniServer {
+  readonly socketPath: string;
+  /** Stops accepting, waits for requests in flight, removes the socket file. */
+  close(): Promise<void>;
+}
+
+/** True when something accepts connections on the socket (a live agent). */
+function socketIsLive(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(path);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+async function clearStaleSocket(path: string): Promise<void> {
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch {
+    return; // nothing there
+  }
+  if (!st.isSocket()) throw new Error(`CNI socket path ${path} exists and is not a socket; refusing to remove it`);
+  if (await socketIsLive(path)) throw new Error(`CNI socket ${path} is in use by a running process (another agent?)`);
+  unlinkSync(path);
+}
+
+export async function startCniServer(socketPath: string, handler: CniHandler, opts: CniServerOptions = {}): Promise<CniServer> {
+  mkdirSync(dirname(socketPath), { recursive: true, mode: 0o755 });
+  await clearStaleSocket(socketPath);
+  const inFlight = new Set<Promise<void>>();
+  const server: Server = createServer((sock) => {
+    const p = serve(sock, handler, opts).finally(() => inFlight.delete(p));
+    inFlight.add(p);
+  });
+  // The socket is created by bind() inside listen(): a tight umask makes it 0600 from its first
+  // instant (no window where another user could connect); chmod below is belt and braces.
+  const oldMask = process.umask(0o177);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(socketPath, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } finally {
+    process.umask(oldMask);
+  }
+  chmodSync(socketPath, 0o600);
+  opts.log?.info({ socket: socketPath }, 'CNI server listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    socketPath,
+    close() {
+      closing ??= (async () => {
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        await Promise.allSettled([...inFlight]);
+        try {
+          unlinkSync(socketPath);
+        } catch {
+          // node removes it itself on close
+        }
+      })();
+      return closing;
+    },
+  };
+}
+
+/** Reads one request line, answers it, closes. */
+async function serve(sock: Socket, handler: CniHandler, opts: CniServerOptions): Promise<void> {
+  const abort = new AbortController();
+  let answered = false;
+  sock.on('close', () => {
+    if (!answered) abort.abort();
+  });
+  sock.on('error', () => undefined); // a vanished plugin is seen as 'close'
+
+  const line = await readLine(sock);
+  if (line === undefined) return;
+  let req: CniRequest | undefined;
+  let resp: CniResponse;
+  try {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(line);
+    } catch (e) {
+      throw new CniError(ErrorCode.DecodingFailure, 'agent could not decode the request', (e as Error).message);
+    }
+    const problem = requestProblem(parsed);
+    if (problem) throw new CniError(ErrorCode.DecodingFailure, 'agent could not understand the request', problem);
+    req = parsed as CniRequest;
+    resp = { result: await call(handler, req, { signal: abort.signal }) };
+  } catch (e) {
+    resp = { error: toErrorBody(e) };
+    if (!(e instanceof CniError)) opts.log?.error({ err: e, command: req?.command, containerId: req?.containerId }, 'CNI handler failed');
+  }
+
+  if (abort.signal.aborted || sock.destroyed) {
+    // The plugin gave up (its timeout) and has reported an error to the runtime: an ADD that
+    // completed anyway is undone so that "error" really means "nothing changed".
+    if (req?.command === 'ADD' && 'result' in resp) {
+      opts.log?.warn({ containerId: req.containerId, ifName: req.ifName }, 'CNI ADD finished after the plugin left; undoing it');
+      await handler.del({ ...req, command: 'DEL' }, { signal: new AbortController().signal }).catch((e: unknown) =>
+        opts.log?.error({ err: e, containerId: req?.containerId }, 'undoing an abandoned CNI ADD failed'),
+      );
+    }
+    return;
+  }
+  answered = true;
+  await new Promise<void>((resolve) => sock.end(encodeMessage(resp), () => resolve()));
+}
+
+async function call(handler: CniHandler, req: CniRequest, ctx: CniCallContext): Promise<CniResult100 | null> {
+  switch (req.command) {
+    case 'ADD':
+      return handler.add(req, ctx);
+    case 'DEL':
+      await handler.del(req, ctx);
+      return null;
+    case 'CHECK':
+      await handler.check(req, ctx);
+      return null;
+    case 'STATUS':
+      await handler.status(req, ctx);
+      return null;
+    case 'GC':
+      await handler.gc(req, ctx);
+      return null;
+  }
+}
+
+function toErrorBody(e: unknown): { code: number; msg: string; details?: string } {
+  if (e instanceof CniError) return { code: e.code, msg: e.msg, ...(e.details ? { details: e.details } : {}) };
+  return { code: ErrorCode.AgentInternal, msg: 'multinet agent failed', details: e instanceof Error ? e.message : String(e) };
+}
+
+function readLine(sock: Socket): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    let buf = '';
+    sock.setEncoding('utf8');
+    const onData = (chunk: string): void => {
+      buf += chunk;
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) {
+        sock.off('data', onData);
+        resolve(buf.slice(0, nl));
+      } else if (buf.length > MAX_MESSAGE_BYTES) {
+        sock.destroy();
+        resolve(undefined);
+      }
+    };
+    sock.on('data', onData);
+    sock.once('close', () => resolve(undefined));
+  });
+}

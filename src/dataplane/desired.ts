@@ -1,0 +1,254 @@
+// Validation of a DesiredNode and its expansion into the kernel objects wanted in each namespace.
+// Pure: bad input throws DesiredStateError (object, field, reason) before anything is touched.
+import { createHash } from 'node:crypto';
+import { canonCidr, canonIp, defaultDst, familyOf, hostCidr, isCidr, isIp, type Family } from './addr.js';
+import {
+  GATEWAY_V4,
+  GATEWAY_V6,
+  HOST_ALIAS_PREFIX,
+  hostVethMac,
+  hostVethName,
+  podKey,
+  podMac,
+  routingNs,
+  RT_PROTO,
+  vtepMac,
+  vtepNextHop,
+  vxlanName,
+} from './naming.js';
+import type { DesiredNode, FdbState, NeighState, RouteState } from './types.js';
+
+export class DesiredStateError extends Error {
+  constructor(
+    readonly object: string,
+    readonly field: string,
+    readonly reason: string,
+  ) {
+    super(`${object}: field ${field}: ${reason}`);
+  }
+}
+
+const NAME_RE = /^[A-Za-z0-9]([A-Za-z0-9_.-]{0,251}[A-Za-z0-9])?$/;
+const IFNAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
+const NETNS_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,200}$/;
+const NETNS_PATH_RE = /^\/[A-Za-z0-9_.\/-]{1,4000}$/;
+const MAC_RE = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
+
+function checkNetns(object: string, field: string, v: string, allowHost: boolean): void {
+  if (v === 'host') {
+    if (!allowHost) throw new DesiredStateError(object, field, 'a pod cannot live in the host namespace');
+    return;
+  }
+  if (v.startsWith('/')) {
+    if (!NETNS_PATH_RE.test(v) || v.split('/').includes('..'))
+      throw new DesiredStateError(object, field, `invalid namespace path ${JSON.stringify(v)}`);
+    return;
+  }
+  if (!NETNS_NAME_RE.test(v)) throw new DesiredStateError(object, field, `invalid namespace name ${JSON.stringify(v)}`);
+}
+
+function checkIp(object: string, field: string, v: unknown): string {
+  if (typeof v !== 'string' || !isIp(v)) throw new DesiredStateError(object, field, `not an IP address: ${JSON.stringify(v)}`);
+  return canonIp(v);
+}
+
+function checkCidr(object: string, field: string, v: unknown): string {
+  if (typeof v !== 'string' || !isCidr(v)) throw new DesiredStateError(object, field, `not a CIDR: ${JSON.stringify(v)}`);
+  return canonCidr(v);
+}
+
+function checkMac(object: string, field: string, v: unknown): string {
+  if (typeof v !== 'string' || !MAC_RE.test(v)) throw new DesiredStateError(object, field, `not a MAC address: ${JSON.stringify(v)}`);
+  const first = parseInt(v.slice(0, 2), 16);
+  if (first & 1) throw new DesiredStateError(object, field, `multicast MAC not allowed: ${v}`);
+  return v.toLowerCase();
+}
+
+/** Throws DesiredStateError on the first problem. */
+export function validateDesired(d: DesiredNode): void {
+  const node = `node ${JSON.stringify(d?.name)}`;
+  if (typeof d?.name !== 'string' || !NAME_RE.test(d.name)) throw new DesiredStateError('node', 'name', 'must be a DNS-like name');
+  checkNetns(node, 'netns', String(d.netns), true);
+  checkIp(node, 'underlay.address', d.underlay?.address);
+  const mtu = d.underlay?.mtu;
+  if (!Number.isInteger(mtu) || mtu < 1280 || mtu > 65535)
+    throw new DesiredStateError(node, 'underlay.mtu', `must be an integer 1280..65535, got ${JSON.stringify(mtu)}`);
+  const nets = new Set<string>();
+  const vnis = new Set<number>();
+  for (const [i, n] of d.networks.entries()) {
+    const o = `network ${JSON.stringify(n?.name)}`;
+    if (typeof n?.name !== 'string' || !NAME_RE.test(n.name)) throw new DesiredStateError(`networks[${i}]`, 'name', 'must be a DNS-like name');
+    if (nets.has(n.name)) throw new DesiredStateError(o, 'name', 'duplicate network');
+    if (!Number.isInteger(n.vni) || n.vni < 1 || n.vni > 0xffffff) throw new DesiredStateError(o, 'vni', `must be 1..16777215, got ${JSON.stringify(n.vni)}`);
+    if (vnis.has(n.vni)) throw new DesiredStateError(o, 'vni', `VNI ${n.vni} used by two networks on this node`);
+    const port = n.vxlanPort ?? 4789;
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new DesiredStateError(o, 'vxlanPort', `must be 1..65535, got ${JSON.stringify(port)}`);
+    for (const [j, r] of n.ranges.entries()) checkCidr(o, `ranges[${j}]`, r);
+    nets.add(n.name);
+    vnis.add(n.vni);
+  }
+  const keys = new Set<string>();
+  const ifnames = new Set<string>();
+  const addrsPerNet = new Map<string, string>();
+  for (const [i, p] of d.pods.entries()) {
+    const o = `pod interface ${JSON.stringify(`${p?.netns}/${p?.ifname}`)}`;
+    if (!nets.has(p?.network)) throw new DesiredStateError(o, 'network', `unknown network ${JSON.stringify(p?.network)}`);
+    checkNetns(o, 'netns', String(p.netns), false);
+    if (typeof p.ifname !== 'string' || !IFNAME_RE.test(p.ifname)) throw new DesiredStateError(o, 'ifname', 'must be 1-15 of [A-Za-z0-9_.-]');
+    const podIf = `${p.netns}|${p.ifname}`;
+    if (ifnames.has(podIf)) throw new DesiredStateError(o, 'ifname', 'two interfaces with the same name in one pod');
+    ifnames.add(podIf);
+    keys.add(podKey(p));
+    if (!p.addresses.length) throw new DesiredStateError(o, 'addresses', 'at least one address is required');
+    for (const [j, a] of p.addresses.entries()) {
+      const ip = checkIp(o, `addresses[${j}]`, a);
+      const k = `${p.network}|${ip}`;
+      if (addrsPerNet.has(k)) throw new DesiredStateError(o, `addresses[${j}]`, `${ip} already used in network ${p.network} by ${addrsPerNet.get(k)}`);
+      addrsPerNet.set(k, `pod ${p.netns}`);
+    }
+    if (p.mac !== undefined) checkMac(o, 'mac', p.mac);
+    for (const [j, r] of p.routes.entries()) checkCidr(o, `routes[${j}]`, r);
+    void i;
+  }
+  const remotes = new Set<string>();
+  for (const [i, r] of d.remotes.entries()) {
+    const o = `remote node ${JSON.stringify(r?.name)}`;
+    if (typeof r?.name !== 'string' || !NAME_RE.test(r.name)) throw new DesiredStateError(`remotes[${i}]`, 'name', 'must be a DNS-like name');
+    if (r.name === d.name) throw new DesiredStateError(o, 'name', 'a node cannot be its own remote');
+    if (remotes.has(r.name)) throw new DesiredStateError(o, 'name', 'duplicate remote node');
+    remotes.add(r.name);
+    const u = checkIp(o, 'underlay', r.underlay);
+    if (familyOf(u) !== familyOf(d.underlay.address)) throw new DesiredStateError(o, 'underlay', 'address family differs from this node\'s underlay');
+    for (const [net, mac] of Object.entries(r.vtepMacs ?? {})) checkMac(o, `vtepMacs.${net}`, mac);
+    for (const [net, ips] of Object.entries(r.pods)) {
+      if (!nets.has(net)) throw new DesiredStateError(o, `pods.${net}`, `unknown network ${JSON.stringify(net)}`);
+      for (const [j, a] of ips.entries()) {
+        const ip = checkIp(o, `pods.${net}[${j}]`, a);
+        const k = `${net}|${ip}`;
+        if (addrsPerNet.has(k)) throw new DesiredStateError(o, `pods.${net}[${j}]`, `${ip} already used in network ${net} by ${addrsPerNet.get(k)}`);
+        addrsPerNet.set(k, `remote node ${r.name}`);
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export interface WantVxlan {
+  readonly name: string;
+  readonly vni: number;
+  readonly port: number;
+  readonly local: string;
+  readonly mac: string;
+  readonly mtu: number;
+  readonly alias: string;
+}
+
+export interface WantHostVeth {
+  readonly name: string;
+  readonly mac: string;
+  readonly mtu: number;
+  /** alias recording a completed pod-side setup */
+  readonly alias: string;
+  readonly podKey: string;
+}
+
+export interface WantRouting {
+  readonly ns: string;
+  readonly network: string;
+  readonly vxlan: WantVxlan;
+  readonly hostVeths: readonly WantHostVeth[];
+  readonly routes: readonly RouteState[];
+  readonly neighs: readonly NeighState[];
+  readonly fdb: readonly FdbState[];
+}
+
+export interface WantPod {
+  readonly key: string;
+  readonly network: string;
+  readonly netns: string;
+  readonly ifname: string;
+  readonly mac: string;
+  readonly mtu: number;
+  readonly routingNs: string;
+  readonly hostName: string;
+  readonly hostMac: string;
+  readonly addrs: readonly string[]; // host CIDRs
+  readonly routes: readonly RouteState[];
+  readonly neighs: readonly NeighState[];
+  /** hash of everything above: stored in the host veth alias once the pod side is set up */
+  readonly hash: string;
+}
+
+export interface WantNode {
+  readonly node: string;
+  readonly netns: string;
+  readonly routing: readonly WantRouting[];
+  readonly pods: readonly WantPod[];
+}
+
+export function overlayMtu(d: DesiredNode): number {
+  return d.underlay.mtu - (familyOf(d.underlay.address) === 4 ? 50 : 70);
+}
+
+/** Validate and expand the desired node into per-namespace kernel objects. */
+export function expandDesired(d: DesiredNode): WantNode {
+  validateDesired(d);
+  const mtu = overlayMtu(d);
+  const local = canonIp(d.underlay.address);
+  const pods: WantPod[] = [];
+  const routing: WantRouting[] = [];
+  for (const n of d.networks) {
+    const ns = routingNs(d.name, n.name);
+    const hostVeths: WantHostVeth[] = [];
+    const routes: RouteState[] = [];
+    const neighs: NeighState[] = [];
+    const fdb: FdbState[] = [];
+    const vx = vxlanName(n.vni);
+    for (const p of d.pods.filter((x) => x.network === n.name)) {
+      const hostName = hostVethName(p);
+      const hostMac = hostVethMac(p);
+      const mac = podMac(p);
+      const addrs = p.addresses.map(hostCidr);
+      const fams = new Set<Family>(p.addresses.map(familyOf));
+      const podRoutes: RouteState[] = [];
+      const dsts = [...p.routes.map(canonCidr)];
+      if (p.defaultRoute) for (const f of fams) dsts.push(defaultDst(f));
+      for (const dst of [...new Set(dsts)]) {
+        const f = familyOf(dst);
+        podRoutes.push({ dst, dev: p.ifname, via: f === 4 ? GATEWAY_V4 : GATEWAY_V6, proto: RT_PROTO });
+      }
+      const podNeighs: NeighState[] = [];
+      if (fams.has(4)) podNeighs.push({ dev: p.ifname, addr: GATEWAY_V4, mac: hostMac, permanent: true });
+      if (fams.has(6)) podNeighs.push({ dev: p.ifname, addr: GATEWAY_V6, mac: hostMac, permanent: true });
+      const base = { key: podKey(p), network: n.name, netns: p.netns, ifname: p.ifname, mac, mtu, routingNs: ns, hostName, hostMac, addrs, routes: podRoutes, neighs: podNeighs };
+      const hash = createHash('sha256').update(JSON.stringify(base)).digest('hex').slice(0, 16);
+      pods.push({ ...base, hash });
+      hostVeths.push({ name: hostName, mac: hostMac, mtu, alias: HOST_ALIAS_PREFIX + hash, podKey: base.key });
+      for (const a of p.addresses) {
+        routes.push({ dst: hostCidr(a), dev: hostName, proto: RT_PROTO });
+        neighs.push({ dev: hostName, addr: canonIp(a), mac, permanent: true });
+      }
+    }
+    for (const r of d.remotes) {
+      const ips = r.pods[n.name] ?? [];
+      const mac = (r.vtepMacs?.[n.name] ?? vtepMac(r.name, n.name)).toLowerCase();
+      const nh = canonIp(vtepNextHop(mac));
+      // Every remote node gets neighbour + FDB entry even without pods: cheap and keeps
+      // adding the first pod there a route-only change.
+      neighs.push({ dev: vx, addr: nh, mac, permanent: true });
+      fdb.push({ dev: vx, mac, dst: canonIp(r.underlay) });
+      for (const a of ips) routes.push({ dst: hostCidr(a), dev: vx, via: nh, proto: RT_PROTO });
+    }
+    routing.push({
+      ns,
+      network: n.name,
+      vxlan: { name: vx, vni: n.vni, port: n.vxlanPort ?? 4789, local, mac: vtepMac(d.name, n.name), mtu, alias: `mn:${d.name}/${n.name}` },
+      hostVeths,
+      routes,
+      neighs,
+      fdb,
+    });
+  }
+  return { node: d.name, netns: d.netns, routing, pods };
+}

@@ -1,0 +1,170 @@
+// The contract between the agent (which computes what one node should look like) and the
+// dataplane driver (which makes the kernel match it). Plain data only: no I/O, no classes.
+
+/**
+ * A network namespace reference:
+ * - `"host"`: the namespace this process runs in (a real cluster node); nothing is entered.
+ * - an absolute path (`/proc/123/ns/net`, `/var/run/netns/x`): entered with `nsenter --net=PATH`.
+ * - otherwise a named netns under /var/run/netns (`ip -n NAME`).
+ */
+export type NetnsRef = string;
+
+export interface DesiredNode {
+  /** Node name (as in the cluster). Routing-domain namespace names are derived from it. */
+  readonly name: string;
+  /** Where the node's underlay lives (`"host"` on a real node; `mn-<lab>-<node>` in the lab). */
+  readonly netns: NetnsRef;
+  readonly underlay: {
+    /** Underlay address of this node: the VXLAN `local` and the destination other nodes use. */
+    readonly address: string;
+    /** Underlay MTU. Pod and overlay MTU = this minus 50 (IPv4 underlay) or 70 (IPv6). */
+    readonly mtu: number;
+  };
+  /** Networks with at least one pod (or a remote pod) on this node. */
+  readonly networks: readonly NetworkSpec[];
+  /** Pod interfaces on this node (each belongs to one network). */
+  readonly pods: readonly PodInterfaceSpec[];
+  /** Other nodes and the pod addresses behind them. */
+  readonly remotes: readonly RemoteNodeSpec[];
+}
+
+export interface NetworkSpec {
+  readonly name: string;
+  /** VXLAN network identifier (unique per node; 1..16777215). */
+  readonly vni: number;
+  /** The network's address ranges (CIDRs); informative for the driver, routes come from pods. */
+  readonly ranges: readonly string[];
+  /** VXLAN UDP destination port (default 4789). */
+  readonly vxlanPort?: number;
+  /**
+   * Reserved for the services/policies layer: content of the nft table `inet multinet` in this
+   * network's routing-domain namespace. Not applied by this driver yet.
+   */
+  readonly nft?: string;
+}
+
+export interface PodInterfaceSpec {
+  /** Network this interface attaches to (must be in `networks`). */
+  readonly network: string;
+  /** The pod's network namespace (a named netns or a path; never `"host"`). */
+  readonly netns: NetnsRef;
+  /** Interface name inside the pod (e.g. `eth0`, `eth1`). */
+  readonly ifname: string;
+  /** Pod addresses (plain IPs; installed as /32 or /128). */
+  readonly addresses: readonly string[];
+  /** MAC of the pod-side interface; derived deterministically when absent. */
+  readonly mac?: string;
+  /** Destinations (CIDRs) routed from the pod through this interface (network ranges, service CIDRs). */
+  readonly routes: readonly string[];
+  /** Also install the default route(s) through this interface. */
+  readonly defaultRoute?: boolean;
+}
+
+export interface RemoteNodeSpec {
+  readonly name: string;
+  /** The remote node's underlay address (VXLAN destination). */
+  readonly underlay: string;
+  /**
+   * VTEP MAC of the remote node's VXLAN device per network. When absent for a network it is
+   * computed with `vtepMac(remote.name, network)`, which is what every node sets on its own device.
+   */
+  readonly vtepMacs?: Readonly<Record<string, string>>;
+  /** Pod addresses behind this node, per network name. */
+  readonly pods: Readonly<Record<string, readonly string[]>>;
+}
+
+/** One failed kernel operation. */
+export interface SyncError {
+  readonly netns: string;
+  readonly op: string;
+  readonly message: string;
+}
+
+export interface SyncReport {
+  /** Kernel changes attempted (0 when the kernel already matched). */
+  readonly changes: number;
+  /** Changes that failed (see errors); the next sync converges from what is left. */
+  readonly failed: number;
+  readonly errors: readonly SyncError[];
+  /** Processes spawned by this sync (reads + writes). */
+  readonly processes: number;
+  /** Write batches run (one per namespace touched, plus one for namespace creation/removal). */
+  readonly batches: number;
+  readonly durationMs: number;
+}
+
+export interface SyncOptions {
+  /**
+   * Read every pod namespace even if its interface carries the mark of a completed setup
+   * (catches changes made by hand inside pods; costs one process per pod).
+   */
+  readonly full?: boolean;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Observed kernel state, normalised (addresses canonical, host routes with /32 or /128).
+
+export interface LinkState {
+  readonly name: string;
+  readonly kind: string; // 'veth' | 'vxlan' | 'loopback' | ...
+  readonly mtu: number;
+  readonly up: boolean;
+  readonly mac: string;
+  readonly alias?: string;
+  readonly vxlan?: { readonly vni: number; readonly port: number; readonly local?: string; readonly learning: boolean };
+}
+
+export interface AddrState {
+  readonly dev: string;
+  /** e.g. `10.50.0.1/32` */
+  readonly cidr: string;
+}
+
+export interface RouteState {
+  /** canonical CIDR; `0.0.0.0/0` / `::/0` for default */
+  readonly dst: string;
+  readonly dev: string;
+  readonly via?: string;
+  readonly proto: number;
+}
+
+export interface NeighState {
+  readonly dev: string;
+  readonly addr: string;
+  readonly mac: string;
+  readonly permanent: boolean;
+}
+
+export interface FdbState {
+  readonly dev: string;
+  readonly mac: string;
+  readonly dst: string;
+}
+
+export interface NetnsState {
+  readonly links: readonly LinkState[];
+  readonly addrs: readonly AddrState[];
+  readonly routes: readonly RouteState[];
+  readonly neighs: readonly NeighState[];
+  readonly fdb: readonly FdbState[];
+  readonly forwarding: { readonly v4: boolean; readonly v6: boolean };
+}
+
+export interface ActualState {
+  /** VXLAN links left in the node namespace (normally none: they are moved once created). */
+  readonly nodeLinks: readonly LinkState[];
+  /** Our routing-domain namespaces for this node that exist, by namespace name. */
+  readonly routing: Readonly<Record<string, NetnsState>>;
+  /** Pod namespaces that were read this time, by pod key (`podKey(spec)`). */
+  readonly pods: Readonly<Record<string, NetnsState | 'missing'>>;
+}
+
+/** The driver interface the agent calls. */
+export interface Dataplane {
+  /** Make the kernel match `desired`; returns what was done. Never throws for kernel errors. */
+  sync(desired: DesiredNode, opts?: SyncOptions): Promise<SyncReport>;
+  /** Read what is programmed for the node (routing namespaces; pods are read with opts.full). */
+  observe(desired: DesiredNode, opts?: SyncOptions): Promise<ActualState>;
+  /** Remove everything this driver created for the node (routing namespaces, hence veths). */
+  teardown(node: Pick<DesiredNode, 'name' | 'netns'>): Promise<SyncReport>;
+}

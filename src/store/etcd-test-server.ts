@@ -1,0 +1,95 @@
+// Starts a throwaway etcd on loopback for tests and benchmarks: temporary data directory, random
+// free ports, stopped (and its directory removed) by stop(). MULTINET_TEST_ETCD=host:port (or
+// etcd://host:port) uses an existing etcd instead; stop() then does nothing.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Etcd3 } from 'etcd3';
+
+export const ETCD_BINARY = process.env.MULTINET_ETCD_BIN ?? '/usr/bin/etcd';
+
+export interface TestEtcd {
+  /** host:port of the client endpoint. */
+  readonly endpoint: string;
+  /** Store URL: etcd://host:port */
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+/** Why etcd tests cannot run here, or undefined if they can. */
+export function etcdUnavailableReason(): string | undefined {
+  if (process.env.MULTINET_TEST_ETCD) return undefined;
+  return existsSync(ETCD_BINARY) ? undefined : `etcd binary not found at ${ETCD_BINARY} (install etcd-server)`;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export async function startTestEtcd(): Promise<TestEtcd> {
+  const external = process.env.MULTINET_TEST_ETCD;
+  if (external) {
+    const endpoint = external.replace(/^etcd:\/\//, '');
+    return { endpoint, url: `etcd://${endpoint}`, stop: async () => undefined };
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'mn-etcd-'));
+  const [clientPort, peerPort] = [await freePort(), await freePort()];
+  const endpoint = `127.0.0.1:${clientPort}`;
+  const peer = `http://127.0.0.1:${peerPort}`;
+  const child: ChildProcess = spawn(
+    ETCD_BINARY,
+    [
+      '--name', 'mn-test',
+      '--data-dir', dir,
+      '--listen-client-urls', `http://${endpoint}`,
+      '--advertise-client-urls', `http://${endpoint}`,
+      '--listen-peer-urls', peer,
+      '--initial-advertise-peer-urls', peer,
+      '--initial-cluster', `mn-test=${peer}`,
+      '--logger', 'zap',
+      '--log-level', 'error',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr?.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-4000)));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(t);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const client = new Etcd3({ hosts: `http://${endpoint}`, dialTimeout: 500 });
+  try {
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`etcd exited with ${child.exitCode}: ${stderr.trim()}`);
+      try {
+        await client.get('/').exec();
+        break;
+      } catch (err) {
+        if (Date.now() > deadline) throw new Error(`etcd on ${endpoint} did not start in 15 s: ${String(err)} ${stderr}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  } finally {
+    client.close();
+  }
+  return { endpoint, url: `etcd://${endpoint}`, stop };
+}
