@@ -52,7 +52,9 @@ export class FakeCniHandler implements CniHandler {
     const key = FakeCniHandler.key(req.containerId, req.ifName);
     const existing = this.attachments.get(key);
     if (existing) return existing.result;
-    const ips = req.ipamResult?.ips ?? (req.ipam === 'none' ? [] : [{ address: `10.99.0.${this.nextHost++}/24`, gateway: '10.99.0.1' }]);
+    const ips =
+      req.ipamResult?.ips ??
+      (req.ipam === 'none' ? [] : [{ address: `10.99.0.${this.nextHost++}/24`, gateway: '10.99.0.1' }]);
     const result: CniResult100 = {
       cniVersion: '1.1.0',
       interfaces: [{ name: req.ifName, mac: '02:00:00:00:00:01', sandbox: req.netns }],
@@ -75,21 +77,38 @@ export class FakeCniHandler implements CniHandler {
   async check(req: CniRequest, _ctx: CniCallContext): Promise<void> {
     await this.enter(req);
     const a = this.attachments.get(FakeCniHandler.key(req.containerId, req.ifName));
-    if (!a) throw new CniError(ErrorCode.ContainerUnknown, 'attachment unknown', `${req.containerId} ${req.ifName}`);
+    if (!a)
+      throw new CniError(
+        ErrorCode.ContainerUnknown,
+        'attachment unknown',
+        `${req.containerId} ${req.ifName}`,
+      );
     const want = a.result.ips?.map((i) => i.address) ?? [];
     const have = new Set(req.netConf.prevResult?.ips?.map((i) => i.address));
     const lost = want.filter((w) => !have.has(w));
-    if (lost.length) throw new CniError(ErrorCode.AgentInternal, 'prevResult does not list the attachment addresses', lost.join(', '));
+    if (lost.length)
+      throw new CniError(
+        ErrorCode.AgentInternal,
+        'prevResult does not list the attachment addresses',
+        lost.join(', '),
+      );
   }
 
   async status(req: CniRequest, _ctx: CniCallContext): Promise<void> {
     await this.enter(req);
-    if (!this.available) throw new CniError(ErrorCode.PluginNotAvailable, 'plugin not available', 'fake agent told to be unavailable');
+    if (!this.available)
+      throw new CniError(
+        ErrorCode.PluginNotAvailable,
+        'plugin not available',
+        'fake agent told to be unavailable',
+      );
   }
 
   async gc(req: CniRequest, _ctx: CniCallContext): Promise<void> {
     await this.enter(req);
-    const valid = new Set((req.validAttachments ?? []).map((a) => FakeCniHandler.key(a.containerId, a.ifName)));
+    const valid = new Set(
+      (req.validAttachments ?? []).map((a) => FakeCniHandler.key(a.containerId, a.ifName)),
+    );
     for (const [key, a] of this.attachments)
       if (a.req.netConf.name === req.netConf.name && !valid.has(key)) this.attachments.delete(key);
   }

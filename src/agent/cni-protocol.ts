@@ -84,11 +84,13 @@ export function requestProblem(v: unknown): string | undefined {
   const r = v as Record<string, unknown>;
   if (r.protocol !== PROTOCOL_VERSION)
     return `protocol ${JSON.stringify(r.protocol)} is not supported (agent speaks ${PROTOCOL_VERSION}); plugin and agent versions differ`;
-  if (typeof r.command !== 'string' || !COMMANDS.includes(r.command)) return `command ${JSON.stringify(r.command)} is unknown`;
+  if (typeof r.command !== 'string' || !COMMANDS.includes(r.command))
+    return `command ${JSON.stringify(r.command)} is unknown`;
   for (const k of ['containerId', 'netns', 'ifName'])
     if (typeof r[k] !== 'string') return `field "${k}" must be a string`;
   if (typeof r.args !== 'object' || r.args === null) return 'field "args" must be an object';
   if (typeof r.netConf !== 'object' || r.netConf === null) return 'field "netConf" must be an object';
-  if (!['agent', 'delegated', 'none'].includes(r.ipam as string)) return 'field "ipam" must be agent, delegated or none';
+  if (!['agent', 'delegated', 'none'].includes(r.ipam as string))
+    return 'field "ipam" must be agent, delegated or none';
   return undefined;
 }

@@ -66,12 +66,18 @@ async function clearStaleSocket(path: string): Promise<void> {
   } catch {
     return; // nothing there
   }
-  if (!st.isSocket()) throw new Error(`CNI socket path ${path} exists and is not a socket; refusing to remove it`);
-  if (await socketIsLive(path)) throw new Error(`CNI socket ${path} is in use by a running process (another agent?)`);
+  if (!st.isSocket())
+    throw new Error(`CNI socket path ${path} exists and is not a socket; refusing to remove it`);
+  if (await socketIsLive(path))
+    throw new Error(`CNI socket ${path} is in use by a running process (another agent?)`);
   unlinkSync(path);
 }
 
-export async function startCniServer(socketPath: string, handler: CniHandler, opts: CniServerOptions = {}): Promise<CniServer> {
+export async function startCniServer(
+  socketPath: string,
+  handler: CniHandler,
+  opts: CniServerOptions = {},
+): Promise<CniServer> {
   mkdirSync(dirname(socketPath), { recursive: true, mode: 0o755 });
   await clearStaleSocket(socketPath);
   const inFlight = new Set<Promise<void>>();
@@ -132,25 +138,36 @@ async function serve(sock: Socket, handler: CniHandler, opts: CniServerOptions):
     try {
       parsed = JSON.parse(line);
     } catch (e) {
-      throw new CniError(ErrorCode.DecodingFailure, 'agent could not decode the request', (e as Error).message);
+      throw new CniError(
+        ErrorCode.DecodingFailure,
+        'agent could not decode the request',
+        (e as Error).message,
+      );
     }
     const problem = requestProblem(parsed);
-    if (problem) throw new CniError(ErrorCode.DecodingFailure, 'agent could not understand the request', problem);
+    if (problem)
+      throw new CniError(ErrorCode.DecodingFailure, 'agent could not understand the request', problem);
     req = parsed as CniRequest;
     resp = { result: await call(handler, req, { signal: abort.signal }) };
   } catch (e) {
     resp = { error: toErrorBody(e) };
-    if (!(e instanceof CniError)) opts.log?.error({ err: e, command: req?.command, containerId: req?.containerId }, 'CNI handler failed');
+    if (!(e instanceof CniError))
+      opts.log?.error({ err: e, command: req?.command, containerId: req?.containerId }, 'CNI handler failed');
   }
 
   if (abort.signal.aborted || sock.destroyed) {
     // The plugin gave up (its timeout) and has reported an error to the runtime: an ADD that
     // completed anyway is undone so that "error" really means "nothing changed".
     if (req?.command === 'ADD' && 'result' in resp) {
-      opts.log?.warn({ containerId: req.containerId, ifName: req.ifName }, 'CNI ADD finished after the plugin left; undoing it');
-      await handler.del({ ...req, command: 'DEL' }, { signal: new AbortController().signal }).catch((e: unknown) =>
-        opts.log?.error({ err: e, containerId: req?.containerId }, 'undoing an abandoned CNI ADD failed'),
+      opts.log?.warn(
+        { containerId: req.containerId, ifName: req.ifName },
+        'CNI ADD finished after the plugin left; undoing it',
       );
+      await handler
+        .del({ ...req, command: 'DEL' }, { signal: new AbortController().signal })
+        .catch((e: unknown) =>
+          opts.log?.error({ err: e, containerId: req?.containerId }, 'undoing an abandoned CNI ADD failed'),
+        );
     }
     return;
   }
@@ -178,8 +195,13 @@ async function call(handler: CniHandler, req: CniRequest, ctx: CniCallContext): 
 }
 
 function toErrorBody(e: unknown): { code: number; msg: string; details?: string } {
-  if (e instanceof CniError) return { code: e.code, msg: e.msg, ...(e.details ? { details: e.details } : {}) };
-  return { code: ErrorCode.AgentInternal, msg: 'multinet agent failed', details: e instanceof Error ? e.message : String(e) };
+  if (e instanceof CniError)
+    return { code: e.code, msg: e.msg, ...(e.details ? { details: e.details } : {}) };
+  return {
+    code: ErrorCode.AgentInternal,
+    msg: 'multinet agent failed',
+    details: e instanceof Error ? e.message : String(e),
+  };
 }
 
 function readLine(sock: Socket): Promise<string | undefined> {

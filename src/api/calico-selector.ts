@@ -46,6 +46,8 @@ function tokenize(s: string): Tok[] {
     } else if ('!(){},'.includes(c)) {
       out.push({ t: 'sym', v: c, pos: i });
       i++;
+    } else if (c === '=') {
+      throw new SelectorError(`'=' at column ${i + 1}: use '==' to compare`);
     } else if (c === '"' || c === "'") {
       const end = s.indexOf(c, i + 1);
       if (end < 0) throw new SelectorError(`unterminated string starting at column ${i + 1}`);

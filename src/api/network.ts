@@ -47,7 +47,7 @@ export function validateNetwork(
   const range = values.range as Cidr | undefined;
   if (range) {
     const hostBits = (range.family === 4 ? 32 : 128) - range.prefixLength;
-    if (hostBits < 2) f.sink.error(['spec', 'range'], `${range.text} leaves no room for pod addresses`);
+    if (hostBits === 0) f.sink.error(['spec', 'range'], `${range.text} leaves no room for pod addresses`);
   }
   if (f.sink.errorCount > 0) return undefined;
   return {

@@ -17,6 +17,8 @@ export interface ObjectMeta {
 export interface SourceRef {
   readonly file: string;
   readonly line: number;
+  /** Line of each field (keyed by formatPath), for pointing cross-object errors at the field. */
+  readonly fieldLines?: ReadonlyMap<string, number>;
 }
 
 interface Base {

@@ -13,7 +13,12 @@ export interface ExecResult {
 }
 
 /** Runs an executable with exactly `env` and `stdin` (no shell). Injected so tests can fake plugins. */
-export type PluginExec = (path: string, env: Readonly<Record<string, string>>, stdin: string, timeoutMs: number) => Promise<ExecResult>;
+export type PluginExec = (
+  path: string,
+  env: Readonly<Record<string, string>>,
+  stdin: string,
+  timeoutMs: number,
+) => Promise<ExecResult>;
 
 export const execPlugin: PluginExec = (path, env, stdin, timeoutMs) =>
   new Promise((resolve, reject) => {
@@ -27,7 +32,8 @@ export const execPlugin: PluginExec = (path, env, stdin, timeoutMs) =>
       resolve({
         code: code ?? (signal ? 128 : 1),
         stdout: Buffer.concat(out).toString(),
-        stderr: Buffer.concat(err).toString() + (signal ? `\nkilled by ${signal} (timeout ${timeoutMs} ms?)` : ''),
+        stderr:
+          Buffer.concat(err).toString() + (signal ? `\nkilled by ${signal} (timeout ${timeoutMs} ms?)` : ''),
       }),
     );
     child.stdin.on('error', () => undefined); // the plugin may exit before reading stdin
@@ -39,7 +45,11 @@ export async function findPlugin(name: string, cniPath: string | undefined): Pro
   validatePluginName('ipam.type', name);
   const dirs = (cniPath ?? '').split(':').filter((d) => d !== '');
   if (dirs.length === 0)
-    throw new CniError(ErrorCode.InvalidEnvironment, 'CNI_PATH is required', `needed to find the ipam plugin ${JSON.stringify(name)}`);
+    throw new CniError(
+      ErrorCode.InvalidEnvironment,
+      'CNI_PATH is required',
+      `needed to find the ipam plugin ${JSON.stringify(name)}`,
+    );
   for (const dir of dirs) {
     const p = join(dir, name);
     try {
@@ -49,7 +59,11 @@ export async function findPlugin(name: string, cniPath: string | undefined): Pro
       // not in this directory
     }
   }
-  throw new CniError(ErrorCode.InvalidNetworkConfig, `ipam plugin ${JSON.stringify(name)} not found`, `searched CNI_PATH ${dirs.join(':')}`);
+  throw new CniError(
+    ErrorCode.InvalidNetworkConfig,
+    `ipam plugin ${JSON.stringify(name)} not found`,
+    `searched CNI_PATH ${dirs.join(':')}`,
+  );
 }
 
 export interface DelegateOptions {
@@ -79,10 +93,18 @@ export class IpamDelegate {
     try {
       json = JSON.parse(out);
     } catch (e) {
-      throw new CniError(ErrorCode.DecodingFailure, `ipam plugin ${JSON.stringify(this.name)} printed no JSON result`, (e as Error).message);
+      throw new CniError(
+        ErrorCode.DecodingFailure,
+        `ipam plugin ${JSON.stringify(this.name)} printed no JSON result`,
+        (e as Error).message,
+      );
     }
     const r = parseResult(json, `ipam plugin ${this.name} result`);
-    if (!r.ips?.length) throw new CniError(ErrorCode.IpamPluginFailed, `ipam plugin ${JSON.stringify(this.name)} returned no addresses`);
+    if (!r.ips?.length)
+      throw new CniError(
+        ErrorCode.IpamPluginFailed,
+        `ipam plugin ${JSON.stringify(this.name)} returned no addresses`,
+      );
     return r;
   }
 
@@ -102,7 +124,12 @@ export class IpamDelegate {
   }
 
   private async supportedVersions(): Promise<string[]> {
-    const r = await this.o.exec(this.path, { ...this.o.env, CNI_COMMAND: 'VERSION' }, JSON.stringify({ cniVersion: this.o.conf.cniVersion }), this.o.timeoutMs);
+    const r = await this.o.exec(
+      this.path,
+      { ...this.o.env, CNI_COMMAND: 'VERSION' },
+      JSON.stringify({ cniVersion: this.o.conf.cniVersion }),
+      this.o.timeoutMs,
+    );
     try {
       const v = (JSON.parse(r.stdout) as { supportedVersions?: unknown }).supportedVersions;
       return Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string') : [];
@@ -123,10 +150,13 @@ export class IpamDelegate {
     if (r.code !== 0 && negotiate && errorOf(r)?.code === ErrorCode.IncompatibleVersion) {
       const wanted = String(conf.cniVersion);
       const theirs = await this.supportedVersions();
-      const common = SUPPORTED_VERSIONS.filter((v) => theirs.includes(v) && compareVersions(v, wanted) < 0).at(-1);
+      const common = SUPPORTED_VERSIONS.filter(
+        (v) => theirs.includes(v) && compareVersions(v, wanted) < 0,
+      ).at(-1);
       if (common) {
         conf = { ...conf, cniVersion: common };
-        if (conf.prevResult) conf.prevResult = formatResult(parseResult(conf.prevResult, 'prevResult'), common);
+        if (conf.prevResult)
+          conf.prevResult = formatResult(parseResult(conf.prevResult, 'prevResult'), common);
         r = await this.o.exec(this.path, env, JSON.stringify(conf), this.o.timeoutMs);
       }
     }
@@ -134,7 +164,11 @@ export class IpamDelegate {
     const e = errorOf(r);
     const who = `ipam plugin ${JSON.stringify(this.name)} ${command}`;
     if (e) throw new CniError(e.code, e.msg, [who, e.details].filter(Boolean).join(': '));
-    throw new CniError(ErrorCode.IpamPluginFailed, `${who} failed`, `exit ${r.code}: ${(r.stderr || r.stdout).trim().slice(0, 2000)}`);
+    throw new CniError(
+      ErrorCode.IpamPluginFailed,
+      `${who} failed`,
+      `exit ${r.code}: ${(r.stderr || r.stdout).trim().slice(0, 2000)}`,
+    );
   }
 }
 

@@ -58,9 +58,14 @@ export async function runPlugin(input: PluginInput): Promise<PluginOutput> {
   try {
     const command = input.env.CNI_COMMAND;
     if (command === 'VERSION') return { stdout: versionInfo(input.stdin), exitCode: 0 };
-    if (!command) throw new CniError(ErrorCode.InvalidEnvironment, 'CNI_COMMAND is required', 'empty or unset');
+    if (!command)
+      throw new CniError(ErrorCode.InvalidEnvironment, 'CNI_COMMAND is required', 'empty or unset');
     if (!(command in REQUIRED_ENV))
-      throw new CniError(ErrorCode.InvalidEnvironment, `unknown CNI_COMMAND: ${command}`, 'expected ADD, DEL, CHECK, STATUS, GC or VERSION');
+      throw new CniError(
+        ErrorCode.InvalidEnvironment,
+        `unknown CNI_COMMAND: ${command}`,
+        'expected ADD, DEL, CHECK, STATUS, GC or VERSION',
+      );
     const cmd = command as CniCommand;
     const env = checkEnv(cmd, input.env);
     const conf = parseConf(cmd, input.stdin);
@@ -69,8 +74,17 @@ export async function runPlugin(input: PluginInput): Promise<PluginOutput> {
     return { stdout, exitCode: 0 };
   } catch (e) {
     const err =
-      e instanceof CniError ? e : new CniError(ErrorCode.AgentInternal, 'internal error in the multinet CNI plugin', (e as Error)?.stack ?? String(e));
-    return { stdout: JSON.stringify(err.toJSON(cniVersion)) + '\n', exitCode: err.code >= 1 && err.code <= 255 ? err.code : 1 };
+      e instanceof CniError
+        ? e
+        : new CniError(
+            ErrorCode.AgentInternal,
+            'internal error in the multinet CNI plugin',
+            (e as Error)?.stack ?? String(e),
+          );
+    return {
+      stdout: JSON.stringify(err.toJSON(cniVersion)) + '\n',
+      exitCode: err.code >= 1 && err.code <= 255 ? err.code : 1,
+    };
   }
 }
 
@@ -82,7 +96,12 @@ function versionInfo(stdin: string): string {
   } catch {
     v = undefined;
   }
-  return JSON.stringify({ cniVersion: isSupportedVersion(v) ? v : LATEST_VERSION, supportedVersions: SUPPORTED_VERSIONS }) + '\n';
+  return (
+    JSON.stringify({
+      cniVersion: isSupportedVersion(v) ? v : LATEST_VERSION,
+      supportedVersions: SUPPORTED_VERSIONS,
+    }) + '\n'
+  );
 }
 
 interface Env {
@@ -96,7 +115,12 @@ interface Env {
 
 function checkEnv(cmd: CniCommand, raw: Readonly<Record<string, string | undefined>>): Env {
   const missing = REQUIRED_ENV[cmd].filter((k) => !raw[k]);
-  if (missing.length) throw new CniError(ErrorCode.InvalidEnvironment, `required env variables [${missing.join(' ')}] missing`, `for CNI_COMMAND=${cmd}`);
+  if (missing.length)
+    throw new CniError(
+      ErrorCode.InvalidEnvironment,
+      `required env variables [${missing.join(' ')}] missing`,
+      `for CNI_COMMAND=${cmd}`,
+    );
   const all: Record<string, string> = {};
   for (const [k, v] of Object.entries(raw)) if (v !== undefined) all[k] = v;
   const attach = cmd === 'ADD' || cmd === 'DEL' || cmd === 'CHECK';
@@ -128,36 +152,53 @@ function parseConf(cmd: CniCommand, stdin: string): Conf {
   try {
     raw = JSON.parse(stdin);
   } catch (e) {
-    throw new CniError(ErrorCode.DecodingFailure, 'failed to decode network config on stdin', (e as Error).message);
+    throw new CniError(
+      ErrorCode.DecodingFailure,
+      'failed to decode network config on stdin',
+      (e as Error).message,
+    );
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
-    throw new CniError(ErrorCode.DecodingFailure, 'failed to decode network config on stdin', 'not a JSON object');
+    throw new CniError(
+      ErrorCode.DecodingFailure,
+      'failed to decode network config on stdin',
+      'not a JSON object',
+    );
   const c = raw as Record<string, unknown>;
   // A config without cniVersion is 0.1.0 for libcni, which we do not speak.
   const version = c.cniVersion ?? '0.1.0';
   if (!isSupportedVersion(version))
-    throw new CniError(ErrorCode.IncompatibleVersion, 'incompatible CNI versions', `config is ${JSON.stringify(version)}, plugin supports ${JSON.stringify(SUPPORTED_VERSIONS)}`);
+    throw new CniError(
+      ErrorCode.IncompatibleVersion,
+      'incompatible CNI versions',
+      `config is ${JSON.stringify(version)}, plugin supports ${JSON.stringify(SUPPORTED_VERSIONS)}`,
+    );
   validateNetworkName(c.name);
   if (typeof c.type !== 'string' || !c.type) throw confError('field "type" is required');
 
   const dp = c.dataplane_options;
-  if (dp !== undefined && (typeof dp !== 'object' || dp === null || Array.isArray(dp))) throw confError('field "dataplane_options" must be an object');
+  if (dp !== undefined && (typeof dp !== 'object' || dp === null || Array.isArray(dp)))
+    throw confError('field "dataplane_options" must be an object');
   const dpo = (dp ?? {}) as Record<string, unknown>;
   if (cmd === 'ADD' || cmd === 'DEL' || cmd === 'CHECK') {
     if (typeof dpo.network_name !== 'string' || dpo.network_name === '')
-      throw confError('field "dataplane_options.network_name" is required: the multinet network to attach to');
+      throw confError(
+        'field "dataplane_options.network_name" is required: the multinet network to attach to',
+      );
   }
 
   let ipamType: string | undefined;
   if (c.ipam !== undefined) {
-    if (typeof c.ipam !== 'object' || c.ipam === null || Array.isArray(c.ipam)) throw confError('field "ipam" must be an object');
+    if (typeof c.ipam !== 'object' || c.ipam === null || Array.isArray(c.ipam))
+      throw confError('field "ipam" must be an object');
     const t = (c.ipam as Record<string, unknown>).type;
     if (typeof t !== 'string' || !t) throw confError('field "ipam.type" is required');
     ipamType = t;
   }
 
   const net = { ...c } as NetConf;
-  if (c.prevResult !== undefined && c.prevResult !== null) net.prevResult = parseResult(c.prevResult, 'prevResult');
+  if (c.prevResult !== undefined && c.prevResult !== null)
+    net.prevResult = parseResult(c.prevResult, 'prevResult');
   else delete net.prevResult;
 
   let validAttachments: GcAttachment[] | undefined;
@@ -179,14 +220,16 @@ function socketPath(env: Env, conf: Conf): string {
   const dpo = (conf.raw.dataplane_options ?? {}) as Record<string, unknown>;
   // The node's environment wins (operators, tests), then the config, then the default.
   const p = env.all.MULTINET_CNI_SOCKET || dpo.agent_socket || conf.raw.agentSocket || DEFAULT_CNI_SOCKET;
-  if (typeof p !== 'string' || !p.startsWith('/')) throw confError(`agent socket ${JSON.stringify(p)} must be an absolute path`);
+  if (typeof p !== 'string' || !p.startsWith('/'))
+    throw confError(`agent socket ${JSON.stringify(p)} must be an absolute path`);
   return p;
 }
 
 function timeoutMs(env: Env, conf: Conf): number {
   const dpo = (conf.raw.dataplane_options ?? {}) as Record<string, unknown>;
   const t = Number(env.all.MULTINET_CNI_TIMEOUT_MS || dpo.agent_timeout_ms || DEFAULT_TIMEOUT_MS);
-  if (!Number.isFinite(t) || t <= 0) throw confError('agent timeout must be a positive number of milliseconds');
+  if (!Number.isFinite(t) || t <= 0)
+    throw confError('agent timeout must be a positive number of milliseconds');
   return t;
 }
 
@@ -198,7 +241,12 @@ async function dispatch(cmd: CniCommand, env: Env, conf: Conf, input: PluginInpu
   // Located (and its name validated) before anything has been changed.
   const delegate =
     conf.ipamType !== undefined && !owned
-      ? await IpamDelegate.locate(conf.ipamType, { exec: input.exec ?? execPlugin, env: env.all, conf: conf.raw, timeoutMs: timeout })
+      ? await IpamDelegate.locate(conf.ipamType, {
+          exec: input.exec ?? execPlugin,
+          env: env.all,
+          conf: conf.raw,
+          timeoutMs: timeout,
+        })
       : undefined;
   const req: CniRequest = {
     protocol: PROTOCOL_VERSION,
@@ -216,7 +264,14 @@ async function dispatch(cmd: CniCommand, env: Env, conf: Conf, input: PluginInpu
       if (delegate) req.ipamResult = await delegate.add();
       let ours;
       try {
-        ours = parseResult(await agent(sock, req, timeout), 'agent result');
+        const raw = await agent(sock, req, timeout);
+        try {
+          ours = parseResult(raw, 'agent result');
+        } catch (e) {
+          // The agent attached but answered nonsense: undo its part too (best effort).
+          await agent(sock, { ...req, command: 'DEL' }, timeout).catch(() => undefined);
+          throw e;
+        }
       } catch (e) {
         throw delegate ? await rollbackIpam(delegate, e) : e;
       }
@@ -230,7 +285,11 @@ async function dispatch(cmd: CniCommand, env: Env, conf: Conf, input: PluginInpu
       return '';
     case 'CHECK':
       if (compareVersions(conf.cniVersion, '0.4.0') < 0)
-        throw new CniError(ErrorCode.IncompatibleVersion, 'config version does not allow CHECK', `CHECK exists from 0.4.0; config is ${conf.cniVersion}`);
+        throw new CniError(
+          ErrorCode.IncompatibleVersion,
+          'config version does not allow CHECK',
+          `CHECK exists from 0.4.0; config is ${conf.cniVersion}`,
+        );
       if (!conf.net.prevResult) throw confError('CHECK needs "prevResult" (the result of the ADD)');
       await agent(sock, req, timeout);
       if (delegate) await delegate.check();

@@ -81,14 +81,16 @@ function str(o: Record<string, unknown>, k: string, where: string, required = fa
 function num(o: Record<string, unknown>, k: string, where: string): number | undefined {
   const v = o[k];
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) bad(where, `field "${k}" must be a non-negative integer`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0)
+    bad(where, `field "${k}" must be a non-negative integer`);
   return v;
 }
 
 function strList(o: Record<string, unknown>, k: string, where: string): string[] | undefined {
   const v = o[k];
   if (v === undefined || v === null) return undefined;
-  if (!Array.isArray(v) || v.some((s) => typeof s !== 'string')) bad(where, `field "${k}" must be a list of strings`);
+  if (!Array.isArray(v) || v.some((s) => typeof s !== 'string'))
+    bad(where, `field "${k}" must be a list of strings`);
   return v as string[];
 }
 
@@ -104,7 +106,8 @@ function defined<T extends object>(o: T): T {
 export function parseResult(raw: unknown, where: string): CniResult100 {
   if (!isObject(raw)) bad(where, 'must be a JSON object');
   const cniVersion = str(raw, 'cniVersion', where) ?? '1.0.0';
-  if (compareVersions(cniVersion, '0.3.0') < 0) bad(where, `result version ${cniVersion} is not supported (0.3.0 or later)`);
+  if (compareVersions(cniVersion, '0.3.0') < 0)
+    bad(where, `result version ${cniVersion} is not supported (0.3.0 or later)`);
   const out: CniResult100 = { cniVersion };
   if (raw.interfaces !== undefined && raw.interfaces !== null) {
     if (!Array.isArray(raw.interfaces)) bad(where, 'field "interfaces" must be a list');
@@ -131,11 +134,14 @@ export function parseResult(raw: unknown, where: string): CniResult100 {
       if (fam === 0) bad(w, `address ${JSON.stringify(address)} is not address/prefix`);
       // 0.3.x/0.4.0 carry a redundant "version"; check it agrees rather than trusting it.
       const version = str(ip, 'version', w);
-      if (version !== undefined && version !== String(fam)) bad(w, `version "${version}" does not match ${address}`);
+      if (version !== undefined && version !== String(fam))
+        bad(w, `version "${version}" does not match ${address}`);
       const gateway = str(ip, 'gateway', w);
-      if (gateway !== undefined && isIP(gateway) !== fam) bad(w, `gateway ${JSON.stringify(gateway)} is not an IPv${fam} address`);
+      if (gateway !== undefined && isIP(gateway) !== fam)
+        bad(w, `gateway ${JSON.stringify(gateway)} is not an IPv${fam} address`);
       const iface = num(ip, 'interface', w);
-      if (iface !== undefined && iface >= (out.interfaces?.length ?? 0)) bad(w, `interface index ${iface} is out of range`);
+      if (iface !== undefined && iface >= (out.interfaces?.length ?? 0))
+        bad(w, `interface index ${iface} is out of range`);
       return defined({ address, gateway, interface: iface });
     });
   }
@@ -185,7 +191,12 @@ export function formatResult(r: CniResult100, cniVersion: string): Record<string
     out.ips = r.ips.map((ip) =>
       v1
         ? defined({ address: ip.address, gateway: ip.gateway, interface: ip.interface })
-        : defined({ version: String(cidrFamily(ip.address)), address: ip.address, gateway: ip.gateway, interface: ip.interface }),
+        : defined({
+            version: String(cidrFamily(ip.address)),
+            address: ip.address,
+            gateway: ip.gateway,
+            interface: ip.interface,
+          }),
     );
   if (r.routes) out.routes = r.routes.map((rt) => (v11 ? { ...rt } : defined({ dst: rt.dst, gw: rt.gw })));
   // Reference plugins always print "dns": {}; keep it when present so chained plugins see the same.
@@ -206,7 +217,9 @@ export function mergeResults(prev: CniResult100 | undefined, ours: CniResult100)
     interfaces: [...(prev.interfaces ?? []), ...(ours.interfaces ?? [])],
     ips: [
       ...(prev.ips ?? []),
-      ...(ours.ips ?? []).map((ip) => (ip.interface === undefined ? ip : { ...ip, interface: ip.interface + base })),
+      ...(ours.ips ?? []).map((ip) =>
+        ip.interface === undefined ? ip : { ...ip, interface: ip.interface + base },
+      ),
     ],
     routes: [...(prev.routes ?? []), ...(ours.routes ?? [])],
     dns,

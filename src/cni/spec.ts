@@ -82,7 +82,8 @@ export function validateIfName(name: string | undefined): string {
         : /[/:\s]/.test(name)
           ? "must not contain '/', ':' or whitespace"
           : undefined;
-  if (why) throw new CniError(ErrorCode.InvalidEnvironment, 'invalid CNI_IFNAME', `${JSON.stringify(name)}: ${why}`);
+  if (why)
+    throw new CniError(ErrorCode.InvalidEnvironment, 'invalid CNI_IFNAME', `${JSON.stringify(name)}: ${why}`);
   return name;
 }
 
@@ -106,7 +107,11 @@ export function parseCniArgs(raw: string | undefined): Record<string, string> {
     if (pair === '') continue;
     const eq = pair.indexOf('=');
     if (eq <= 0)
-      throw new CniError(ErrorCode.InvalidEnvironment, 'invalid CNI_ARGS', `pair ${JSON.stringify(pair)} is not KEY=VALUE`);
+      throw new CniError(
+        ErrorCode.InvalidEnvironment,
+        'invalid CNI_ARGS',
+        `pair ${JSON.stringify(pair)} is not KEY=VALUE`,
+      );
     out[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
   return out;

@@ -1,6 +1,5 @@
 // The pure heart of the driver: wanted kernel objects + observed kernel state -> the smallest list
 // of operations, grouped into one batch per namespace and ordered in phases. No I/O.
-import { familyOf } from './addr.js';
 import type { WantNode, WantPod, WantRouting, WantVxlan } from './desired.js';
 import { HOST_VETH_PREFIX, POD_IF_ALIAS, RT_PROTO, VXLAN_PREFIX } from './naming.js';
 import type { ActualState, FdbState, LinkState, NeighState, NetnsState, RouteState } from './types.js';
@@ -169,7 +168,7 @@ function diffPod(w: WantPod, hostVeth: LinkState | undefined, actual: NetnsState
  * desired (expanded) + actual -> plan. `full` ignores the completion marks on host veths and
  * reconciles every pod that was read.
  */
-export function diff(want: WantNode, actual: ActualState, opts: { full?: boolean; prefix: string } = { prefix: '' }): Plan {
+export function diff(want: WantNode, actual: ActualState, opts: { full?: boolean } = {}): Plan {
   const batches: Batch[] = [];
   const problems: Problem[] = [];
   let again = false;
@@ -223,7 +222,7 @@ export function diff(want: WantNode, actual: ActualState, opts: { full?: boolean
       const created = out.ops.some((o) => o.kind === 'veth-create');
       if (hv && !created) ops.push(...linkSet(hv, h, h.name));
       else ops.push({ kind: 'link-set', dev: h.name, up: true, afterPod: w.key });
-      if (!out.done || hv?.alias !== h.alias) pendingAliases.push({ kind: 'link-set', dev: h.name, alias: h.alias, afterPod: w.key });
+      if (hv?.alias !== h.alias || created) pendingAliases.push({ kind: 'link-set', dev: h.name, alias: h.alias, afterPod: w.key });
     }
     ops.push(...diffRoutesNeighs(a, r.routes, r.neighs, isOurs));
     ops.push(...pendingAliases);
@@ -233,8 +232,8 @@ export function diff(want: WantNode, actual: ActualState, opts: { full?: boolean
     const haveFdb = new Map(a.fdb.filter((f) => f.dev === r.vxlan.name).map((f) => [f.mac, f]));
     for (const f of r.fdb) {
       const h = haveFdb.get(f.mac);
-      if (!h || h.dst !== f.dst) fdbOps.push({ kind: 'fdb-replace', fdb: f });
       if (h && h.dst !== f.dst) fdbOps.push({ kind: 'fdb-del', fdb: h });
+      if (!h || h.dst !== f.dst) fdbOps.push({ kind: 'fdb-replace', fdb: f });
       haveFdb.delete(f.mac);
     }
     for (const f of haveFdb.values()) fdbOps.push({ kind: 'fdb-del', fdb: f });
@@ -243,6 +242,5 @@ export function diff(want: WantNode, actual: ActualState, opts: { full?: boolean
   if (rootOps.length) batches.push({ phase: Phase.Namespaces, target: { kind: 'root' }, tool: 'ip', ops: rootOps });
   if (nodeOps.length) batches.push({ phase: Phase.Node, target: { kind: 'netns', ref: want.netns }, tool: 'ip', ops: nodeOps });
   batches.sort((x, y) => x.phase - y.phase);
-  void familyOf;
   return { batches, problems, again };
 }

@@ -1,0 +1,217 @@
+// One agent per node: registers the node, mirrors the store (list, then watch), computes the
+// node's desired dataplane with the pure calc, reconciles the kernel, and serves the CNI socket.
+// Nothing is written to the kernel before every watched kind has reached its "in sync" point.
+import { listThenWatch } from '../store/list-watch.js';
+import { isStoreError, type Store } from '../store/types.js';
+import type { Dataplane, DesiredNode, SyncReport } from '../dataplane/types.js';
+import { desiredNodeState } from '../calc/node-state.js';
+import { KIND_NODE, type AttachmentRecord, type NodeRecord } from '../calc/records.js';
+import { podKey } from '../dataplane/naming.js';
+import type { Logger } from '../util/log.js';
+import { ClusterCache, WATCHED_KINDS } from './cache.js';
+import { SyncLoop } from './sync-loop.js';
+import { AttachmentService } from './attach.js';
+import type { AddressAllocator } from './allocator.js';
+import { startCniServer, type CniServer } from './cni-server.js';
+
+export const KIND_AGENT_STATUS = 'AgentStatus';
+
+export interface AgentOptions {
+  readonly node: string;
+  /** Where the node's underlay lives: "host" on a real node, a netns name in the lab. */
+  readonly netns: string;
+  readonly underlay: string;
+  readonly mtu: number;
+  readonly store: Store;
+  readonly dataplane: Dataplane;
+  readonly ipam: AddressAllocator;
+  readonly log: Logger;
+  /** Unix socket for the CNI plugin; no server when absent (tests drive the handler directly). */
+  readonly socketPath?: string;
+  /** Full resync (re-reads pod namespaces too) every this many ms; 0 = never. Default 30 s. */
+  readonly resyncMs?: number;
+  /** Periodic IPAM leak reclaim; called every reclaimMs (default 60 s) when given. */
+  readonly reclaim?: () => Promise<void>;
+  readonly reclaimMs?: number;
+}
+
+export interface AgentStatus {
+  readonly node: string;
+  readonly pid: number;
+  readonly lastSync: string;
+  readonly lastReport: Omit<SyncReport, 'errors'> & { errors: number };
+  readonly syncs: number;
+}
+
+export class Agent {
+  readonly cache = new ClusterCache();
+  readonly handler: AttachmentService;
+  private readonly loop: SyncLoop<SyncReport>;
+  private readonly abort = new AbortController();
+  private server: CniServer | undefined;
+  private timers: NodeJS.Timeout[] = [];
+  private syncs = 0;
+  private nextFull = false;
+  private lastStatusWrite = 0;
+  /** Resolves when every watched kind delivered its first snapshot. */
+  private synced!: Promise<void>;
+  private watchers: Promise<void>[] = [];
+
+  constructor(private readonly o: AgentOptions) {
+    this.loop = new SyncLoop(() => this.syncOnce());
+    this.handler = new AttachmentService({
+      node: o.node,
+      store: o.store,
+      cache: this.cache,
+      ipam: o.ipam,
+      sync: () => this.loop.request(),
+      inspectPod: (rec) => this.inspectPod(rec),
+      log: o.log,
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.register();
+    this.startWatches();
+    await this.synced;
+    this.o.log.info({ node: this.o.node }, 'store in sync; first dataplane sync');
+    this.nextFull = true;
+    const report = await this.loop.request();
+    this.o.log.info({ changes: report.changes, failed: report.failed, ms: Math.round(report.durationMs) }, 'first sync done');
+    if (this.o.socketPath) this.server = await startCniServer(this.o.socketPath, this.handler, { log: this.o.log });
+    const resync = this.o.resyncMs ?? 30_000;
+    if (resync > 0)
+      this.timers.push(
+        setInterval(() => {
+          this.nextFull = true;
+          void this.loop.request().catch((e: unknown) => this.o.log.error({ err: String(e) }, 'resync failed'));
+        }, resync),
+      );
+    if (this.o.reclaim) {
+      const reclaim = this.o.reclaim;
+      this.timers.push(
+        setInterval(() => void reclaim().catch((e: unknown) => this.o.log.warn({ err: String(e) }, 'ipam reclaim failed')), this.o.reclaimMs ?? 60_000),
+      );
+    }
+  }
+
+  /** Stops serving and watching; leaves the dataplane as it is (pods keep their traffic). */
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    await this.server?.close();
+    this.abort.abort();
+    await Promise.allSettled(this.watchers);
+  }
+
+  /** A sync that includes everything known now. */
+  sync(): Promise<SyncReport> {
+    return this.loop.request();
+  }
+
+  desired(): DesiredNode {
+    return desiredNodeState(this.cache.view(), this.o.node);
+  }
+
+  private async register(): Promise<void> {
+    const key = { kind: KIND_NODE, namespace: '', name: this.o.node };
+    const rec: NodeRecord = { name: this.o.node, underlay: this.o.underlay, mtu: this.o.mtu, netns: this.o.netns, agentPid: process.pid };
+    for (;;) {
+      const cur = await this.o.store.get<NodeRecord>(key);
+      try {
+        if (!cur) await this.o.store.create(key, rec);
+        else if (JSON.stringify(cur.value) !== JSON.stringify(rec)) await this.o.store.update(key, rec, cur.resourceVersion);
+        return;
+      } catch (e) {
+        if (!isStoreError(e, 'Conflict') && !isStoreError(e, 'AlreadyExists')) throw e;
+      }
+    }
+  }
+
+  private startWatches(): void {
+    const firsts: Promise<void>[] = [];
+    for (const kind of WATCHED_KINDS) {
+      let markSynced!: () => void;
+      firsts.push(new Promise<void>((r) => (markSynced = r)));
+      const w = (async () => {
+        let initial = true;
+        for await (const item of listThenWatch(this.o.store, kind, {
+          signal: this.abort.signal,
+          onRelist: (err) => this.o.log.warn({ kind, err: err.message }, 're-list after compaction'),
+        })) {
+          if (item.type === 'SYNCED') {
+            this.cache.replace(kind, item.items);
+            if (initial) {
+              initial = false;
+              markSynced();
+              continue;
+            }
+          } else this.cache.apply(kind, item);
+          void this.loop.request().catch((e: unknown) => this.o.log.error({ err: String(e) }, 'sync failed'));
+        }
+      })().catch((e: unknown) => {
+        if (!this.abort.signal.aborted) this.o.log.error({ kind, err: String(e) }, 'watch ended with an error');
+      });
+      this.watchers.push(w);
+    }
+    this.synced = Promise.all(firsts).then(() => undefined);
+  }
+
+  private async syncOnce(): Promise<SyncReport> {
+    const full = this.nextFull;
+    this.nextFull = false;
+    const desired = this.desired();
+    const report = await this.o.dataplane.sync(desired, { full });
+    this.syncs++;
+    if (report.failed > 0) {
+      this.o.log.warn({ failed: report.failed, errors: report.errors.slice(0, 5) }, 'sync left work to retry');
+      this.nextFull = true;
+    } else if (report.changes > 0) {
+      this.o.log.info({ changes: report.changes, processes: report.processes, ms: Math.round(report.durationMs) }, 'synced');
+    }
+    void this.writeStatus(report);
+    return report;
+  }
+
+  private async writeStatus(report: SyncReport): Promise<void> {
+    const now = Date.now();
+    if (now - this.lastStatusWrite < 1000 && report.changes === 0) return;
+    this.lastStatusWrite = now;
+    const key = { kind: KIND_AGENT_STATUS, namespace: '', name: this.o.node };
+    const { errors, ...rest } = report;
+    const value: AgentStatus = {
+      node: this.o.node,
+      pid: process.pid,
+      lastSync: new Date(now).toISOString(),
+      lastReport: { ...rest, errors: errors.length },
+      syncs: this.syncs,
+    };
+    try {
+      const cur = await this.o.store.get(key);
+      if (cur) await this.o.store.update(key, value, cur.resourceVersion);
+      else await this.o.store.create(key, value);
+    } catch {
+      // status is best-effort; the next sync writes it again
+    }
+  }
+
+  /** CHECK: the pod side of an attachment as the kernel holds it; undefined when it matches. */
+  private async inspectPod(rec: AttachmentRecord): Promise<string | undefined> {
+    const desired = this.desired();
+    const spec = desired.pods.find((p) => p.netns === rec.netns && p.ifname === rec.ifName);
+    if (!spec) return `no desired state for ${rec.ifName} (network ${rec.network} unknown?)`;
+    const actual = await this.o.dataplane.observe(desired, { full: true });
+    const pod = actual.pods[podKey(spec)];
+    if (!pod || pod === 'missing') return `pod network namespace ${rec.netns} is missing`;
+    const link = pod.links.find((l) => l.name === rec.ifName);
+    if (!link) return `interface ${rec.ifName} is missing`;
+    if (!link.up) return `interface ${rec.ifName} is down`;
+    for (const ip of rec.ips) {
+      if (!pod.addrs.some((a) => a.dev === rec.ifName && a.cidr.split('/')[0] === ip)) return `address ${ip} missing on ${rec.ifName}`;
+    }
+    for (const dst of spec.routes) {
+      if (!pod.routes.some((r) => r.dev === rec.ifName && r.dst === dst)) return `route ${dst} via ${rec.ifName} missing`;
+    }
+    return undefined;
+  }
+}

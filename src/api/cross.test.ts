@@ -1,0 +1,47 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { formatIssue, parseDocuments, validateDocuments } from './index.js';
+
+const net = (name: string, vni: number, range: string) =>
+  `apiVersion: projectcalico.org/v3\nkind: Network\nmetadata: {name: ${name}}\nspec: {vni: ${vni}, range: "${range}"}\n`;
+const nad = (name: string, network: string, ns = 'default') =>
+  `apiVersion: k8s.cni.cncf.io/v1\nkind: NetworkAttachmentDefinition\nmetadata: {name: ${name}, namespace: ${ns}}\nspec:\n  config: '{"type": "multinet", "network": "${network}", "ipam": {"type": "whereabouts"}}'\n`;
+const pod = (ann: string, ns = 'default') =>
+  `apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  namespace: ${ns}\n  annotations: {k8s.v1.cni.cncf.io/networks: "${ann}"}\nspec: {containers: [{name: c}]}\n`;
+
+function run(...docs: string[]) {
+  const { documents, issues } = parseDocuments(docs.join('---\n'), 'x.yaml');
+  const r = validateDocuments(documents, issues);
+  return {
+    errors: r.issues.filter((i) => i.severity === 'error').map(formatIssue),
+    notes: r.issues.filter((i) => i.severity === 'note').map(formatIssue),
+  };
+}
+
+test('overlapping ranges are a note, not an error', () => {
+  const r = run(net('a', 1, '10.0.0.0/16'), net('b', 2, '10.0.0.0/8'));
+  assert.deepEqual(r.errors, []);
+  assert.equal(r.notes.length, 1);
+  assert.match(r.notes[0]!, /^note: x\.yaml:\d+ Network\/b spec\.range: 10\.0\.0\.0\/8 overlaps network a/);
+});
+
+test('NAD lookup is namespace-aware', () => {
+  assert.deepEqual(run(net('a', 1, '10.0.0.0/16'), nad('n', 'a', 'team'), pod('n@eth1', 'team')).errors, []);
+  assert.deepEqual(run(net('a', 1, '10.0.0.0/16'), nad('n', 'a', 'team'), pod('team/n@eth1')).errors, []);
+  const r = run(net('a', 1, '10.0.0.0/16'), nad('n', 'a', 'team'), pod('n@eth1'));
+  assert.equal(r.errors.length, 1);
+  assert.match(r.errors[0]!, /default\/n is not defined \(there is one in namespace team/);
+});
+
+test('an invalid object does not cause follow-on "unknown" errors', () => {
+  const r = run(net('a', 0, '10.0.0.0/16'), nad('n', 'a'), pod('n@eth1'));
+  assert.equal(r.errors.length, 1, r.errors.join('\n'));
+  assert.match(r.errors[0]!, /spec\.vni/);
+});
+
+test('the same network name in NetworkPolicy of two API groups is one object', () => {
+  const p = (api: string) => `apiVersion: ${api}\nkind: NetworkPolicy\nmetadata: {name: pol}\nspec: {selector: all()}\n`;
+  assert.equal(run(p('crd.projectcalico.org/v1'), p('projectcalico.org/v3')).errors.length, 1);
+  const k = 'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: pol}\nspec: {podSelector: {}}\n';
+  assert.equal(run(p('projectcalico.org/v3'), k).errors.length, 0, 'a Kubernetes policy of the same name is another object');
+});

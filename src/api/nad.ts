@@ -1,0 +1,260 @@
+// NetworkAttachmentDefinition (k8s.cni.cncf.io/v1): `spec.config` is a CNI config (one plugin) or
+// conflist. Ours is the plugin of type `calico` (the reference's form, network named in
+// `dataplane_options.network_name`) or `multinet` (our own: `"network": "<name>"`).
+import { parseCidr, parseIp, cidrContainsIp, type Cidr } from './cidr.js';
+import { isObject } from './documents.js';
+import type { Fields } from './fields.js';
+import type { FieldPath } from './issues.js';
+import type { IpamConfig, IpamRange, MultinetPlugin, NetAttachDef, ObjectMeta, SourceRef } from './types.js';
+
+export const OUR_PLUGIN_TYPES = ['calico', 'multinet'] as const;
+const IPAM_KEYS = [
+  'type',
+  'range',
+  'range_start',
+  'range_end',
+  'exclude',
+  'ipRanges',
+  'network_name',
+  'enable_overlapping_ranges',
+  'network',
+  // Whereabouts operational keys we accept and ignore.
+  'log_file',
+  'log_level',
+  'kubernetes',
+  'datastore',
+  'etcd_host',
+  'gateway',
+  'routes',
+  'configuration_path',
+  'reconciler_cron_expression',
+  'leader_lease_duration',
+  'leader_renew_deadline',
+  'leader_retry_period',
+  'sleep_for_race',
+];
+
+/**
+ * JSON.parse that tolerates trailing commas before `}` or `]`. The seed's NAD has
+ * `"type": "whereabouts",` followed by `}`, and the reference's YAML must work as written;
+ * Multus itself would reject it, so we accept it but the caller emits a note.
+ */
+export function parseLenientJson(text: string): { ok: true; value: unknown; trailingCommas: number } | { ok: false; error: string } {
+  let out = '';
+  let trailing = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (inString) {
+      out += c;
+      if (c === '\\') out += text[++i] ?? '';
+      else if (c === '"') inString = false;
+      continue;
+    }
+    if (c === '"') inString = true;
+    if (c === ',') {
+      let j = i + 1;
+      while (j < text.length && /\s/.test(text[j]!)) j++;
+      if (text[j] === '}' || text[j] === ']') {
+        trailing++;
+        continue;
+      }
+    }
+    out += c;
+  }
+  try {
+    return { ok: true, value: JSON.parse(out), trailingCommas: trailing };
+  } catch (e) {
+    return { ok: false, error: `spec.config is not valid JSON: ${(e as Error).message}` };
+  }
+}
+
+export function validateNad(
+  f: Fields,
+  head: { apiVersion: string; kind: string; metadata: ObjectMeta; source: SourceRef },
+  rawSpec: unknown,
+): NetAttachDef | undefined {
+  const spec = f.object(['spec'], rawSpec, true);
+  if (!spec) return undefined;
+  f.onlyFields(['spec'], spec, ['config']);
+  const config = f.string(['spec', 'config'], spec.config, true);
+  if (config === undefined) return undefined;
+  const cpath: FieldPath = ['spec', 'config'];
+  const parsed = parseLenientJson(config);
+  if (!parsed.ok) {
+    f.sink.error(cpath, parsed.error.replace(/^spec\.config /, ''));
+    return undefined;
+  }
+  if (parsed.trailingCommas > 0) {
+    f.sink.note(cpath, `accepted ${parsed.trailingCommas} trailing comma(s); strict JSON readers such as Multus reject them`);
+  }
+  const conf = f.object(cpath, parsed.value, true);
+  if (!conf) return undefined;
+  const cniVersion = f.string([...cpath, 'cniVersion'], conf.cniVersion);
+  const configName = f.string([...cpath, 'name'], conf.name);
+  let plugins: Record<string, unknown>[];
+  let pluginsPath: FieldPath;
+  if (conf.plugins !== undefined) {
+    if (conf.type !== undefined) f.sink.error([...cpath, 'type'], 'a conflist has "plugins", not "type"');
+    const list = f.list([...cpath, 'plugins'], conf.plugins, true);
+    if (!list) return undefined;
+    pluginsPath = [...cpath, 'plugins'];
+    plugins = [];
+    list.forEach((p, i) => {
+      const o = f.object([...pluginsPath, i], p, true);
+      if (o) plugins.push(o);
+    });
+    if (list.length === 0) f.sink.error(pluginsPath, 'must list at least one plugin');
+  } else {
+    plugins = [conf];
+    pluginsPath = [];
+  }
+  const pathOf = (i: number): FieldPath => (pluginsPath.length ? [...pluginsPath, i] : cpath);
+  plugins.forEach((p, i) => {
+    if (typeof p.type !== 'string' || p.type === '') f.sink.error([...pathOf(i), 'type'], 'every plugin needs a "type"');
+  });
+  const ours = plugins
+    .map((p, i) => ({ p, i }))
+    .filter(({ p }) => (OUR_PLUGIN_TYPES as readonly unknown[]).includes(p.type));
+  if (ours.length === 0) {
+    f.sink.error(cpath, `no plugin of type ${OUR_PLUGIN_TYPES.map((t) => `"${t}"`).join(' or ')}: multinet would not handle this attachment`);
+    return undefined;
+  }
+  if (ours.length > 1) {
+    f.sink.error(pathOf(ours[1]!.i), 'more than one multinet plugin in one conflist');
+    return undefined;
+  }
+  const { p, i } = ours[0]!;
+  const plugin = validatePlugin(f, pathOf(i), p);
+  if (!plugin || f.sink.errorCount > 0) return undefined;
+  return {
+    ...head,
+    type: 'NetworkAttachmentDefinition',
+    spec: {
+      config,
+      ...(cniVersion !== undefined ? { cniVersion } : {}),
+      ...(configName !== undefined ? { configName } : {}),
+      plugins,
+      pluginIndex: i,
+      plugin,
+    },
+  };
+}
+
+function validatePlugin(f: Fields, path: FieldPath, p: Record<string, unknown>): MultinetPlugin | undefined {
+  let network: string | undefined;
+  if (p.type === 'calico') {
+    const dpo = f.object([...path, 'dataplane_options'], p.dataplane_options);
+    network = f.string([...path, 'dataplane_options', 'network_name'], dpo?.network_name);
+    if (network === undefined || network === '') {
+      f.sink.error(
+        [...path, 'dataplane_options', 'network_name'],
+        'is required: a calico plugin without it attaches to the default network, not a multinet Network',
+      );
+      return undefined;
+    }
+  } else {
+    network = f.string([...path, 'network'], p.network, true);
+    if (network === undefined) return undefined;
+  }
+  const ipamRaw = f.object([...path, 'ipam'], p.ipam, true);
+  if (!ipamRaw) return undefined;
+  const ipam = validateIpam(f, [...path, 'ipam'], ipamRaw, network);
+  if (!ipam) return undefined;
+  return { type: p.type as 'calico' | 'multinet', network, ipam, raw: p };
+}
+
+function validateIpam(f: Fields, path: FieldPath, o: Record<string, unknown>, network: string): IpamConfig | undefined {
+  f.onlyFields(path, o, IPAM_KEYS);
+  const type = f.string([...path, 'type'], o.type, true);
+  if (type !== undefined && type !== 'whereabouts') {
+    f.sink.error([...path, 'type'], `"${type}" is not supported; multinet allocates with whereabouts semantics ("type": "whereabouts")`);
+  }
+  const net = f.string([...path, 'network'], o.network);
+  if (net !== undefined && net !== network) {
+    f.sink.error([...path, 'network'], `"${net}" differs from the plugin's network "${network}" (one NAD maps to one network)`);
+  }
+  const networkName = f.string([...path, 'network_name'], o.network_name);
+  const enableOverlappingRanges = f.boolean([...path, 'enable_overlapping_ranges'], o.enable_overlapping_ranges) ?? true;
+  const ranges: IpamRange[] = [];
+  const top = readRange(f, path, o, true);
+  if (top) ranges.push(top);
+  const ipRanges = f.list([...path, 'ipRanges'], o.ipRanges);
+  ipRanges?.forEach((r, n) => {
+    const ro = f.object([...path, 'ipRanges', n], r, true);
+    if (!ro) return;
+    f.onlyFields([...path, 'ipRanges', n], ro, ['range', 'range_start', 'range_end', 'exclude']);
+    const rr = readRange(f, [...path, 'ipRanges', n], ro, false);
+    if (rr) ranges.push(rr);
+  });
+  // exclude at top level applies to the top-level range only, as in Whereabouts.
+  if (f.sink.errorCount > 0) return undefined;
+  return {
+    type: type ?? 'whereabouts',
+    ranges,
+    rangeFromNetwork: ranges.length === 0,
+    ...(net !== undefined ? { network: net } : {}),
+    ...(networkName !== undefined ? { networkName } : {}),
+    enableOverlappingRanges,
+    raw: o,
+  };
+}
+
+/** `range` (+ range_start, range_end, exclude). Host bits in `range` are masked, as Whereabouts does. */
+function readRange(f: Fields, path: FieldPath, o: Record<string, unknown>, optional: boolean): IpamRange | undefined {
+  const text = f.string([...path, 'range'], o.range, !optional);
+  if (text === undefined) {
+    for (const k of ['range_start', 'range_end', 'exclude']) {
+      if (o[k] !== undefined) f.sink.error([...path, k], 'needs "range" next to it');
+    }
+    return undefined;
+  }
+  const c = parseCidr(text, false);
+  if (!c.ok) {
+    f.sink.error([...path, 'range'], c.error);
+    return undefined;
+  }
+  const range = c.value;
+  let rangeStart: string | undefined;
+  let rangeEnd: string | undefined;
+  const ipIn = (k: string): string | undefined => {
+    const s = f.string([...path, k], o[k]);
+    if (s === undefined) return undefined;
+    const ip = parseIp(s);
+    if (!ip.ok) f.sink.error([...path, k], ip.error);
+    else if (!cidrContainsIp(range, ip.value.text)) f.sink.error([...path, k], `${s} is outside range ${range.text}`);
+    else return ip.value.text;
+    return undefined;
+  };
+  rangeStart = ipIn('range_start');
+  rangeEnd = ipIn('range_end');
+  if (rangeStart && rangeEnd && compareIps(rangeStart, rangeEnd) > 0) {
+    f.sink.error([...path, 'range_end'], `${rangeEnd} is before range_start ${rangeStart}`);
+  }
+  if (text !== range.text && rangeStart === undefined) {
+    // Whereabouts reads `10.1.1.5/24` as range 10.1.1.0/24 starting at 10.1.1.5.
+    const host = parseIp(text.slice(0, text.indexOf('/')));
+    if (host.ok) rangeStart = host.value.text;
+  }
+  const exclude: Cidr[] = [];
+  f.list([...path, 'exclude'], o.exclude)?.forEach((e, n) => {
+    const s = f.string([...path, 'exclude', n], e, true);
+    if (s === undefined) return;
+    const ec = parseCidr(s);
+    if (!ec.ok) f.sink.error([...path, 'exclude', n], ec.error);
+    else exclude.push(ec.value);
+  });
+  return { range, ...(rangeStart ? { rangeStart } : {}), ...(rangeEnd ? { rangeEnd } : {}), exclude };
+}
+
+function compareIps(a: string, b: string): number {
+  const x = parseIp(a);
+  const y = parseIp(b);
+  if (!x.ok || !y.ok) return 0;
+  for (let i = 0; i < x.value.bytes.length; i++) {
+    const d = x.value.bytes[i]! - (y.value.bytes[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+

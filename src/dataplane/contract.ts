@@ -1,0 +1,133 @@
+// The behaviour every Dataplane must show, run against the Linux driver (as root) and the fake.
+import { describe, test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { DesiredStateError } from './desired.js';
+import { routingNs, vxlanName } from './naming.js';
+import type { Dataplane, DesiredNode } from './types.js';
+
+export interface ContractEnv {
+  readonly dp: Dataplane;
+  /** the node namespace (exists) */
+  readonly nodeNs: string;
+  /** create an empty pod namespace, return its ref */
+  makePod(i: number): Promise<string>;
+  deleteRoute(ns: string, dst: string): Promise<void>;
+  /** make the next write batch that touches routes stop halfway (a crash mid-batch) */
+  breakNextRouteBatch(): void;
+  addForeignLink(ns: string, name: string): Promise<void>;
+  hasLink(ns: string, name: string): Promise<boolean>;
+  namespaceExists(ns: string): Promise<boolean>;
+  cleanup(): Promise<void>;
+}
+
+export function dataplaneContract(name: string, makeEnv: () => Promise<ContractEnv | undefined>): void {
+  describe(`Dataplane contract: ${name}`, () => {
+    let env: ContractEnv | undefined;
+    let pods: string[] = [];
+    const node = `contract-${name}`;
+    before(async () => {
+      env = await makeEnv();
+      if (env) pods = [await env.makePod(0), await env.makePod(1), await env.makePod(2)];
+    });
+    after(async () => {
+      if (!env) return;
+      await env.dp.teardown({ name: node, netns: env.nodeNs });
+      await env.cleanup();
+    });
+    const desired = (nets: Array<'blue' | 'red'> = ['blue', 'red']): DesiredNode => ({
+      name: node,
+      netns: env!.nodeNs,
+      underlay: { address: '10.99.0.1', mtu: 1500 },
+      networks: nets.map((n) => ({ name: n, vni: n === 'blue' ? 56 : 88, ranges: ['10.50.0.0/16'] })),
+      pods: [
+        { network: 'blue', netns: pods[0]!, ifname: 'eth0', addresses: ['10.50.0.1'], routes: ['10.50.0.0/16'], defaultRoute: true },
+        { network: 'blue', netns: pods[1]!, ifname: 'eth0', addresses: ['10.50.0.2', 'fd00:50::2'], routes: ['10.50.0.0/16', 'fd00:50::/64'] },
+        ...(nets.includes('red') ? [{ network: 'red', netns: pods[2]!, ifname: 'eth1', addresses: ['10.50.0.1'], routes: ['10.50.0.0/16'] }] : []),
+      ],
+      remotes: [{ name: 'other', underlay: '10.99.0.2', pods: { blue: ['10.50.1.1'], ...(nets.includes('red') ? { red: ['10.50.1.1', '10.50.1.2'] } : {}) } }],
+    });
+    const skip = (t: { skip: (m: string) => void }) => {
+      if (!env) t.skip('needs root');
+      return !env;
+    };
+
+    test('first sync programs everything, the second changes nothing', async (t) => {
+      if (skip(t)) return;
+      const r1 = await env!.dp.sync(desired());
+      assert.deepEqual(r1.errors, []);
+      assert.ok(r1.changes > 10);
+      const r2 = await env!.dp.sync(desired());
+      assert.deepEqual(r2.errors, []);
+      assert.equal(r2.changes, 0);
+      assert.equal(r2.batches, 0);
+      const seen = await env!.dp.observe(desired());
+      const blue = seen.routing[routingNs(node, 'blue')];
+      assert.ok(blue, 'blue routing namespace exists');
+      assert.ok(blue.links.some((l) => l.name === vxlanName(56) && l.vxlan?.vni === 56 && l.mtu === 1450 && l.up));
+      assert.ok(blue.routes.some((r) => r.dst === '10.50.1.1/32' && r.dev === vxlanName(56)));
+      assert.ok(blue.routes.some((r) => r.dst === 'fd00:50::2/128'));
+      assert.ok(blue.fdb.some((f) => f.dst === '10.99.0.2'));
+      assert.equal(seen.nodeLinks.length, 0, 'no VXLAN device left in the node namespace');
+    });
+
+    test('a second sync after restart (new driver state) also changes nothing', async (t) => {
+      if (skip(t)) return;
+      const r = await env!.dp.sync(desired(), { full: true });
+      assert.deepEqual(r.errors, []);
+      assert.equal(r.changes, 0);
+    });
+
+    test('a route deleted by hand is restored, objects not ours are kept', async (t) => {
+      if (skip(t)) return;
+      const ns = routingNs(node, 'red');
+      await env!.addForeignLink(ns, 'zz0');
+      await env!.deleteRoute(ns, '10.50.1.2/32');
+      const r = await env!.dp.sync(desired());
+      assert.deepEqual(r.errors, []);
+      assert.equal(r.changes, 1);
+      assert.ok(await env!.hasLink(ns, 'zz0'));
+      assert.equal((await env!.dp.sync(desired())).changes, 0);
+    });
+
+    test('a crash in the middle of a batch is converged from by the next sync', async (t) => {
+      if (skip(t)) return;
+      await env!.dp.sync(desired(['blue']));
+      env!.breakNextRouteBatch();
+      const r1 = await env!.dp.sync(desired());
+      assert.ok(r1.changes > 0);
+      const r2 = await env!.dp.sync(desired());
+      assert.deepEqual(r2.errors, []);
+      const r3 = await env!.dp.sync(desired());
+      assert.equal(r3.changes, 0);
+    });
+
+    test('removing a network removes its namespace and nothing else', async (t) => {
+      if (skip(t)) return;
+      await env!.dp.sync(desired());
+      const before = await env!.dp.observe(desired(['blue']));
+      const r = await env!.dp.sync(desired(['blue']));
+      assert.deepEqual(r.errors, []);
+      assert.equal(await env!.namespaceExists(routingNs(node, 'red')), false);
+      assert.equal(await env!.hasLink(pods[2]!, 'eth1'), false);
+      const afterState = await env!.dp.observe(desired(['blue']));
+      assert.deepEqual(afterState.routing[routingNs(node, 'blue')], before.routing[routingNs(node, 'blue')]);
+    });
+
+    test('bad input is refused with object, field and reason, and nothing changes', async (t) => {
+      if (skip(t)) return;
+      const bad = { ...desired(), pods: [{ ...desired().pods[0]!, addresses: ['10.50.0.999'] }] };
+      await assert.rejects(env!.dp.sync(bad), (e: unknown) => e instanceof DesiredStateError && e.field === 'addresses[0]' && /not an IP/.test(e.message));
+      const injected = { ...desired(), pods: [{ ...desired().pods[0]!, ifname: 'eth0; rm -rf /' }] };
+      await assert.rejects(env!.dp.sync(injected), DesiredStateError);
+      assert.equal((await env!.dp.sync(desired(['blue']))).changes, 0);
+    });
+
+    test('a foreign interface with the pod interface name is reported and left alone', async (t) => {
+      if (skip(t)) return;
+      await env!.addForeignLink(pods[2]!, 'eth1');
+      const r = await env!.dp.sync(desired());
+      assert.ok(r.errors.some((e) => /not ours/.test(e.message)), JSON.stringify(r));
+      assert.ok(await env!.hasLink(pods[2]!, 'eth1'));
+    });
+  });
+}

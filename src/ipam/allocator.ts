@@ -1,0 +1,431 @@
+// The IPAM: addresses are claimed one record per address with the store's create-if-absent, so
+// no lock is ever held and two holders can never get one address. A per-process cache (addresses
+// known to be taken, and a cursor that starts at a random position) makes collisions between
+// processes rare; a collision just moves on to the next candidate. See docs/ipam.md.
+import { randomBytes } from 'node:crypto';
+import ipaddr from 'ipaddr.js';
+import { isStoreError, type ResourceKey, type Store, type StoredObject } from '../store/types.js';
+import {
+  addressAt,
+  compilePool,
+  familyOf,
+  fromBigInt,
+  IpamError,
+  segmentOf,
+  skipExcluded,
+  toBigInt,
+  validateNetworkName,
+  type CompiledPool,
+  type Family,
+  type FamilyPool,
+  type IpPool,
+} from './pool.js';
+import {
+  ALLOCATION_KIND,
+  holderName,
+  POOL_KIND,
+  RESERVATION_KIND,
+  type AllocationRecord,
+  type Holder,
+  type PoolRecord,
+  type ReservationRecord,
+} from './records.js';
+
+export interface AllocateRequest extends Holder {
+  readonly network: string;
+  readonly pool: IpPool;
+  /** Wanted addresses ("10.0.0.5" or "10.0.0.5/24", the `ips` of the attachment annotation). */
+  readonly requestedIps?: readonly string[];
+}
+
+export interface ReleaseRequest {
+  readonly network: string;
+  readonly containerId: string;
+  readonly ifName: string;
+}
+
+export interface AllocatedIp {
+  readonly family: Family;
+  readonly address: string;
+  readonly prefixLength: number;
+  /** address/prefixLength */
+  readonly cidr: string;
+}
+
+export interface Allocation {
+  readonly network: string;
+  readonly containerId: string;
+  readonly ifName: string;
+  readonly ips: readonly AllocatedIp[];
+}
+
+export interface IpamOptions {
+  /** Clock (ms since epoch), for tests. */
+  readonly now?: () => number;
+}
+
+/** Per-process knowledge about one family of one network's pool. Hints only: the store decides. */
+interface FamilyCache {
+  readonly pool: FamilyPool;
+  readonly taken: Set<bigint>;
+  cursor: bigint;
+}
+
+interface NetworkCache {
+  readonly poolJson: string;
+  readonly compiled: CompiledPool;
+  readonly families: Map<Family, FamilyCache>;
+  loaded: boolean;
+}
+
+// eslint-disable-next-line no-control-regex
+const CONTAINER_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+// eslint-disable-next-line no-control-regex
+const IFNAME_RE = /^[^/:\s\u0000-\u001f]{1,15}$/;
+
+export class Ipam {
+  private readonly networks = new Map<string, NetworkCache>();
+  private readonly now: () => number;
+
+  constructor(
+    readonly store: Store,
+    opts: IpamOptions = {},
+  ) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  async allocate(req: AllocateRequest): Promise<Allocation> {
+    validateRequest(req);
+    if (req.pool?.network !== req.network) {
+      throw new IpamError(
+        'InvalidRequest',
+        `network ${JSON.stringify(req.network)}: pool is for network ${JSON.stringify(req.pool?.network)}`,
+      );
+    }
+    const net = await this.network(req.pool);
+    const idxKey: ResourceKey = { kind: ALLOCATION_KIND, namespace: req.network, name: holderName(req.containerId, req.ifName) };
+    const existing = await this.store.get<AllocationRecord>(idxKey);
+    if (existing) {
+      const again = await this.confirm(net, existing, req);
+      if (again) return again;
+    }
+    const claimed: Array<StoredObject<ReservationRecord>> = [];
+    try {
+      if (req.requestedIps?.length) {
+        for (const ip of req.requestedIps) claimed.push(await this.claimRequested(net, ip, req));
+      } else {
+        for (const fc of [...net.families.values()].sort((a, b) => a.pool.family - b.pool.family)) {
+          claimed.push(await this.claimNext(net, fc, req));
+        }
+      }
+      const record: AllocationRecord = {
+        containerId: req.containerId,
+        ifName: req.ifName,
+        podNamespace: req.podNamespace,
+        podName: req.podName,
+        addresses: claimed.map((c) => c.value.address),
+        createdAt: this.now(),
+      };
+      try {
+        await this.store.create(idxKey, record);
+      } catch (err) {
+        if (!isStoreError(err, 'AlreadyExists')) throw err;
+        // The same request ran concurrently and won: give back ours and answer with its result.
+        await this.unclaim(net, claimed);
+        claimed.length = 0;
+        const winner = await this.store.get<AllocationRecord>(idxKey);
+        const again = winner && (await this.confirm(net, winner, req));
+        if (again) return again;
+        throw new IpamError('InvalidRequest', `network ${req.network}: concurrent allocate and release for ${idxKey.name}; retry`);
+      }
+      return toAllocation(req, claimed.map((c) => c.value));
+    } catch (err) {
+      // Nothing half-done: give back what this call claimed (if the store is down too, reconcile
+      // frees these later, as they have no IPAllocation record).
+      await this.unclaim(net, claimed).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Frees the holder's addresses. Unknown allocations are success (CNI DEL is idempotent). */
+  async release(req: ReleaseRequest): Promise<boolean> {
+    validateNetworkName(req.network);
+    validateIds(req.containerId, req.ifName);
+    const idxKey: ResourceKey = { kind: ALLOCATION_KIND, namespace: req.network, name: holderName(req.containerId, req.ifName) };
+    const idx = await this.store.get<AllocationRecord>(idxKey);
+    if (!idx) return false;
+    // Reservations first, then the index: a crash in between leaves an index that a retried
+    // release (or reconcile) finishes, never an orphan reservation that nobody points at.
+    for (const address of idx.value.addresses) {
+      await this.freeIfHeldBy(req.network, address, req.containerId, req.ifName);
+    }
+    try {
+      await this.store.delete(idxKey, { resourceVersion: idx.resourceVersion });
+    } catch (err) {
+      if (!isStoreError(err, 'Conflict')) throw err;
+    }
+    return true;
+  }
+
+  /** Deletes the reservation of `address` if it belongs to this holder; true if it was freed. */
+  async freeIfHeldBy(network: string, address: string, containerId: string, ifName: string): Promise<boolean> {
+    const key: ResourceKey = { kind: RESERVATION_KIND, namespace: network, name: address };
+    const r = await this.store.get<ReservationRecord>(key);
+    if (!r || r.value.containerId !== containerId || r.value.ifName !== ifName) return false;
+    try {
+      await this.store.delete(key, { resourceVersion: r.resourceVersion });
+    } catch (err) {
+      if (!isStoreError(err, 'Conflict')) throw err;
+      return false;
+    }
+    this.forget(network, address);
+    return true;
+  }
+
+  /** Returns the allocation if all its reservations are (still, or again) this holder's. */
+  private async confirm(
+    net: NetworkCache,
+    idx: StoredObject<AllocationRecord>,
+    req: AllocateRequest,
+  ): Promise<Allocation | undefined> {
+    const records: ReservationRecord[] = [];
+    for (const address of idx.value.addresses) {
+      const key: ResourceKey = { kind: RESERVATION_KIND, namespace: req.network, name: address };
+      const r = await this.store.get<ReservationRecord>(key);
+      if (r && r.value.containerId === req.containerId && r.value.ifName === req.ifName) {
+        records.push(r.value);
+        continue;
+      }
+      if (!r) {
+        // A release was interrupted between the reservations and the index: claim the address back.
+        const rec = this.reservation(net, address, req);
+        try {
+          await this.store.create(key, rec);
+          records.push(rec);
+          continue;
+        } catch (err) {
+          if (!isStoreError(err, 'AlreadyExists')) throw err;
+        }
+      }
+      // Someone else holds it now: this index is stale. Drop it and allocate afresh.
+      for (const rec of records) await this.freeIfHeldBy(req.network, rec.address, req.containerId, req.ifName);
+      await this.store.delete(
+        { kind: ALLOCATION_KIND, namespace: req.network, name: idx.name },
+        { resourceVersion: idx.resourceVersion },
+      ).catch((err: unknown) => {
+        if (!isStoreError(err, 'Conflict')) throw err;
+      });
+      return undefined;
+    }
+    return toAllocation(req, records);
+  }
+
+  private reservation(net: NetworkCache, address: string, req: AllocateRequest): ReservationRecord {
+    const a = ipaddr.parse(address);
+    const fc = net.families.get(familyOf(a));
+    const seg = fc && segmentOf(fc.pool, toBigInt(a));
+    return {
+      address,
+      prefixLength: seg?.prefixLength ?? (familyOf(a) === 4 ? 32 : 128),
+      containerId: req.containerId,
+      ifName: req.ifName,
+      podNamespace: req.podNamespace,
+      podName: req.podName,
+      createdAt: this.now(),
+    };
+  }
+
+  private async claimRequested(net: NetworkCache, ip: string, req: AllocateRequest): Promise<StoredObject<ReservationRecord>> {
+    const where = `network ${JSON.stringify(req.network)}: requested IP ${JSON.stringify(ip)}`;
+    const text = typeof ip === 'string' ? ip.split('/')[0]! : '';
+    if (!ipaddr.isValid(text)) throw new IpamError('InvalidRequest', `${where}: not an IP address`);
+    const a = ipaddr.parse(text);
+    const fc = net.families.get(familyOf(a));
+    const value = toBigInt(a);
+    if (!fc || !segmentOf(fc.pool, value)) {
+      throw new IpamError('InvalidRequest', `${where}: not an assignable address of the pool (outside every range, excluded, or a network/broadcast address)`);
+    }
+    const address = fromBigInt(value, fc.pool.family);
+    const key: ResourceKey = { kind: RESERVATION_KIND, namespace: req.network, name: address };
+    try {
+      const r = await this.store.create(key, this.reservation(net, address, req));
+      fc.taken.add(value);
+      return r;
+    } catch (err) {
+      if (!isStoreError(err, 'AlreadyExists')) throw err;
+      const holder = await this.store.get<ReservationRecord>(key);
+      const h = holder?.value;
+      throw new IpamError(
+        'AddressInUse',
+        `${where}: already held by ${h ? `pod ${h.podNamespace}/${h.podName} (container ${h.containerId}, interface ${h.ifName})` : 'another holder'}`,
+      );
+    }
+  }
+
+  private async claimNext(net: NetworkCache, fc: FamilyCache, req: AllocateRequest): Promise<StoredObject<ReservationRecord>> {
+    if (!net.loaded) await this.load(net);
+    let reloaded = false;
+    let misses = 0;
+    for (;;) {
+      const value = fc.taken.size >= Number(fc.pool.size) ? undefined : nextCandidate(fc);
+      if (value === undefined) {
+        // Everything looks taken; others may have released since we last looked.
+        if (!reloaded) {
+          await this.load(net);
+          reloaded = true;
+          continue;
+        }
+        throw new IpamError(
+          'PoolExhausted',
+          `pool exhausted: network ${JSON.stringify(req.network)} has no free IPv${fc.pool.family} address (${fc.pool.size} assignable, all reserved)`,
+        );
+      }
+      const address = fromBigInt(value, fc.pool.family);
+      const key: ResourceKey = { kind: RESERVATION_KIND, namespace: req.network, name: address };
+      try {
+        const r = await this.store.create(key, this.reservation(net, address, req));
+        fc.taken.add(value);
+        return r;
+      } catch (err) {
+        if (!isStoreError(err, 'AlreadyExists')) throw err;
+        fc.taken.add(value);
+        // Another process is allocating in this stretch: jump elsewhere rather than trail it.
+        if (++misses % 4 === 0) fc.cursor = randomBelow(fc.pool.span);
+        if (misses === 64 && !reloaded) {
+          await this.load(net);
+          reloaded = true;
+        }
+      }
+    }
+  }
+
+  private async unclaim(net: NetworkCache, claimed: Array<StoredObject<ReservationRecord>>): Promise<void> {
+    for (const c of claimed) {
+      try {
+        await this.store.delete(
+          { kind: RESERVATION_KIND, namespace: net.compiled.network, name: c.value.address },
+          { resourceVersion: c.resourceVersion },
+        );
+      } catch (err) {
+        if (!isStoreError(err, 'Conflict')) throw err;
+      }
+      this.forget(net.compiled.network, c.value.address);
+    }
+  }
+
+  private forget(network: string, address: string): void {
+    const net = this.networks.get(network);
+    if (!net || !ipaddr.isValid(address)) return;
+    const a = ipaddr.parse(address);
+    net.families.get(familyOf(a))?.taken.delete(toBigInt(a));
+  }
+
+  /** Refreshes the taken-address cache of a network from the store (one list per refresh). */
+  private async load(net: NetworkCache): Promise<void> {
+    const list = await this.store.list<ReservationRecord>(RESERVATION_KIND, net.compiled.network);
+    for (const fc of net.families.values()) fc.taken.clear();
+    for (const r of list.items) {
+      if (!ipaddr.isValid(r.name)) continue;
+      const a = ipaddr.parse(r.name);
+      const fc = net.families.get(familyOf(a));
+      const v = toBigInt(a);
+      if (fc && segmentOf(fc.pool, v)) fc.taken.add(v);
+    }
+    net.loaded = true;
+  }
+
+  /** The cache entry for a pool; (re)records the pool definition in the store when it changes. */
+  private async network(pool: IpPool): Promise<NetworkCache> {
+    const poolJson = JSON.stringify({ network: pool.network, ranges: pool.ranges });
+    const cached = this.networks.get(pool.network);
+    if (cached && cached.poolJson === poolJson) return cached;
+    const compiled = compilePool(pool);
+    const families = new Map<Family, FamilyCache>();
+    for (const fp of compiled.families.values()) {
+      families.set(fp.family, { pool: fp, taken: new Set(), cursor: randomBelow(fp.span) });
+    }
+    const net: NetworkCache = { poolJson, compiled, families, loaded: false };
+    await this.savePool(pool);
+    this.networks.set(pool.network, net);
+    return net;
+  }
+
+  private async savePool(pool: IpPool): Promise<void> {
+    const key: ResourceKey = { kind: POOL_KIND, namespace: '', name: pool.network };
+    const value: PoolRecord = { network: pool.network, ranges: pool.ranges, updatedAt: this.now() };
+    const cur = await this.store.get<PoolRecord>(key);
+    const same = (p: PoolRecord) => JSON.stringify(p.ranges) === JSON.stringify(pool.ranges);
+    try {
+      if (!cur) await this.store.create(key, value);
+      else if (!same(cur.value)) await this.store.update(key, value, cur.resourceVersion);
+    } catch (err) {
+      // Another process recorded the pool at the same moment: theirs is as good as ours.
+      if (!isStoreError(err, 'AlreadyExists') && !isStoreError(err, 'Conflict')) throw err;
+    }
+  }
+}
+
+/** Next address after the cursor that is neither excluded nor known to be taken. */
+function nextCandidate(fc: FamilyCache): bigint | undefined {
+  const span = fc.pool.span;
+  let steps = 0n;
+  let pos = fc.cursor % span;
+  while (steps < span) {
+    const skip = skipExcluded(fc.pool, pos);
+    if (skip !== undefined) {
+      steps += skip - pos;
+      pos = skip % span;
+      continue;
+    }
+    const { value } = addressAt(fc.pool, pos);
+    pos = (pos + 1n) % span;
+    steps++;
+    if (!fc.taken.has(value)) {
+      fc.cursor = pos;
+      return value;
+    }
+  }
+  return undefined;
+}
+
+function randomBelow(n: bigint): bigint {
+  let r = 0n;
+  for (const b of randomBytes(16)) r = (r << 8n) | BigInt(b);
+  return r % n;
+}
+
+function validateIds(containerId: string, ifName: string): void {
+  if (typeof containerId !== 'string' || !CONTAINER_ID_RE.test(containerId)) {
+    throw new IpamError('InvalidRequest', `containerId ${JSON.stringify(containerId)}: must be letters, digits, '_', '.', '-' (at most 128)`);
+  }
+  if (typeof ifName !== 'string' || !IFNAME_RE.test(ifName) || ifName === '.' || ifName === '..') {
+    throw new IpamError('InvalidRequest', `ifName ${JSON.stringify(ifName)}: must be 1-15 characters without '/', ':' or spaces`);
+  }
+}
+
+function validateRequest(req: AllocateRequest): void {
+  validateNetworkName(req.network);
+  validateIds(req.containerId, req.ifName);
+  for (const f of ['podNamespace', 'podName'] as const) {
+    if (typeof req[f] !== 'string' || req[f].length === 0 || req[f].length > 253) {
+      throw new IpamError('InvalidRequest', `${f} ${JSON.stringify(req[f])}: must be a non-empty name`);
+    }
+  }
+  if (req.requestedIps !== undefined && !Array.isArray(req.requestedIps)) {
+    throw new IpamError('InvalidRequest', `requestedIps: must be a list of addresses`);
+  }
+}
+
+function toAllocation(req: { network: string; containerId: string; ifName: string }, records: readonly ReservationRecord[]): Allocation {
+  return {
+    network: req.network,
+    containerId: req.containerId,
+    ifName: req.ifName,
+    ips: records.map((r) => ({
+      family: familyOf(ipaddr.parse(r.address)),
+      address: r.address,
+      prefixLength: r.prefixLength,
+      cidr: `${r.address}/${r.prefixLength}`,
+    })),
+  };
+}

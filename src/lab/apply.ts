@@ -1,0 +1,216 @@
+// `lab apply -f` / `lab delete -f` with kubectl semantics: everything is validated first (against
+// what the cluster already holds), then objects are created or updated in the store, and pods
+// are created, changed or removed on the nodes.
+import { validateDocuments, validateObject, validateAll, formatIssue, type Issue, type RawDocument, type Resource, type Pod, type NetAttachDef } from '../api/index.js';
+import { loadPaths } from '../api/load.js';
+import type { Store, StoredObject } from '../store/types.js';
+import { isStoreError } from '../store/types.js';
+import type { Runner } from '../util/exec.js';
+import type { LabConfig } from './layout.js';
+import { attachOne, createPod, deletePod, detachOne, networkStatus, NETWORK_STATUS_ANNOTATION, type PodContext, type PodStatus } from './pods.js';
+
+export type Progress = (line: string) => void;
+
+const KIND_ORDER = ['Network', 'NetworkAttachmentDefinition', 'Service', 'CalicoNetworkPolicy', 'CalicoGlobalNetworkPolicy', 'KubernetesNetworkPolicy', 'Pod'];
+
+export function storeKind(r: Resource): string {
+  return r.type;
+}
+
+function keyOf(r: Resource): { kind: string; namespace: string; name: string } {
+  return { kind: storeKind(r), namespace: r.metadata.namespace ?? '', name: r.metadata.name };
+}
+
+export interface ClusterObjects {
+  readonly stored: StoredObject[];
+  readonly resources: Resource[];
+}
+
+/** Every user object in the store, re-validated to typed resources. */
+export async function readCluster(store: Store): Promise<ClusterObjects> {
+  const stored: StoredObject[] = [];
+  for (const k of KIND_ORDER) stored.push(...(await store.list(k)).items);
+  const resources: Resource[] = [];
+  stored.forEach((o, index) => {
+    const doc: RawDocument = { file: '<cluster>', line: 0, index, value: stripStatus(o.value), lines: new Map() };
+    const r = validateObject(doc).resource;
+    if (r) resources.push(r);
+  });
+  return { stored, resources };
+}
+
+function stripStatus(v: unknown): unknown {
+  if (typeof v !== 'object' || v === null) return v;
+  const { status: _s, ...rest } = v as Record<string, unknown>;
+  return rest;
+}
+
+export interface ApplyOutcome {
+  readonly issues: Issue[];
+  readonly errorCount: number;
+  readonly changed: string[];
+}
+
+function podIdentity(r: { metadata: { namespace?: string; name: string } }): string {
+  return `${r.metadata.namespace ?? 'default'}/${r.metadata.name}`;
+}
+
+export function podContext(runner: Runner, lab: LabConfig, cniPath: string, resources: readonly Resource[]): PodContext {
+  const nads = new Map<string, NetAttachDef>();
+  for (const r of resources) if (r.type === 'NetworkAttachmentDefinition') nads.set(`${r.metadata.namespace}/${r.metadata.name}`, r);
+  return { runner, lab, cniPath, nads };
+}
+
+async function upsert(store: Store, key: { kind: string; namespace: string; name: string }, value: unknown): Promise<'created' | 'configured' | 'unchanged'> {
+  for (;;) {
+    const cur = await store.get(key);
+    try {
+      if (!cur) {
+        await store.create(key, value);
+        return 'created';
+      }
+      if (JSON.stringify(cur.value) === JSON.stringify(value)) return 'unchanged';
+      await store.update(key, value, cur.resourceVersion);
+      return 'configured';
+    } catch (e) {
+      if (!isStoreError(e, 'Conflict') && !isStoreError(e, 'AlreadyExists')) throw e;
+    }
+  }
+}
+
+function pickNode(lab: LabConfig, pod: Pod, cluster: ClusterObjects, extra: Map<string, number>): string | Error {
+  if (pod.spec.nodeName) {
+    return lab.nodes.some((n) => n.name === pod.spec.nodeName) ? pod.spec.nodeName : new Error(`spec.nodeName ${pod.spec.nodeName}: no such node in the lab`);
+  }
+  const counts = new Map(lab.nodes.map((n) => [n.name, extra.get(n.name) ?? 0]));
+  for (const o of cluster.stored) {
+    const st = (o.value as { status?: PodStatus }).status;
+    if (o.kind === 'Pod' && st) counts.set(st.nodeName, (counts.get(st.nodeName) ?? 0) + 1);
+  }
+  return [...counts].sort((a, b) => a[1] - b[1] || a[0].localeCompare(b[0]))[0]![0];
+}
+
+function withStatus(raw: unknown, status: PodStatus): Record<string, unknown> {
+  const m = { ...(raw as Record<string, unknown>) };
+  const meta = { ...((m.metadata as Record<string, unknown>) ?? {}) };
+  meta.annotations = { ...((meta.annotations as Record<string, string>) ?? {}), [NETWORK_STATUS_ANNOTATION]: JSON.stringify(status.networkStatus) };
+  m.metadata = meta;
+  m.status = status;
+  return m;
+}
+
+function sameAttachment(a: { nad: string; ifName: string }, b: { namespace: string; name: string; interface: string }): boolean {
+  return a.nad === `${b.namespace}/${b.name}` && a.ifName === b.interface;
+}
+
+export async function applyPaths(store: Store, runner: Runner, lab: LabConfig, cniPath: string, paths: readonly string[], progress: Progress): Promise<ApplyOutcome> {
+  const loaded = await loadPaths(paths);
+  const report = validateDocuments(loaded.documents, loaded.issues);
+  const cluster = await readCluster(store);
+  // Cross-check against what the cluster holds, with the applied objects replacing their old versions.
+  const appliedIds = new Set(report.resources.map((r) => JSON.stringify(keyOf(r))));
+  const kept = cluster.resources.filter((r) => !appliedIds.has(JSON.stringify(keyOf(r))));
+  const fromInput = new Set(report.resources.map((r) => r.source.file));
+  const cross = validateAll([...report.resources, ...kept]).filter((i) => fromInput.has(i.file));
+  const seen = new Set(report.issues.map(formatIssue));
+  const issues = [...report.issues, ...cross.filter((i) => !seen.has(formatIssue(i)))];
+  const errorCount = issues.filter((i) => i.severity === 'error').length;
+  if (errorCount > 0) return { issues, errorCount, changed: [] };
+
+  const docs = new Map<Resource, unknown>();
+  report.objects.forEach((o, i) => {
+    if (o.resource) docs.set(o.resource, loaded.documents[i]!.value);
+  });
+  const ordered = [...report.resources].sort((a, b) => KIND_ORDER.indexOf(storeKind(a)) - KIND_ORDER.indexOf(storeKind(b)));
+  const changed: string[] = [];
+  const ctx = podContext(runner, lab, cniPath, [...kept, ...report.resources]);
+  const placed = new Map<string, number>();
+  for (const r of ordered) {
+    const key = keyOf(r);
+    const raw = docs.get(r);
+    const ref = `${r.kind.toLowerCase()}/${r.metadata.name}`;
+    if (r.type !== 'Pod') {
+      const what = await upsert(store, key, raw);
+      progress(`${ref} ${what}`);
+      if (what !== 'unchanged') changed.push(ref);
+      continue;
+    }
+    const cur = await store.get(key);
+    const status = (cur?.value as { status?: PodStatus } | undefined)?.status;
+    if (!status || status.phase === 'Failed') {
+      if (status) await deletePod(ctx, r, status);
+      const node = pickNode(lab, r, cluster, placed);
+      if (node instanceof Error) {
+        await upsert(store, key, withStatus(raw, { phase: 'Failed', reason: node.message, nodeName: '', netns: '', uid: '', containerId: '', attachments: [], networkStatus: [] }));
+        progress(`${ref} failed: ${node.message}`);
+        continue;
+      }
+      placed.set(node, (placed.get(node) ?? 0) + 1);
+      progress(`${ref} creating on ${node}`);
+      const st = await createPod(ctx, r, node);
+      await upsert(store, key, withStatus(raw, st));
+      progress(st.phase === 'Running' ? `${ref} running on ${node}` : `${ref} FAILED: ${st.reason}`);
+      changed.push(ref);
+      continue;
+    }
+    // Running pod: attachments added or removed in the annotation are applied to the live pod.
+    const keep = status.attachments.filter((s) => s.nad === '' || r.attachments.some((a) => sameAttachment(s, a)));
+    const removed = status.attachments.filter((s) => !keep.includes(s));
+    for (const s of removed) {
+      await detachOne(ctx, r, status, s);
+      progress(`${ref} detached ${s.ifName}`);
+    }
+    const next = [...keep];
+    let failure: string | undefined;
+    for (const a of r.attachments) {
+      if (keep.some((s) => sameAttachment(s, a))) continue;
+      try {
+        next.push(await attachOne(ctx, r, status, a));
+        progress(`${ref} attached ${a.interface}`);
+      } catch (e) {
+        failure = (e as Error).message;
+        progress(`${ref} could not attach ${a.interface}: ${failure}`);
+      }
+    }
+    const st: PodStatus = { ...status, attachments: next, networkStatus: networkStatus(next), ...(failure ? { reason: failure } : {}) };
+    const what = await upsert(store, key, withStatus(raw, st));
+    if (what !== 'unchanged') {
+      changed.push(ref);
+      progress(`${ref} configured`);
+    } else progress(`${ref} unchanged`);
+  }
+  return { issues, errorCount: 0, changed };
+}
+
+export async function deletePaths(store: Store, runner: Runner, lab: LabConfig, cniPath: string, paths: readonly string[], progress: Progress): Promise<ApplyOutcome> {
+  const loaded = await loadPaths(paths);
+  const report = validateDocuments(loaded.documents, loaded.issues);
+  const errs = report.objects.flatMap((o) => o.issues).filter((i) => i.severity === 'error');
+  if (errs.length) return { issues: errs, errorCount: errs.length, changed: [] };
+  const cluster = await readCluster(store);
+  const ctx = podContext(runner, lab, cniPath, cluster.resources);
+  const ordered = [...report.resources].sort((a, b) => KIND_ORDER.indexOf(storeKind(b)) - KIND_ORDER.indexOf(storeKind(a)));
+  const changed: string[] = [];
+  for (const r of ordered) {
+    const key = keyOf(r);
+    const ref = `${r.kind.toLowerCase()}/${r.metadata.name}`;
+    const cur = await store.get(key);
+    if (!cur) {
+      progress(`${ref} not found`);
+      continue;
+    }
+    if (r.type === 'Pod') {
+      const status = (cur.value as { status?: PodStatus }).status;
+      if (status) {
+        const errors = await deletePod(ctx, r, status);
+        for (const e of errors) progress(`${ref}: ${e}`);
+      }
+    }
+    await store.delete(key);
+    progress(`${ref} deleted`);
+    changed.push(ref);
+  }
+  return { issues: [], errorCount: 0, changed };
+}
+
+export { podIdentity };

@@ -1,0 +1,183 @@
+// A lab: its config on disk, its store, and the operations of `multinet lab`.
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { openStore } from '../store/open.js';
+import type { Store } from '../store/types.js';
+import { ProcessRunner, type Runner } from '../util/exec.js';
+import { routingNsPrefix } from '../dataplane/naming.js';
+import { KIND_ATTACHMENT, KIND_NODE } from '../calc/records.js';
+import { labDir, makeLabConfig, type LabConfig } from './layout.js';
+import { createTopology, destroyNamespaces, listNetns } from './topology.js';
+import { agentPid, isAlive, startAgent, stopAgent, waitForAgent } from './agents.js';
+import { prepareCniBin } from './cni-runtime.js';
+import { applyPaths, deletePaths, readCluster, type Progress } from './apply.js';
+import type { PodStatus } from './pods.js';
+import type { Endpoint } from './check.js';
+
+export interface UpOptions {
+  readonly nodes: number;
+  readonly storeUrl?: string;
+  readonly resyncSeconds?: number;
+}
+
+export class Lab {
+  private constructor(
+    readonly config: LabConfig,
+    readonly runner: Runner,
+    private storeP?: Promise<Store>,
+  ) {}
+
+  static configFile(name: string): string {
+    return join(labDir(name), 'lab.json');
+  }
+
+  static exists(name: string): boolean {
+    return existsSync(Lab.configFile(name));
+  }
+
+  static load(name: string, runner: Runner = new ProcessRunner()): Lab {
+    const file = Lab.configFile(name);
+    if (!existsSync(file)) throw new Error(`no lab "${name}" is up (run: multinet lab up)`);
+    return new Lab(JSON.parse(readFileSync(file, 'utf8')) as LabConfig, runner);
+  }
+
+  /** Creates what is missing (namespaces, store, agents); a running lab is left as it is. */
+  static async up(name: string, opts: UpOptions, progress: Progress, runner: Runner = new ProcessRunner()): Promise<Lab> {
+    let lab: Lab;
+    if (Lab.exists(name)) {
+      lab = Lab.load(name, runner);
+      if (opts.nodes !== lab.config.nodes.length) progress(`lab ${name} is up with ${lab.config.nodes.length} nodes; keeping it (run lab down first to change)`);
+    } else {
+      const config = makeLabConfig(name, opts.nodes, opts.storeUrl);
+      mkdirSync(config.dir, { recursive: true, mode: 0o700 });
+      writeFileSync(Lab.configFile(name), JSON.stringify(config, null, 2));
+      lab = new Lab(config, runner);
+    }
+    const c = lab.config;
+    progress(`namespaces: ${c.underlayNs}, ${c.nodes.map((n) => n.netns).join(', ')}`);
+    await createTopology(runner, c);
+    prepareCniBin(c.dir);
+    const store = await lab.store();
+    await lab.ensureDefaultNetwork(store);
+    for (const n of c.nodes) {
+      if (isAlive(agentPid(n))) continue;
+      progress(`agent ${n.name}: starting`);
+      startAgent(c, n, opts.resyncSeconds !== undefined ? { resyncSeconds: opts.resyncSeconds } : {});
+    }
+    for (const n of c.nodes) {
+      await waitForAgent(n);
+      progress(`agent ${n.name}: ready`);
+    }
+    return lab;
+  }
+
+  store(): Promise<Store> {
+    this.storeP ??= openStore(this.config.storeUrl);
+    return this.storeP;
+  }
+
+  async close(): Promise<void> {
+    if (this.storeP) await (await this.storeP).close();
+    this.storeP = undefined;
+  }
+
+  get cniPath(): string {
+    return join(this.config.dir, 'cni-bin');
+  }
+
+  private async ensureDefaultNetwork(store: Store): Promise<void> {
+    const d = this.config.defaultNetwork;
+    const key = { kind: 'Network', namespace: '', name: d.name };
+    if (await store.get(key)) return;
+    await store.create(key, {
+      apiVersion: 'projectcalico.org/v3',
+      kind: 'Network',
+      metadata: { name: d.name, labels: { 'multinet.io/default-network': 'true' } },
+      spec: { vni: d.vni, range: d.range },
+    });
+  }
+
+  async apply(paths: readonly string[], progress: Progress) {
+    return applyPaths(await this.store(), this.runner, this.config, this.cniPath, paths, progress);
+  }
+
+  async delete(paths: readonly string[], progress: Progress) {
+    return deletePaths(await this.store(), this.runner, this.config, this.cniPath, paths, progress);
+  }
+
+  /** Every pod interface of the cluster, with its network (for check, get pods, exec). */
+  async endpoints(): Promise<Endpoint[]> {
+    const store = await this.store();
+    const cluster = await readCluster(store);
+    const atts = (await store.list(KIND_ATTACHMENT)).items;
+    const out: Endpoint[] = [];
+    for (const o of cluster.stored) {
+      if (o.kind !== 'Pod') continue;
+      const st = (o.value as { status?: PodStatus }).status;
+      if (!st || st.phase !== 'Running') continue;
+      for (const s of st.attachments) {
+        const rec = atts.find((a) => {
+          const v = a.value as { containerId: string; ifName: string };
+          return v.containerId === st.containerId && v.ifName === s.ifName;
+        });
+        const network = (rec?.value as { network?: string } | undefined)?.network ?? '?';
+        const ips = ((rec?.value as { ips?: string[] } | undefined)?.ips ?? []);
+        for (const ip of ips) out.push({ pod: `${o.namespace === 'default' ? '' : `${o.namespace}/`}${o.name}`, ifName: s.ifName, netns: st.netns, network, ip });
+      }
+    }
+    return out.sort((a, b) => a.pod.localeCompare(b.pod) || a.ifName.localeCompare(b.ifName));
+  }
+
+  async podNetns(ref: string): Promise<string> {
+    const [ns, name] = ref.includes('/') ? ref.split('/', 2) : ['default', ref];
+    const store = await this.store();
+    const o = await store.get({ kind: 'Pod', namespace: ns!, name: name! });
+    const st = (o?.value as { status?: PodStatus } | undefined)?.status;
+    if (!o) throw new Error(`pod ${ns}/${name} not found`);
+    if (!st || st.phase !== 'Running') throw new Error(`pod ${ns}/${name} is not running${st?.reason ? `: ${st.reason}` : ''}`);
+    return st.netns;
+  }
+
+  async nodeStatus(): Promise<{ name: string; netns: string; underlay: string; agent: 'alive' | 'dead'; pid?: number; lastSync?: string }[]> {
+    const store = await this.store().catch(() => undefined);
+    const out = [];
+    for (const n of this.config.nodes) {
+      const pid = agentPid(n);
+      const st = store ? ((await store.get({ kind: 'AgentStatus', namespace: '', name: n.name }).catch(() => undefined))?.value as { lastSync?: string } | undefined) : undefined;
+      out.push({ name: n.name, netns: n.netns, underlay: n.underlay, agent: isAlive(pid) ? ('alive' as const) : ('dead' as const), ...(pid ? { pid } : {}), ...(st?.lastSync ? { lastSync: st.lastSync } : {}) });
+    }
+    return out;
+  }
+
+  async restartAgent(node: string, opts: { resyncSeconds?: number } = {}): Promise<void> {
+    const n = this.config.nodes.find((x) => x.name === node);
+    if (!n) throw new Error(`no node ${node}`);
+    await stopAgent(n);
+    startAgent(this.config, n, opts);
+    await waitForAgent(n);
+  }
+
+  /** Removes everything the lab made: agents, pods, routing domains, node namespaces, its folder. */
+  async down(progress: Progress): Promise<void> {
+    const c = this.config;
+    for (const n of c.nodes) {
+      await stopAgent(n);
+      progress(`agent ${n.name}: stopped`);
+    }
+    await this.close();
+    const prefixes = [`mn-${c.name}-`, ...c.nodes.map((n) => routingNsPrefix(n.name))];
+    const all = await listNetns(this.runner);
+    // Pods and routing domains first, then nodes, then the underlay.
+    const mine = all.filter((ns) => prefixes.some((p) => ns.startsWith(p)));
+    const order = (ns: string): number => (ns === c.underlayNs ? 2 : c.nodes.some((n) => n.netns === ns) ? 1 : 0);
+    await destroyNamespaces(this.runner, mine.sort((a, b) => order(a) - order(b)));
+    progress(`namespaces removed: ${mine.length}`);
+    rmSync(c.dir, { recursive: true, force: true });
+    progress(`state folder ${c.dir} removed`);
+  }
+
+  async nodesInStore(): Promise<string[]> {
+    const store = await this.store();
+    return (await store.list(KIND_NODE)).items.map((o) => o.name);
+  }
+}

@@ -1,0 +1,82 @@
+// Where a lab keeps things: names of its namespaces, its state folder, addresses. Pure.
+import { join } from 'node:path';
+import { shortHash } from '../util/names.js';
+
+export const LAB_ROOT = process.env.MULTINET_LAB_ROOT ?? '/run/multinet';
+export const UNDERLAY_PREFIX = '10.99.0.';
+export const UNDERLAY_MTU = 1500;
+
+export interface LabNode {
+  readonly name: string;
+  /** The node's network namespace (its "host"). */
+  readonly netns: string;
+  readonly underlay: string;
+  /** The agent's CNI socket. */
+  readonly socket: string;
+  readonly logFile: string;
+  readonly pidFile: string;
+}
+
+export interface LabConfig {
+  readonly name: string;
+  readonly dir: string;
+  readonly storeUrl: string;
+  readonly underlayNs: string;
+  readonly nodes: readonly LabNode[];
+  /** The default (cluster) network every pod's eth0 attaches to. */
+  readonly defaultNetwork: { readonly name: string; readonly vni: number; readonly range: string };
+  readonly serviceRange: string;
+  readonly createdAt: string;
+}
+
+/** Lab names become namespace names: short and plain. */
+export function checkLabName(name: string): string | undefined {
+  return /^[a-z][a-z0-9]{0,7}$/.test(name) ? undefined : `lab name ${JSON.stringify(name)}: 1-8 lowercase letters or digits, starting with a letter`;
+}
+
+export function labDir(name: string): string {
+  return join(LAB_ROOT, `lab-${name}`);
+}
+
+/**
+ * Node names are cluster-wide identities (routing-domain namespaces are derived from them), so a
+ * second lab on the same machine gets its own: `node1` in the default lab, `<lab>-node1` elsewhere.
+ */
+export function nodeName(lab: string, i: number): string {
+  return lab === DEFAULT_LAB ? `node${i + 1}` : `${lab}-node${i + 1}`;
+}
+
+export const DEFAULT_LAB = 'lab';
+
+export function makeLabConfig(name: string, nodes: number, storeUrl: string | undefined): LabConfig {
+  const dir = labDir(name);
+  return {
+    name,
+    dir,
+    storeUrl: storeUrl ?? `embedded://${join(dir, 'store.db')}`,
+    underlayNs: `mn-${name}-underlay`,
+    nodes: Array.from({ length: nodes }, (_, i) => {
+      const n = nodeName(name, i);
+      return {
+        name: n,
+        netns: `mn-${name}-n${i + 1}`,
+        underlay: `${UNDERLAY_PREFIX}${i + 1}`,
+        socket: join(dir, `${n}.sock`),
+        logFile: join(dir, `${n}.log`),
+        pidFile: join(dir, `${n}.pid`),
+      };
+    }),
+    defaultNetwork: { name: 'default', vni: 4096, range: '10.244.0.0/16' },
+    serviceRange: '10.96.0.0/16',
+    createdAt: new Date().toISOString(),
+  };
+}
+
+/** A pod's network namespace: hashed, since pod names may be long. */
+export function podNetns(lab: string, namespace: string, name: string): string {
+  return `mn-${lab}-pod-${shortHash([namespace, name], 12)}`;
+}
+
+export function containerIdFor(namespace: string, name: string, uid: string): string {
+  return shortHash([namespace, name, uid], 32);
+}

@@ -1,0 +1,151 @@
+// The lab's kubelet + Multus: a pod gets a netns, `eth0` on the default network, then each
+// attachment of its annotation in order through the real CNI chain of its NAD; the result is
+// recorded as the pod's network-status. Deletion runs DEL in reverse order, then removes the netns.
+import { randomUUID } from 'node:crypto';
+import type { Runner } from '../util/exec.js';
+import type { Attachment, NetAttachDef, Pod } from '../api/index.js';
+import type { NetworkStatusEntry } from '../calc/records.js';
+import { chainAdd, chainDel, CniCallError, type ChainConfig, type CniCall } from './cni-runtime.js';
+import { containerIdFor, podNetns, type LabConfig, type LabNode } from './layout.js';
+
+export const NETWORK_STATUS_ANNOTATION = 'k8s.v1.cni.cncf.io/network-status';
+export const DEFAULT_NETCONF_NAME = 'multinet-default';
+
+/** One attachment made for a pod, with what DEL needs later. */
+export interface PodAttachmentState {
+  /** `ns/nad`, or '' for eth0 on the default network. */
+  readonly nad: string;
+  readonly ifName: string;
+  readonly chain: ChainConfig;
+  readonly result: Record<string, unknown>;
+  readonly defaultRoute: boolean;
+}
+
+export interface PodStatus {
+  readonly phase: 'Running' | 'Failed';
+  readonly reason?: string;
+  readonly nodeName: string;
+  readonly netns: string;
+  readonly uid: string;
+  readonly containerId: string;
+  readonly attachments: readonly PodAttachmentState[];
+  readonly networkStatus: readonly NetworkStatusEntry[];
+}
+
+export function defaultChain(lab: LabConfig): ChainConfig {
+  return {
+    cniVersion: '1.0.0',
+    name: DEFAULT_NETCONF_NAME,
+    plugins: [{ type: 'multinet', ipam: { type: 'multinet-ipam' }, dataplane_options: { network_name: lab.defaultNetwork.name } }],
+  };
+}
+
+export function nadChain(nad: NetAttachDef): ChainConfig {
+  return { cniVersion: nad.spec.cniVersion ?? '1.0.0', name: nad.spec.configName ?? nad.metadata.name, plugins: nad.spec.plugins };
+}
+
+function statusEntry(name: string, ifName: string, result: Record<string, unknown>, isDefault: boolean): NetworkStatusEntry {
+  const ifaces = (result.interfaces ?? []) as { name?: string; mac?: string; sandbox?: string }[];
+  const idx = ifaces.findIndex((i) => i.name === ifName && i.sandbox);
+  const ips = ((result.ips ?? []) as { address?: string; interface?: number; gateway?: string }[]).filter(
+    (i) => idx < 0 || i.interface === undefined || i.interface === idx,
+  );
+  const gw = ips.map((i) => i.gateway).filter((g): g is string => !!g);
+  return {
+    name,
+    interface: ifName,
+    ips: ips.map((i) => String(i.address).split('/')[0]!),
+    mac: ifaces[idx]?.mac ?? '',
+    default: isDefault,
+    dns: (result.dns as Record<string, unknown>) ?? {},
+    ...(isDefault && gw.length ? { gateway: gw } : {}),
+  };
+}
+
+export interface PodContext {
+  readonly runner: Runner;
+  readonly lab: LabConfig;
+  readonly cniPath: string;
+  /** NAD by `ns/name`. */
+  readonly nads: ReadonlyMap<string, NetAttachDef>;
+}
+
+function baseCall(ctx: PodContext, pod: Pod, node: LabNode, uid: string, netns: string): Omit<CniCall, 'ifName'> {
+  const ns = pod.metadata.namespace ?? 'default';
+  return {
+    containerId: containerIdFor(ns, pod.metadata.name, uid),
+    netns: `/var/run/netns/${netns}`,
+    args: { K8S_POD_NAMESPACE: ns, K8S_POD_NAME: pod.metadata.name, K8S_POD_UID: uid, K8S_POD_INFRA_CONTAINER_ID: containerIdFor(ns, pod.metadata.name, uid) },
+    cniPath: ctx.cniPath,
+    socket: node.socket,
+  };
+}
+
+/** Attaches one network to a running pod (also used to add attachments to a live pod). */
+export async function attachOne(ctx: PodContext, pod: Pod, status: Pick<PodStatus, 'uid' | 'netns' | 'nodeName'>, a: Attachment): Promise<PodAttachmentState> {
+  const node = ctx.lab.nodes.find((n) => n.name === status.nodeName)!;
+  const nad = ctx.nads.get(`${a.namespace}/${a.name}`);
+  if (!nad) throw new Error(`NetworkAttachmentDefinition ${a.namespace}/${a.name} not found`);
+  const chain = nadChain(nad);
+  const runtimeConfig: Record<string, unknown> = {};
+  if (a.ips.length) runtimeConfig.ips = a.ips;
+  if (a.mac) runtimeConfig.mac = a.mac;
+  const defaultRoute = a.defaultRoute.length > 0;
+  const call: CniCall = {
+    ...baseCall(ctx, pod, node, status.uid, status.netns),
+    ifName: a.interface,
+    runtimeConfig,
+  };
+  const args = defaultRoute ? { ...call.args, MULTINET_DEFAULT_ROUTE: 'true' } : call.args;
+  const result = await chainAdd(ctx.runner, chain, { ...call, args });
+  return { nad: `${a.namespace}/${a.name}`, ifName: a.interface, chain, result, defaultRoute };
+}
+
+export async function detachOne(ctx: PodContext, pod: Pod, status: Pick<PodStatus, 'uid' | 'netns' | 'nodeName'>, s: PodAttachmentState): Promise<void> {
+  const node = ctx.lab.nodes.find((n) => n.name === status.nodeName)!;
+  const call: CniCall = { ...baseCall(ctx, pod, node, status.uid, status.netns), ifName: s.ifName };
+  await chainDel(ctx.runner, s.chain, call, s.result);
+}
+
+/** Creates the pod: netns, eth0, then every attachment; on any failure the pod is Failed with a reason and left detached. */
+export async function createPod(ctx: PodContext, pod: Pod, nodeName: string): Promise<PodStatus> {
+  const ns = pod.metadata.namespace ?? 'default';
+  const uid = randomUUID();
+  const netns = podNetns(ctx.lab.name, ns, pod.metadata.name);
+  const base = { uid, netns, nodeName, containerId: containerIdFor(ns, pod.metadata.name, uid) };
+  const made: PodAttachmentState[] = [];
+  const r = await ctx.runner.run('ip', ['netns', 'add', netns]);
+  if (r.code !== 0 && !r.stderr.includes('File exists')) return { ...base, phase: 'Failed', reason: `netns: ${r.stderr.trim()}`, attachments: [], networkStatus: [] };
+  await ctx.runner.run('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
+  const secondaryDefault = pod.attachments.some((a) => a.defaultRoute.length > 0);
+  try {
+    const node = ctx.lab.nodes.find((n) => n.name === nodeName)!;
+    const chain = defaultChain(ctx.lab);
+    const call: CniCall = { ...baseCall(ctx, pod, node, uid, netns), ifName: 'eth0' };
+    const args = secondaryDefault ? call.args : { ...call.args, MULTINET_DEFAULT_ROUTE: 'true' };
+    const result = await chainAdd(ctx.runner, chain, { ...call, args });
+    made.push({ nad: '', ifName: 'eth0', chain, result, defaultRoute: !secondaryDefault });
+    for (const a of pod.attachments) made.push(await attachOne(ctx, pod, base, a));
+  } catch (e) {
+    // A failed attachment fails the pod visibly; what was attached is undone, as kubelet would.
+    for (const s of [...made].reverse()) await detachOne(ctx, pod, base, s).catch(() => undefined);
+    const reason = e instanceof CniCallError ? e.message : (e as Error).message;
+    return { ...base, phase: 'Failed', reason, attachments: [], networkStatus: [] };
+  }
+  return { ...base, phase: 'Running', attachments: made, networkStatus: networkStatus(made) };
+}
+
+export function networkStatus(made: readonly PodAttachmentState[]): NetworkStatusEntry[] {
+  return made.map((s) => statusEntry(s.nad || DEFAULT_NETCONF_NAME, s.ifName, s.result, s.nad === '' ? s.defaultRoute : s.defaultRoute));
+}
+
+/** DEL of every attachment in reverse order, then the netns. Errors are collected, never stop the teardown. */
+export async function deletePod(ctx: PodContext, pod: Pod, status: PodStatus): Promise<string[]> {
+  const errors: string[] = [];
+  for (const s of [...status.attachments].reverse()) {
+    await detachOne(ctx, pod, status, s).catch((e: unknown) => errors.push((e as Error).message));
+  }
+  const r = await ctx.runner.run('ip', ['netns', 'del', status.netns]);
+  if (r.code !== 0 && !r.stderr.includes('No such file')) errors.push(`netns ${status.netns}: ${r.stderr.trim()}`);
+  return errors;
+}
