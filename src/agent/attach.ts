@@ -11,7 +11,7 @@ import type { SyncReport } from '../dataplane/types.js';
 import type { Store } from '../store/types.js';
 import { isStoreError } from '../store/types.js';
 import type { AddressAllocator, PoolRange } from './allocator.js';
-import type { ClusterCache } from './cache.js';
+import { KIND_NETWORK, type ClusterCache } from './cache.js';
 import { pluginFromNetConf, nadNameFor } from './manifests.js';
 import type { Logger } from '../util/log.js';
 import { isIP } from 'node:net';
@@ -52,7 +52,13 @@ export class AttachmentService implements CniHandler {
     if (!req.netns) throw new CniError(ErrorCode.InvalidEnvironment, 'CNI_NETNS is required for ADD');
     const plugin = pluginFromNetConf(req.netConf);
     if (!plugin.ok) throw new CniError(ErrorCode.InvalidNetworkConfig, 'invalid network config', plugin.error);
-    const network = cache.networks.get(plugin.value.network);
+    let network = cache.networks.get(plugin.value.network);
+    if (!network) {
+      // The Network may have been created a moment ago and its watch event not arrived yet.
+      const o = await store.get({ kind: KIND_NETWORK, namespace: '', name: plugin.value.network });
+      if (o) cache.apply(KIND_NETWORK, { type: 'ADDED', object: o, revision: o.resourceVersion });
+      network = cache.networks.get(plugin.value.network);
+    }
     if (!network) {
       const why = cache.invalid.get(plugin.value.network);
       throw new CniError(

@@ -72,6 +72,12 @@ export interface CniErrorBody {
 /** ADD answers with the attachment's result (its interfaces, ips, routes only; the plugin merges prevResult). */
 export type CniResponse = { result: CniResult100 | null } | { error: CniErrorBody };
 
+/**
+ * The plugin's last line after an ADD result: "I have it". Without it (plugin timed out, killed)
+ * the agent undoes the ADD, since the runtime was told it failed.
+ */
+export const ACK = 'ack';
+
 export function encodeMessage(m: CniRequest | CniResponse): string {
   return JSON.stringify(m) + '\n';
 }

@@ -124,14 +124,18 @@ describe('startCniServer', () => {
 
   test('an ADD finishing after the plugin timed out is undone', async () => {
     const path = join(dir, 'slow.sock');
-    const h = new FakeCniHandler({ delayMs: 300 });
+    // The ADD completes only after the plugin has given up (gated, so no timing races).
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const h = new FakeCniHandler({ onAdd: () => gate });
     const srv = await startCniServer(path, h);
     try {
       await assert.rejects(
-        callAgent(path, req('ADD'), 50),
-        (e: CniError) => e.code === ErrorCode.TryAgainLater,
+        callAgent(path, req('ADD'), 300),
+        (e: CniError) => e.code === ErrorCode.TryAgainLater && /no answer/.test(e.details),
       );
-      await new Promise((r) => setTimeout(r, 800));
+      release();
+      for (let i = 0; i < 100 && h.calls.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
       assert.equal(h.attachments.size, 0, 'abandoned ADD rolled back');
       assert.deepEqual(
         h.calls.map((c) => c.command),

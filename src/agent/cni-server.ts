@@ -7,6 +7,7 @@ import { dirname } from 'node:path';
 import { CniError, ErrorCode } from '../cni/spec.js';
 import type { Logger } from '../util/log.js';
 import {
+  ACK,
   MAX_MESSAGE_BYTES,
   encodeMessage,
   requestProblem,
@@ -120,16 +121,18 @@ export async function startCniServer(
   };
 }
 
-/** Reads one request line, answers it, closes. */
+/**
+ * Reads one request line, answers it, closes. An ADD result counts only once the plugin confirms
+ * it got it (an "ack" line): a plugin that timed out or was killed first has reported an error to
+ * the runtime, so the attachment is undone and "error" keeps meaning "nothing changed".
+ */
 async function serve(sock: Socket, handler: CniHandler, opts: CniServerOptions): Promise<void> {
   const abort = new AbortController();
-  let answered = false;
-  sock.on('close', () => {
-    if (!answered) abort.abort();
-  });
+  const lines = new LineReader(sock);
   sock.on('error', () => undefined); // a vanished plugin is seen as 'close'
+  void lines.closed.then(() => abort.abort());
 
-  const line = await readLine(sock);
+  const line = await lines.next();
   if (line === undefined) return;
   let req: CniRequest | undefined;
   let resp: CniResponse;
@@ -155,24 +158,67 @@ async function serve(sock: Socket, handler: CniHandler, opts: CniServerOptions):
       opts.log?.error({ err: e, command: req?.command, containerId: req?.containerId }, 'CNI handler failed');
   }
 
-  if (abort.signal.aborted || sock.destroyed) {
-    // The plugin gave up (its timeout) and has reported an error to the runtime: an ADD that
-    // completed anyway is undone so that "error" really means "nothing changed".
-    if (req?.command === 'ADD' && 'result' in resp) {
-      opts.log?.warn(
-        { containerId: req.containerId, ifName: req.ifName },
-        'CNI ADD finished after the plugin left; undoing it',
-      );
-      await handler
-        .del({ ...req, command: 'DEL' }, { signal: new AbortController().signal })
-        .catch((e: unknown) =>
-          opts.log?.error({ err: e, containerId: req?.containerId }, 'undoing an abandoned CNI ADD failed'),
-        );
-    }
+  if (req?.command !== 'ADD' || !('result' in resp)) {
+    if (!abort.signal.aborted) sock.end(encodeMessage(resp));
     return;
   }
-  answered = true;
-  await new Promise<void>((resolve) => sock.end(encodeMessage(resp), () => resolve()));
+  const acked = abort.signal.aborted
+    ? false
+    : (sock.write(encodeMessage(resp)), (await lines.next()) === ACK);
+  sock.end();
+  if (acked) return;
+  opts.log?.warn(
+    { containerId: req.containerId, ifName: req.ifName },
+    'CNI ADD result not taken by the plugin; undoing it',
+  );
+  await handler
+    .del({ ...req, command: 'DEL' }, { signal: new AbortController().signal })
+    .catch((e: unknown) =>
+      opts.log?.error({ err: e, containerId: req?.containerId }, 'undoing an abandoned CNI ADD failed'),
+    );
+}
+
+/** Newline-delimited lines from a socket; `next()` is undefined once it closed (or overflowed). */
+class LineReader {
+  private buf = '';
+  private waiting: ((l: string | undefined) => void) | undefined;
+  private done = false;
+  readonly closed: Promise<void>;
+
+  constructor(private readonly sock: Socket) {
+    sock.setEncoding('utf8');
+    sock.on('data', (chunk: string) => {
+      this.buf += chunk;
+      if (this.buf.length > MAX_MESSAGE_BYTES) sock.destroy();
+      this.wake();
+    });
+    this.closed = new Promise((resolve) =>
+      sock.once('close', () => {
+        this.done = true;
+        this.wake();
+        resolve();
+      }),
+    );
+  }
+
+  next(): Promise<string | undefined> {
+    return new Promise((resolve) => {
+      this.waiting = resolve;
+      this.wake();
+    });
+  }
+
+  private wake(): void {
+    if (!this.waiting) return;
+    const nl = this.buf.indexOf('\n');
+    if (nl < 0 && !this.done) return;
+    const w = this.waiting;
+    this.waiting = undefined;
+    if (nl < 0) return w(undefined);
+    const line = this.buf.slice(0, nl);
+    this.buf = this.buf.slice(nl + 1);
+    w(line);
+  }
 }
 
 async function call(handler: CniHandler, req: CniRequest, ctx: CniCallContext): Promise<CniResult100 | null> {
@@ -202,24 +248,4 @@ function toErrorBody(e: unknown): { code: number; msg: string; details?: string 
     msg: 'multinet agent failed',
     details: e instanceof Error ? e.message : String(e),
   };
-}
-
-function readLine(sock: Socket): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    let buf = '';
-    sock.setEncoding('utf8');
-    const onData = (chunk: string): void => {
-      buf += chunk;
-      const nl = buf.indexOf('\n');
-      if (nl >= 0) {
-        sock.off('data', onData);
-        resolve(buf.slice(0, nl));
-      } else if (buf.length > MAX_MESSAGE_BYTES) {
-        sock.destroy();
-        resolve(undefined);
-      }
-    };
-    sock.on('data', onData);
-    sock.once('close', () => resolve(undefined));
-  });
 }

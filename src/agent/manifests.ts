@@ -1,7 +1,7 @@
 // Typed views of what the agent reads: stored manifests and the plugin config Multus hands the
 // CNI plugin. Validation is the api module's; this file only adapts its results.
 import { Fields } from '../api/fields.js';
-import { IssueSink, formatIssue } from '../api/issues.js';
+import { IssueSink } from '../api/issues.js';
 import { validateNad } from '../api/nad.js';
 import { validateNetwork } from '../api/network.js';
 import type { MultinetPlugin, ObjectMeta } from '../api/types.js';
@@ -61,7 +61,7 @@ export function pluginFromNetConf(netConf: Record<string, unknown>): Result<Mult
     },
     { config: JSON.stringify(netConf) },
   );
-  if (!nad) return { ok: false, error: sink.issues.map(formatIssue).find((x) => !x.startsWith('note')) ?? firstError(sink) };
+  if (!nad) return { ok: false, error: `network config ${JSON.stringify(name)}: ${firstError(sink).replace(/^spec\.config\.?/, '')}` };
   return { ok: true, value: nad.spec.plugin };
 }
 

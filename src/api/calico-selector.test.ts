@@ -1,6 +1,11 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatCalicoSelector, matchesCalico, parseCalicoSelector, type CalicoSelector } from './calico-selector.js';
+import {
+  formatCalicoSelector,
+  matchesCalico,
+  parseCalicoSelector,
+  type CalicoSelector,
+} from './calico-selector.js';
 
 function sel(s: string): CalicoSelector {
   const r = parseCalicoSelector(s);
@@ -31,8 +36,8 @@ describe('Calico selector', () => {
     assert.equal(m('has(projectcalico.org/name)', l), true);
     assert.equal(m("app != 'db'", l), true);
     assert.equal(m("missing != 'db'", l), true, '!= matches when the label is absent');
-    assert.equal(m("tier in {'gold', \"silver\"}", l), true);
-    assert.equal(m("tier in {}", l), false);
+    assert.equal(m('tier in {\'gold\', "silver"}', l), true);
+    assert.equal(m('tier in {}', l), false);
     assert.equal(m("tier not in {'gold'}", l), false);
     assert.equal(m("missing not in {'gold'}", l), true);
     assert.equal(m("app contains 'front'", l), true);
@@ -46,7 +51,13 @@ describe('Calico selector', () => {
       op: 'or',
       exprs: [
         { op: 'eq', key: 'a', value: 'x' },
-        { op: 'and', exprs: [{ op: 'eq', key: 'b', value: 'y' }, { op: 'not', expr: { op: 'has', key: 'c' } }] },
+        {
+          op: 'and',
+          exprs: [
+            { op: 'eq', key: 'b', value: 'y' },
+            { op: 'not', expr: { op: 'has', key: 'c' } },
+          ],
+        },
       ],
     });
     assert.equal(m("(a == 'x' || b == 'y') && !has(c)", { a: 'x', c: '' }), false);
@@ -54,7 +65,19 @@ describe('Calico selector', () => {
   });
 
   test('errors name the problem and never throw', () => {
-    for (const bad of ["a == b", "a = 'b'", 'has(', "(a == 'x'", "a in {'x'", "a not 'x'", "a == 'x' &&", "a starts 'x'", '&&', ')', "'a'"]) {
+    for (const bad of [
+      'a == b',
+      "a = 'b'",
+      'has(',
+      "(a == 'x'",
+      "a in {'x'",
+      "a not 'x'",
+      "a == 'x' &&",
+      "a starts 'x'",
+      '&&',
+      ')',
+      "'a'",
+    ]) {
       const r = parseCalicoSelector(bad);
       assert.equal(r.ok, false, bad);
       if (!r.ok) assert.match(r.error, /^selector /);
@@ -64,7 +87,11 @@ describe('Calico selector', () => {
   });
 
   test('format gives back the same AST', () => {
-    for (const s of ["a == 'x' || (b != \"y\" && !has(c))", "k not in {'a', 'b'} && z ends with 'q'", "!(a == 'x' || b == 'y')"]) {
+    for (const s of [
+      'a == \'x\' || (b != "y" && !has(c))',
+      "k not in {'a', 'b'} && z ends with 'q'",
+      "!(a == 'x' || b == 'y')",
+    ]) {
       assert.deepEqual(sel(formatCalicoSelector(sel(s))), sel(s));
     }
   });

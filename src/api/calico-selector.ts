@@ -172,7 +172,8 @@ class Parser {
     }
     if (this.isWord('starts') || this.isWord('ends')) {
       const w = (this.next() as { v: string }).v;
-      if (!this.isWord('with')) throw new SelectorError(`expected 'with' after '${w}' ${describe(this.peek())}`);
+      if (!this.isWord('with'))
+        throw new SelectorError(`expected 'with' after '${w}' ${describe(this.peek())}`);
       this.next();
       return { op: w === 'starts' ? 'startsWith' : 'endsWith', key, value: this.expectStr() };
     }
@@ -211,7 +212,8 @@ export function parseCalicoSelector(s: string): Parsed<CalicoSelector> {
   try {
     return { ok: true, value: new Parser(tokenize(s)).parseAll() };
   } catch (e) {
-    if (e instanceof SelectorError) return { ok: false, error: `selector ${JSON.stringify(s)}: ${e.message}` };
+    if (e instanceof SelectorError)
+      return { ok: false, error: `selector ${JSON.stringify(s)}: ${e.message}` };
     throw e;
   }
 }

@@ -16,9 +16,11 @@ const IPV4_STRICT = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\
 
 /** Parses an IP address; IPv4 must be four decimal octets (ipaddr.js alone accepts `0x7f.1`). */
 export function parseIp(s: string): Parsed<{ family: 4 | 6; text: string; bytes: number[] }> {
-  if (typeof s !== 'string' || s.trim() !== s || s === '') return { ok: false, error: `"${s}" is not an IP address` };
+  if (typeof s !== 'string' || s.trim() !== s || s === '')
+    return { ok: false, error: `"${s}" is not an IP address` };
   if (s.includes(':')) {
-    if (!ipaddr.IPv6.isValid(s) || s.includes('%')) return { ok: false, error: `"${s}" is not an IP address` };
+    if (!ipaddr.IPv6.isValid(s) || s.includes('%'))
+      return { ok: false, error: `"${s}" is not an IP address` };
     const a = ipaddr.IPv6.parse(s);
     return { ok: true, value: { family: 6, text: a.toString(), bytes: a.toByteArray() } };
   }
@@ -63,14 +65,21 @@ export function cidrsOverlap(a: Cidr, b: Cidr): boolean {
 
 /** True when `inner` lies entirely within `outer`. */
 export function cidrContains(outer: Cidr, inner: Cidr): boolean {
-  return outer.family === inner.family && outer.prefixLength <= inner.prefixLength && cidrsOverlap(outer, inner);
+  return (
+    outer.family === inner.family && outer.prefixLength <= inner.prefixLength && cidrsOverlap(outer, inner)
+  );
 }
 
 /** True when the address (any family) is inside the CIDR. */
 export function cidrContainsIp(c: Cidr, ip: string): boolean {
   const p = parseIp(ip);
   if (!p.ok || p.value.family !== c.family) return false;
-  return cidrContains(c, { family: c.family, address: p.value.text, prefixLength: c.family === 4 ? 32 : 128, text: '' });
+  return cidrContains(c, {
+    family: c.family,
+    address: p.value.text,
+    prefixLength: c.family === 4 ? 32 : 128,
+    text: '',
+  });
 }
 
 function toBytes(addr: string): number[] {

@@ -8,7 +8,9 @@ import { formatIssue, parseDocuments, validateDocuments } from './index.js';
 import { repoRoot } from './test-root.js';
 
 const dir = join(repoRoot(import.meta.url), 'test', 'fixtures', 'bad');
-const files = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
+const files = readdirSync(dir)
+  .filter((f) => f.endsWith('.yaml'))
+  .sort();
 
 test('the corpus has at least 60 bad manifests', () => {
   assert.ok(files.length >= 60, `only ${files.length} files`);

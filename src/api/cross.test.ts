@@ -40,8 +40,14 @@ test('an invalid object does not cause follow-on "unknown" errors', () => {
 });
 
 test('the same network name in NetworkPolicy of two API groups is one object', () => {
-  const p = (api: string) => `apiVersion: ${api}\nkind: NetworkPolicy\nmetadata: {name: pol}\nspec: {selector: all()}\n`;
+  const p = (api: string) =>
+    `apiVersion: ${api}\nkind: NetworkPolicy\nmetadata: {name: pol}\nspec: {selector: all()}\n`;
   assert.equal(run(p('crd.projectcalico.org/v1'), p('projectcalico.org/v3')).errors.length, 1);
-  const k = 'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: pol}\nspec: {podSelector: {}}\n';
-  assert.equal(run(p('projectcalico.org/v3'), k).errors.length, 0, 'a Kubernetes policy of the same name is another object');
+  const k =
+    'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: pol}\nspec: {podSelector: {}}\n';
+  assert.equal(
+    run(p('projectcalico.org/v3'), k).errors.length,
+    0,
+    'a Kubernetes policy of the same name is another object',
+  );
 });

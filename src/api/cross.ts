@@ -15,9 +15,17 @@ export interface PresentRef {
 /** Calico's default VXLAN VNI for the pod network. */
 export const CALICO_DEFAULT_VNI = 4096;
 
-function identity(r: { apiVersion?: string; kind: string; metadata: { name: string; namespace?: string } }): string {
+function identity(r: {
+  apiVersion?: string;
+  kind: string;
+  metadata: { name: string; namespace?: string };
+}): string {
   // crd.projectcalico.org/v1 is the storage form of projectcalico.org/v3: same objects.
-  const group = r.apiVersion?.startsWith('networking.k8s.io') ? 'k8s' : r.kind === 'NetworkPolicy' ? 'calico' : '';
+  const group = r.apiVersion?.startsWith('networking.k8s.io')
+    ? 'k8s'
+    : r.kind === 'NetworkPolicy'
+      ? 'calico'
+      : '';
   return `${group}|${r.kind}|${r.metadata.namespace ?? ''}|${r.metadata.name}`;
 }
 
@@ -46,7 +54,10 @@ export function validateAll(resources: readonly Resource[], present: readonly Pr
   for (const r of resources) {
     const id = identity(r);
     const first = seen.get(id);
-    if (first) out.push(issue(r, 'error', ['metadata', 'name'], `${objectRef(r)} is already defined at ${where(first)}`));
+    if (first)
+      out.push(
+        issue(r, 'error', ['metadata', 'name'], `${objectRef(r)} is already defined at ${where(first)}`),
+      );
     else {
       seen.set(id, r);
       unique.push(r);
@@ -66,15 +77,34 @@ export function validateAll(resources: readonly Resource[], present: readonly Pr
   nets.forEach((n, i) => {
     const other = byVni.get(n.spec.vni);
     if (other) {
-      out.push(issue(n, 'error', ['spec', 'vni'], `VNI ${n.spec.vni} is already used by network ${other.metadata.name} (${where(other)})`));
+      out.push(
+        issue(
+          n,
+          'error',
+          ['spec', 'vni'],
+          `VNI ${n.spec.vni} is already used by network ${other.metadata.name} (${where(other)})`,
+        ),
+      );
     } else byVni.set(n.spec.vni, n);
     if (n.spec.vni === CALICO_DEFAULT_VNI) {
-      out.push(issue(n, 'note', ['spec', 'vni'], `VNI ${CALICO_DEFAULT_VNI} is Calico's default VXLAN VNI; avoid it if Calico VXLAN runs on the same nodes`));
+      out.push(
+        issue(
+          n,
+          'note',
+          ['spec', 'vni'],
+          `VNI ${CALICO_DEFAULT_VNI} is Calico's default VXLAN VNI; avoid it if Calico VXLAN runs on the same nodes`,
+        ),
+      );
     }
     for (const m of nets.slice(0, i)) {
       if (cidrsOverlap(n.spec.range, m.spec.range)) {
         out.push(
-          issue(n, 'note', ['spec', 'range'], `${n.spec.range.text} overlaps network ${m.metadata.name} (${m.spec.range.text}); allowed, the networks are isolated`),
+          issue(
+            n,
+            'note',
+            ['spec', 'range'],
+            `${n.spec.range.text} overlaps network ${m.metadata.name} (${m.spec.range.text}); allowed, the networks are isolated`,
+          ),
         );
       }
     }
@@ -87,13 +117,22 @@ export function validateAll(resources: readonly Resource[], present: readonly Pr
         const net = networks.get(r.spec.plugin.network);
         if (!net) {
           if (!networkKnown(r.spec.plugin.network)) {
-            out.push(issue(r, 'error', cfgPath, `names network "${r.spec.plugin.network}", which is not defined`));
+            out.push(
+              issue(r, 'error', cfgPath, `names network "${r.spec.plugin.network}", which is not defined`),
+            );
           }
           break;
         }
         for (const range of r.spec.plugin.ipam.ranges) {
           if (!cidrContains(net.spec.range, range.range)) {
-            out.push(issue(r, 'error', cfgPath, `ipam range ${range.range.text} is not inside network ${net.metadata.name}'s range ${net.spec.range.text}`));
+            out.push(
+              issue(
+                r,
+                'error',
+                cfgPath,
+                `ipam range ${range.range.text} is not inside network ${net.metadata.name}'s range ${net.spec.range.text}`,
+              ),
+            );
           }
         }
         break;
@@ -107,7 +146,12 @@ export function validateAll(resources: readonly Resource[], present: readonly Pr
             if (!presentIds.has(`NetworkAttachmentDefinition|${a.namespace}|${a.name}`)) {
               const hint = [...nads.values()].find((n) => n.metadata.name === a.name);
               out.push(
-                issue(r, 'error', annPath, `[${a.index}]: NetworkAttachmentDefinition ${key} is not defined${hint ? ` (there is one in namespace ${hint.metadata.namespace}: write ${hint.metadata.namespace}/${a.name})` : ''}`),
+                issue(
+                  r,
+                  'error',
+                  annPath,
+                  `[${a.index}]: NetworkAttachmentDefinition ${key} is not defined${hint ? ` (there is one in namespace ${hint.metadata.namespace}: write ${hint.metadata.namespace}/${a.name})` : ''}`,
+                ),
               );
             }
             continue;
@@ -116,7 +160,14 @@ export function validateAll(resources: readonly Resource[], present: readonly Pr
           for (const ip of a.ips) {
             const addr = ip.split('/')[0]!;
             if (net && !cidrContainsIp(net.spec.range, addr)) {
-              out.push(issue(r, 'error', annPath, `[${a.index}]: requested IP ${ip} is not inside network ${net.metadata.name} (${net.spec.range.text})`));
+              out.push(
+                issue(
+                  r,
+                  'error',
+                  annPath,
+                  `[${a.index}]: requested IP ${ip} is not inside network ${net.metadata.name} (${net.spec.range.text})`,
+                ),
+              );
             }
           }
         }
@@ -124,7 +175,14 @@ export function validateAll(resources: readonly Resource[], present: readonly Pr
       }
       case 'Service':
         if (r.multinet && !networkKnown(r.multinet.network)) {
-          out.push(issue(r, 'error', ['metadata', 'annotations', NETWORK_ANNOTATION], `names network "${r.multinet.network}", which is not defined`));
+          out.push(
+            issue(
+              r,
+              'error',
+              ['metadata', 'annotations', NETWORK_ANNOTATION],
+              `names network "${r.multinet.network}", which is not defined`,
+            ),
+          );
         }
         break;
       case 'CalicoNetworkPolicy':
@@ -133,7 +191,12 @@ export function validateAll(resources: readonly Resource[], present: readonly Pr
           r.spec[dir].forEach((rule, i) => {
             if (rule.network !== undefined && !networkKnown(rule.network)) {
               out.push(
-                issue(r, 'error', ['spec', dir, i, 'metadata', 'annotations', NETWORK_ANNOTATION], `names network "${rule.network}", which is not defined`),
+                issue(
+                  r,
+                  'error',
+                  ['spec', dir, i, 'metadata', 'annotations', NETWORK_ANNOTATION],
+                  `names network "${rule.network}", which is not defined`,
+                ),
               );
             }
           });

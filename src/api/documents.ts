@@ -75,7 +75,13 @@ export function parseDocuments(text: string, file: string): ParsedDocuments {
             sub.set(k.slice(prefix.length).replace(/^\./, ''), l);
           }
         }
-        documents.push({ file, line: lines.get(prefix) ?? startLine, index: index++, value: item, lines: sub });
+        documents.push({
+          file,
+          line: lines.get(prefix) ?? startLine,
+          index: index++,
+          value: item,
+          lines: sub,
+        });
       });
       return;
     }

@@ -41,7 +41,11 @@ export class Fields {
     return v;
   }
 
-  integer(path: FieldPath, v: unknown, opts: { required?: boolean; min?: number; max?: number } = {}): number | undefined {
+  integer(
+    path: FieldPath,
+    v: unknown,
+    opts: { required?: boolean; min?: number; max?: number } = {},
+  ): number | undefined {
     if (v === undefined || v === null) {
       if (opts.required) this.sink.error(path, 'is required');
       return undefined;
@@ -84,7 +88,8 @@ export class Fields {
     const out: Record<string, string> = {};
     if (!o) return out;
     for (const [k, val] of Object.entries(o)) {
-      if (typeof val !== 'string') this.sink.error([...path, k], `must be a string, not ${typeName(val)} (quote it)`);
+      if (typeof val !== 'string')
+        this.sink.error([...path, k], `must be a string, not ${typeName(val)} (quote it)`);
       else out[k] = val;
     }
     return out;
@@ -93,7 +98,8 @@ export class Fields {
   /** Unknown fields are errors: they are usually typos or mis-indentation, which would silently do nothing. */
   onlyFields(path: FieldPath, o: Record<string, unknown>, allowed: readonly string[]): void {
     for (const k of Object.keys(o)) {
-      if (!allowed.includes(k)) this.sink.error([...path, k], `unknown field (expected one of: ${allowed.join(', ')})`);
+      if (!allowed.includes(k))
+        this.sink.error([...path, k], `unknown field (expected one of: ${allowed.join(', ')})`);
     }
   }
 }

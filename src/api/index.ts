@@ -32,11 +32,25 @@ export {
   type Attachment,
   type AnnotationError,
 } from './networks-annotation.js';
-export { parseCidr, parseIp, cidrsOverlap, cidrContains, cidrContainsIp, type Cidr, type Parsed } from './cidr.js';
-export { checkInterfaceName, checkDns1123Label, checkDns1123Subdomain, checkLabelKey, checkLabelValue } from './names.js';
+export {
+  parseCidr,
+  parseIp,
+  cidrsOverlap,
+  cidrContains,
+  cidrContainsIp,
+  type Cidr,
+  type Parsed,
+} from './cidr.js';
+export {
+  checkInterfaceName,
+  checkDns1123Label,
+  checkDns1123Subdomain,
+  checkLabelKey,
+  checkLabelValue,
+} from './names.js';
 export { NETWORK_ANNOTATION, SERVICE_SELECTOR_ANNOTATION } from './service.js';
 export { parseProtocol, parsePort, PROTOCOL_NUMBERS } from './policy.js';
-export { parseLenientJson, OUR_PLUGIN_TYPES } from './nad.js';
+export { parseLenientJson, OUR_PLUGIN_TYPES, AGENT_IPAM_TYPES } from './nad.js';
 export { VNI_MIN, VNI_MAX, networkSpecSchema } from './network-schema.js';
 export * from './types.js';
 
@@ -51,7 +65,10 @@ export interface ValidationReport {
 }
 
 /** validateObject on every document, then validateAll over the valid ones. */
-export function validateDocuments(docs: readonly RawDocument[], extraIssues: readonly Issue[] = []): ValidationReport {
+export function validateDocuments(
+  docs: readonly RawDocument[],
+  extraIssues: readonly Issue[] = [],
+): ValidationReport {
   const objects = docs.map(validateObject);
   const resources = objects.flatMap((o) => (o.resource ? [o.resource] : []));
   const present: PresentRef[] = [];

@@ -34,7 +34,8 @@ function rule(f: Fields, path: FieldPath, v: unknown, peersKey: 'from' | 'to'): 
     if (!po) return;
     f.onlyFields(pp, po, ['protocol', 'port', 'endPort']);
     const protocol = (f.string([...pp, 'protocol'], po.protocol) ?? 'TCP') as L4Protocol;
-    if (!L4_PROTOCOLS.includes(protocol)) f.sink.error([...pp, 'protocol'], `"${protocol}" must be TCP, UDP or SCTP`);
+    if (!L4_PROTOCOLS.includes(protocol))
+      f.sink.error([...pp, 'protocol'], `"${protocol}" must be TCP, UDP or SCTP`);
     let port: number | string | undefined;
     if (typeof po.port === 'number') port = f.integer([...pp, 'port'], po.port, { min: 1, max: 65535 });
     else if (typeof po.port === 'string') {
@@ -46,7 +47,11 @@ function rule(f: Fields, path: FieldPath, v: unknown, peersKey: 'from' | 'to'): 
     if (endPort !== undefined && (typeof port !== 'number' || endPort < port)) {
       f.sink.error([...pp, 'endPort'], 'needs a numeric port not greater than it');
     }
-    ports.push({ protocol, ...(port !== undefined ? { port } : {}), ...(endPort !== undefined ? { endPort } : {}) });
+    ports.push({
+      protocol,
+      ...(port !== undefined ? { port } : {}),
+      ...(endPort !== undefined ? { endPort } : {}),
+    });
   });
   const peers: K8sPolicyPeer[] = [];
   f.list([...path, peersKey], o[peersKey])?.forEach((p, i) => {
@@ -72,14 +77,22 @@ function rule(f: Fields, path: FieldPath, v: unknown, peersKey: 'from' | 'to'): 
         const ep = [...pp, 'ipBlock', 'except', j];
         const ec = typeof e === 'string' ? parseCidr(e) : undefined;
         if (!ec || !ec.ok) f.sink.error(ep, ec && !ec.ok ? ec.error : 'must be a CIDR string');
-        else if (c?.ok && !cidrContains(c.value, ec.value)) f.sink.error(ep, `${ec.value.text} is not inside ${c.value.text}`);
+        else if (c?.ok && !cidrContains(c.value, ec.value))
+          f.sink.error(ep, `${ec.value.text} is not inside ${c.value.text}`);
         else except.push(ec.value);
       });
       if (c?.ok) ipBlock = { cidr: c.value, except };
     }
     const ps = po.podSelector === undefined ? undefined : sel(f, [...pp, 'podSelector'], po.podSelector);
-    const ns = po.namespaceSelector === undefined ? undefined : sel(f, [...pp, 'namespaceSelector'], po.namespaceSelector);
-    peers.push({ ...(ps ? { podSelector: ps } : {}), ...(ns ? { namespaceSelector: ns } : {}), ...(ipBlock ? { ipBlock } : {}) });
+    const ns =
+      po.namespaceSelector === undefined
+        ? undefined
+        : sel(f, [...pp, 'namespaceSelector'], po.namespaceSelector);
+    peers.push({
+      ...(ps ? { podSelector: ps } : {}),
+      ...(ns ? { namespaceSelector: ns } : {}),
+      ...(ipBlock ? { ipBlock } : {}),
+    });
   });
   return { ports, peers };
 }
@@ -92,7 +105,8 @@ export function validateK8sPolicy(
   const spec = f.object(['spec'], rawSpec, true);
   if (!spec) return undefined;
   f.onlyFields(['spec'], spec, ['podSelector', 'policyTypes', 'ingress', 'egress']);
-  if (spec.podSelector === undefined) f.sink.error(['spec', 'podSelector'], 'is required ({} selects every pod)');
+  if (spec.podSelector === undefined)
+    f.sink.error(['spec', 'podSelector'], 'is required ({} selects every pod)');
   const podSelector = sel(f, ['spec', 'podSelector'], spec.podSelector) ?? [];
   const ingress: K8sPolicyRule[] = [];
   const egress: K8sPolicyRule[] = [];
@@ -109,7 +123,8 @@ export function validateK8sPolicy(
   if (pt) {
     policyTypes = [];
     pt.forEach((t, i) => {
-      if (t !== 'Ingress' && t !== 'Egress') f.sink.error(['spec', 'policyTypes', i], `${JSON.stringify(t)} must be Ingress or Egress`);
+      if (t !== 'Ingress' && t !== 'Egress')
+        f.sink.error(['spec', 'policyTypes', i], `${JSON.stringify(t)} must be Ingress or Egress`);
       else if (!policyTypes.includes(t)) policyTypes.push(t);
     });
   }

@@ -1,6 +1,12 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatLabelSelector, labelSelectorFromObject, matchesLabels, parseLabelSelector, type LabelSelector } from './label-selector.js';
+import {
+  formatLabelSelector,
+  labelSelectorFromObject,
+  matchesLabels,
+  parseLabelSelector,
+  type LabelSelector,
+} from './label-selector.js';
 
 function sel(s: string): LabelSelector {
   const r = parseLabelSelector(s);
@@ -24,8 +30,7 @@ describe('Kubernetes label selector', () => {
     assert.equal(matchesLabels(s, { ...good, tier: 'c' }), false);
     assert.equal(matchesLabels(s, { ...good, x: 'y' }), false);
     assert.equal(matchesLabels(s, { ...good, zone: 'z1' }), false);
-    const { env: _e, ...noEnv } = good;
-    assert.equal(matchesLabels(s, noEnv), false);
+    assert.equal(matchesLabels(s, { app: 'MyApp', tier: 'b', k: 'v' }), false, 'env is required');
   });
 
   test('empty selector matches everything; a= means empty value', () => {
@@ -35,17 +40,35 @@ describe('Kubernetes label selector', () => {
   });
 
   test('errors', () => {
-    for (const bad of ['app in MyApp', 'a in ()', '=x', 'a b', 'a=b=c', 'a in (x', 'A_/b=c', 'a=-bad-', ',', 'a,', '!']) {
+    for (const bad of [
+      'app in MyApp',
+      'a in ()',
+      '=x',
+      'a b',
+      'a=b=c',
+      'a in (x',
+      'A_/b=c',
+      'a=-bad-',
+      ',',
+      'a,',
+      '!',
+    ]) {
       assert.equal(parseLabelSelector(bad).ok, false, bad);
     }
   });
 
   test('structured form', () => {
-    const r = labelSelectorFromObject({ matchLabels: { app: 'a' }, matchExpressions: [{ key: 't', operator: 'NotIn', values: ['x'] }] });
+    const r = labelSelectorFromObject({
+      matchLabels: { app: 'a' },
+      matchExpressions: [{ key: 't', operator: 'NotIn', values: ['x'] }],
+    });
     assert.ok(r.ok);
     assert.equal(matchesLabels(r.value, { app: 'a', t: 'y' }), true);
     assert.equal(matchesLabels(r.value, { app: 'a', t: 'x' }), false);
-    assert.equal(labelSelectorFromObject({ matchExpressions: [{ key: 't', operator: 'In', values: [] }] }).ok, false);
+    assert.equal(
+      labelSelectorFromObject({ matchExpressions: [{ key: 't', operator: 'In', values: [] }] }).ok,
+      false,
+    );
     assert.deepEqual(labelSelectorFromObject({}), { ok: true, value: [] });
   });
 

@@ -133,7 +133,8 @@ export function parseLabelSelector(s: string): Parsed<LabelSelector> {
     }
     return { ok: true, value: reqs };
   } catch (e) {
-    if (e instanceof LabelSelectorError) return { ok: false, error: `label selector ${JSON.stringify(s)}: ${e.message}` };
+    if (e instanceof LabelSelectorError)
+      return { ok: false, error: `label selector ${JSON.stringify(s)}: ${e.message}` };
     throw e;
   }
 }
@@ -141,7 +142,8 @@ export function parseLabelSelector(s: string): Parsed<LabelSelector> {
 /** The structured form `{matchLabels, matchExpressions}`; never throws. */
 export function labelSelectorFromObject(obj: unknown): Parsed<LabelSelector> {
   if (obj === undefined || obj === null) return { ok: true, value: [] };
-  if (!isObject(obj)) return { ok: false, error: 'must be an object with matchLabels and/or matchExpressions' };
+  if (!isObject(obj))
+    return { ok: false, error: 'must be an object with matchLabels and/or matchExpressions' };
   const reqs: LabelRequirement[] = [];
   for (const k of Object.keys(obj)) {
     if (k !== 'matchLabels' && k !== 'matchExpressions') return { ok: false, error: `unknown field "${k}"` };
@@ -149,7 +151,9 @@ export function labelSelectorFromObject(obj: unknown): Parsed<LabelSelector> {
   if (obj.matchLabels !== undefined) {
     if (!isObject(obj.matchLabels)) return { ok: false, error: 'matchLabels must be a map of strings' };
     for (const [k, v] of Object.entries(obj.matchLabels)) {
-      const err = checkLabelKey(k) ?? (typeof v === 'string' ? checkLabelValue(v) : `matchLabels.${k} must be a string`);
+      const err =
+        checkLabelKey(k) ??
+        (typeof v === 'string' ? checkLabelValue(v) : `matchLabels.${k} must be a string`);
       if (err) return { ok: false, error: err };
       reqs.push({ key: k, op: 'eq', values: [v as string] });
     }
@@ -157,18 +161,31 @@ export function labelSelectorFromObject(obj: unknown): Parsed<LabelSelector> {
   if (obj.matchExpressions !== undefined) {
     if (!Array.isArray(obj.matchExpressions)) return { ok: false, error: 'matchExpressions must be a list' };
     for (const [n, e] of obj.matchExpressions.entries()) {
-      if (!isObject(e) || typeof e.key !== 'string') return { ok: false, error: `matchExpressions[${n}].key must be a string` };
+      if (!isObject(e) || typeof e.key !== 'string')
+        return { ok: false, error: `matchExpressions[${n}].key must be a string` };
       const err = checkLabelKey(e.key);
       if (err) return { ok: false, error: `matchExpressions[${n}]: ${err}` };
-      const ops: Record<string, LabelOperator> = { In: 'in', NotIn: 'notIn', Exists: 'exists', DoesNotExist: 'notExists' };
+      const ops: Record<string, LabelOperator> = {
+        In: 'in',
+        NotIn: 'notIn',
+        Exists: 'exists',
+        DoesNotExist: 'notExists',
+      };
       const op = typeof e.operator === 'string' ? ops[e.operator] : undefined;
-      if (!op) return { ok: false, error: `matchExpressions[${n}].operator must be In, NotIn, Exists or DoesNotExist` };
+      if (!op)
+        return {
+          ok: false,
+          error: `matchExpressions[${n}].operator must be In, NotIn, Exists or DoesNotExist`,
+        };
       const values = e.values ?? [];
       if (!Array.isArray(values) || values.some((v) => typeof v !== 'string')) {
         return { ok: false, error: `matchExpressions[${n}].values must be a list of strings` };
       }
       if ((op === 'in' || op === 'notIn') && values.length === 0) {
-        return { ok: false, error: `matchExpressions[${n}].values must not be empty for ${String(e.operator)}` };
+        return {
+          ok: false,
+          error: `matchExpressions[${n}].values must not be empty for ${String(e.operator)}`,
+        };
       }
       if ((op === 'exists' || op === 'notExists') && values.length > 0) {
         return { ok: false, error: `matchExpressions[${n}].values must be empty for ${String(e.operator)}` };

@@ -21,11 +21,25 @@ export async function loadPaths(paths: readonly string[]): Promise<Loaded> {
     try {
       files = await expand(p, true);
     } catch (e) {
-      out.issues.push({ severity: 'error', file: p, line: 0, object: 'path', path: '', reason: (e as Error).message });
+      out.issues.push({
+        severity: 'error',
+        file: p,
+        line: 0,
+        object: 'path',
+        path: '',
+        reason: (e as Error).message,
+      });
       continue;
     }
     if (files.length === 0) {
-      out.issues.push({ severity: 'error', file: p, line: 0, object: 'path', path: '', reason: `no ${EXTENSIONS.join(', ')} files found` });
+      out.issues.push({
+        severity: 'error',
+        file: p,
+        line: 0,
+        object: 'path',
+        path: '',
+        reason: `no ${EXTENSIONS.join(', ')} files found`,
+      });
     }
     for (const file of files) {
       out.files.push(file);

@@ -1,13 +1,16 @@
 // NetworkAttachmentDefinition (k8s.cni.cncf.io/v1): `spec.config` is a CNI config (one plugin) or
 // conflist. Ours is the plugin of type `calico` (the reference's form, network named in
-// `dataplane_options.network_name`) or `multinet` (our own: `"network": "<name>"`).
+// `dataplane_options.network_name`) or `multinet` (our own: `"network": "<name>"` or the same
+// dataplane_options). IPAM types in AGENT_IPAM_TYPES are ours; any other is a delegated plugin.
 import { parseCidr, parseIp, cidrContainsIp, type Cidr } from './cidr.js';
-import { isObject } from './documents.js';
 import type { Fields } from './fields.js';
 import type { FieldPath } from './issues.js';
 import type { IpamConfig, IpamRange, MultinetPlugin, NetAttachDef, ObjectMeta, SourceRef } from './types.js';
 
 export const OUR_PLUGIN_TYPES = ['calico', 'multinet'] as const;
+/** IPAM types the agent allocates itself (Whereabouts semantics); others are delegated plugins. */
+export const AGENT_IPAM_TYPES: readonly string[] = ['whereabouts', 'multinet-ipam'];
+
 const IPAM_KEYS = [
   'type',
   'range',
@@ -39,7 +42,9 @@ const IPAM_KEYS = [
  * `"type": "whereabouts",` followed by `}`, and the reference's YAML must work as written;
  * Multus itself would reject it, so we accept it but the caller emits a note.
  */
-export function parseLenientJson(text: string): { ok: true; value: unknown; trailingCommas: number } | { ok: false; error: string } {
+export function parseLenientJson(
+  text: string,
+): { ok: true; value: unknown; trailingCommas: number } | { ok: false; error: string } {
   let out = '';
   let trailing = 0;
   let inString = false;
@@ -86,7 +91,10 @@ export function validateNad(
     return undefined;
   }
   if (parsed.trailingCommas > 0) {
-    f.sink.note(cpath, `accepted ${parsed.trailingCommas} trailing comma(s); strict JSON readers such as Multus reject them`);
+    f.sink.note(
+      cpath,
+      `accepted ${parsed.trailingCommas} trailing comma(s); strict JSON readers such as Multus reject them`,
+    );
   }
   const conf = f.object(cpath, parsed.value, true);
   if (!conf) return undefined;
@@ -111,13 +119,17 @@ export function validateNad(
   }
   const pathOf = (i: number): FieldPath => (pluginsPath.length ? [...pluginsPath, i] : cpath);
   plugins.forEach((p, i) => {
-    if (typeof p.type !== 'string' || p.type === '') f.sink.error([...pathOf(i), 'type'], 'every plugin needs a "type"');
+    if (typeof p.type !== 'string' || p.type === '')
+      f.sink.error([...pathOf(i), 'type'], 'every plugin needs a "type"');
   });
   const ours = plugins
     .map((p, i) => ({ p, i }))
     .filter(({ p }) => (OUR_PLUGIN_TYPES as readonly unknown[]).includes(p.type));
   if (ours.length === 0) {
-    f.sink.error(cpath, `no plugin of type ${OUR_PLUGIN_TYPES.map((t) => `"${t}"`).join(' or ')}: multinet would not handle this attachment`);
+    f.sink.error(
+      cpath,
+      `no plugin of type ${OUR_PLUGIN_TYPES.map((t) => `"${t}"`).join(' or ')}: multinet would not handle this attachment`,
+    );
     return undefined;
   }
   if (ours.length > 1) {
@@ -154,7 +166,10 @@ function validatePlugin(f: Fields, path: FieldPath, p: Record<string, unknown>):
       return undefined;
     }
   } else {
-    network = f.string([...path, 'network'], p.network, true);
+    // Our own type takes the network at top level or, like the reference, in dataplane_options.
+    const dpo = f.object([...path, 'dataplane_options'], p.dataplane_options);
+    network = f.string([...path, 'network'], p.network, dpo?.network_name === undefined);
+    network ??= f.string([...path, 'dataplane_options', 'network_name'], dpo?.network_name, true);
     if (network === undefined) return undefined;
   }
   const ipamRaw = f.object([...path, 'ipam'], p.ipam, true);
@@ -164,18 +179,32 @@ function validatePlugin(f: Fields, path: FieldPath, p: Record<string, unknown>):
   return { type: p.type as 'calico' | 'multinet', network, ipam, raw: p };
 }
 
-function validateIpam(f: Fields, path: FieldPath, o: Record<string, unknown>, network: string): IpamConfig | undefined {
-  f.onlyFields(path, o, IPAM_KEYS);
+function validateIpam(
+  f: Fields,
+  path: FieldPath,
+  o: Record<string, unknown>,
+  network: string,
+): IpamConfig | undefined {
   const type = f.string([...path, 'type'], o.type, true);
-  if (type !== undefined && type !== 'whereabouts') {
-    f.sink.error([...path, 'type'], `"${type}" is not supported; multinet allocates with whereabouts semantics ("type": "whereabouts")`);
+  if (type !== undefined && !AGENT_IPAM_TYPES.includes(type)) {
+    // Any other IPAM type is delegated to that plugin (CNI spec); its keys are its own business.
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(type)) {
+      f.sink.error([...path, 'type'], `"${type}" is not a plugin name (letters, digits, '_', '.', '-')`);
+      return undefined;
+    }
+    return { type, ranges: [], rangeFromNetwork: false, enableOverlappingRanges: true, raw: o };
   }
+  f.onlyFields(path, o, IPAM_KEYS);
   const net = f.string([...path, 'network'], o.network);
   if (net !== undefined && net !== network) {
-    f.sink.error([...path, 'network'], `"${net}" differs from the plugin's network "${network}" (one NAD maps to one network)`);
+    f.sink.error(
+      [...path, 'network'],
+      `"${net}" differs from the plugin's network "${network}" (one NAD maps to one network)`,
+    );
   }
   const networkName = f.string([...path, 'network_name'], o.network_name);
-  const enableOverlappingRanges = f.boolean([...path, 'enable_overlapping_ranges'], o.enable_overlapping_ranges) ?? true;
+  const enableOverlappingRanges =
+    f.boolean([...path, 'enable_overlapping_ranges'], o.enable_overlapping_ranges) ?? true;
   const ranges: IpamRange[] = [];
   const top = readRange(f, path, o, true);
   if (top) ranges.push(top);
@@ -201,7 +230,12 @@ function validateIpam(f: Fields, path: FieldPath, o: Record<string, unknown>, ne
 }
 
 /** `range` (+ range_start, range_end, exclude). Host bits in `range` are masked, as Whereabouts does. */
-function readRange(f: Fields, path: FieldPath, o: Record<string, unknown>, optional: boolean): IpamRange | undefined {
+function readRange(
+  f: Fields,
+  path: FieldPath,
+  o: Record<string, unknown>,
+  optional: boolean,
+): IpamRange | undefined {
   const text = f.string([...path, 'range'], o.range, !optional);
   if (text === undefined) {
     for (const k of ['range_start', 'range_end', 'exclude']) {
@@ -215,19 +249,18 @@ function readRange(f: Fields, path: FieldPath, o: Record<string, unknown>, optio
     return undefined;
   }
   const range = c.value;
-  let rangeStart: string | undefined;
-  let rangeEnd: string | undefined;
   const ipIn = (k: string): string | undefined => {
     const s = f.string([...path, k], o[k]);
     if (s === undefined) return undefined;
     const ip = parseIp(s);
     if (!ip.ok) f.sink.error([...path, k], ip.error);
-    else if (!cidrContainsIp(range, ip.value.text)) f.sink.error([...path, k], `${s} is outside range ${range.text}`);
+    else if (!cidrContainsIp(range, ip.value.text))
+      f.sink.error([...path, k], `${s} is outside range ${range.text}`);
     else return ip.value.text;
     return undefined;
   };
-  rangeStart = ipIn('range_start');
-  rangeEnd = ipIn('range_end');
+  let rangeStart = ipIn('range_start');
+  const rangeEnd = ipIn('range_end');
   if (rangeStart && rangeEnd && compareIps(rangeStart, rangeEnd) > 0) {
     f.sink.error([...path, 'range_end'], `${rangeEnd} is before range_start ${rangeStart}`);
   }
@@ -257,4 +290,3 @@ function compareIps(a: string, b: string): number {
   }
   return 0;
 }
-

@@ -9,7 +9,8 @@ const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 export function checkDns1123Label(s: string): string | undefined {
   if (s.length === 0) return 'must not be empty';
   if (s.length > 63) return `"${s}" is longer than 63 characters`;
-  if (!DNS1123_LABEL.test(s)) return `"${s}" must be lowercase letters, digits and '-', starting and ending with a letter or digit`;
+  if (!DNS1123_LABEL.test(s))
+    return `"${s}" must be lowercase letters, digits and '-', starting and ending with a letter or digit`;
   return undefined;
 }
 
@@ -17,7 +18,8 @@ export function checkDns1123Label(s: string): string | undefined {
 export function checkDns1123Subdomain(s: string): string | undefined {
   if (s.length === 0) return 'must not be empty';
   if (s.length > 253) return `"${s.slice(0, 20)}..." is longer than 253 characters`;
-  if (!DNS1123_SUBDOMAIN.test(s)) return `"${s}" must be lowercase letters, digits, '-' and '.', starting and ending with a letter or digit`;
+  if (!DNS1123_SUBDOMAIN.test(s))
+    return `"${s}" must be lowercase letters, digits, '-' and '.', starting and ending with a letter or digit`;
   return undefined;
 }
 
@@ -62,6 +64,7 @@ export function checkInterfaceName(s: string): string | undefined {
   if (s === '.' || s === '..') return `interface name "${s}" is not allowed`;
   if (/[/:\s]/.test(s)) return `interface name "${s}" must not contain '/', ':' or whitespace`;
   // eslint-disable-next-line no-control-regex
-  if (/[\x00-\x1f\x7f]/.test(s)) return `interface name ${JSON.stringify(s)} must not contain control characters`;
+  if (/[\x00-\x1f\x7f]/.test(s))
+    return `interface name ${JSON.stringify(s)} must not contain control characters`;
   return undefined;
 }

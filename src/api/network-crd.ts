@@ -9,7 +9,10 @@ function openApiProperty(p: PropertySchema): Record<string, unknown> {
   if (p.format === 'cidr') {
     // The API server checks what format alone does not (needs Kubernetes >= 1.31 for CEL cidr()).
     out['x-kubernetes-validations'] = [
-      { rule: 'isCIDR(self) && cidr(self) == cidr(self).masked()', message: 'must be a CIDR without host bits' },
+      {
+        rule: 'isCIDR(self) && cidr(self) == cidr(self).masked()',
+        message: 'must be a CIDR without host bits',
+      },
     ];
   }
   if (p.minimum !== undefined) out.minimum = p.minimum;

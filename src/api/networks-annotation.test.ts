@@ -22,7 +22,10 @@ describe('k8s.v1.cni.cncf.io/networks', () => {
 
   test('namespace qualification and Multus default names by position', () => {
     const a = ok('other/a, b, c@memif1');
-    assert.deepEqual(a.map((x) => `${x.namespace}/${x.name}@${x.interface}`), ['other/a@net1', 'default/b@net2', 'default/c@memif1']);
+    assert.deepEqual(
+      a.map((x) => `${x.namespace}/${x.name}@${x.interface}`),
+      ['other/a@net1', 'default/b@net2', 'default/c@memif1'],
+    );
   });
 
   test('same NAD several times is allowed', () => {
@@ -31,7 +34,16 @@ describe('k8s.v1.cni.cncf.io/networks', () => {
 
   test('JSON form with every field', () => {
     const [a] = ok(
-      JSON.stringify([{ name: 'n', namespace: 'x', interface: 'eth1', ips: ['172.19.0.5/16', 'fd00::0005'], mac: '02:AA:00:00:00:01', 'default-route': ['172.19.0.1'] }]),
+      JSON.stringify([
+        {
+          name: 'n',
+          namespace: 'x',
+          interface: 'eth1',
+          ips: ['172.19.0.5/16', 'fd00::0005'],
+          mac: '02:AA:00:00:00:01',
+          'default-route': ['172.19.0.1'],
+        },
+      ]),
     );
     assert.deepEqual(a, {
       index: 0,
@@ -72,6 +84,10 @@ describe('k8s.v1.cni.cncf.io/networks', () => {
   test('all errors are reported with their position', () => {
     const r = parseNetworksAnnotation('[{"name":"n","mac":"x"},{"nam":"m"}]', 'default');
     assert.equal(r.ok, false);
-    if (!r.ok) assert.deepEqual(r.errors.map((e) => e.path), ['[0].mac', '[1].nam', '[1].name']);
+    if (!r.ok)
+      assert.deepEqual(
+        r.errors.map((e) => e.path),
+        ['[0].mac', '[1].nam', '[1].name'],
+      );
   });
 });

@@ -66,7 +66,8 @@ export function parseNetworksAnnotation(
     } catch (e) {
       return { ok: false, errors: [{ path: '', reason: `invalid JSON: ${(e as Error).message}` }] };
     }
-    if (!Array.isArray(list)) return { ok: false, errors: [{ path: '', reason: 'JSON form must be a list' }] };
+    if (!Array.isArray(list))
+      return { ok: false, errors: [{ path: '', reason: 'JSON form must be a list' }] };
     list.forEach((el, index) => {
       const r = fromJson(el, index, podNamespace);
       if (r.ok) out.push(r.value);
@@ -82,7 +83,10 @@ export function parseNetworksAnnotation(
   const seen = new Map<string, number>();
   for (const a of out) {
     if (a.interface === DEFAULT_INTERFACE) {
-      errors.push({ path: `[${a.index}]`, reason: `interface "${DEFAULT_INTERFACE}" belongs to the default network` });
+      errors.push({
+        path: `[${a.index}]`,
+        reason: `interface "${DEFAULT_INTERFACE}" belongs to the default network`,
+      });
     }
     const prev = seen.get(a.interface);
     if (prev !== undefined) {
@@ -146,13 +150,15 @@ function fromJson(
 ): { ok: true; value: Attachment } | { ok: false; errors: AnnotationError[] } {
   const errors: AnnotationError[] = [];
   const p = (k?: string): string => (k === undefined ? `[${index}]` : `[${index}].${k}`);
-  if (!isObject(el)) return { ok: false, errors: [{ path: p(), reason: 'must be an object with at least "name"' }] };
+  if (!isObject(el))
+    return { ok: false, errors: [{ path: p(), reason: 'must be an object with at least "name"' }] };
   const extra: Record<string, unknown> = {};
   for (const k of Object.keys(el)) {
     if (PASSTHROUGH_KEYS.has(k)) extra[k] = el[k];
     else if (!KNOWN_KEYS.has(k)) errors.push({ path: p(k), reason: `unknown field "${k}"` });
   }
-  if (typeof el.name !== 'string') errors.push({ path: p('name'), reason: 'is required and must be a string' });
+  if (typeof el.name !== 'string')
+    errors.push({ path: p('name'), reason: 'is required and must be a string' });
   if (el.namespace !== undefined && typeof el.namespace !== 'string') {
     errors.push({ path: p('namespace'), reason: 'must be a string' });
   }
@@ -176,14 +182,18 @@ function fromJson(
     else
       el.ips.forEach((ip, n) => {
         const r = typeof ip === 'string' ? normaliseIp(ip) : undefined;
-        if (!r || !r.ok) errors.push({ path: `${p('ips')}[${n}]`, reason: r && !r.ok ? r.error : 'must be a string' });
+        if (!r || !r.ok)
+          errors.push({ path: `${p('ips')}[${n}]`, reason: r && !r.ok ? r.error : 'must be a string' });
         else ips.push(r.value);
       });
   }
   let mac: string | undefined;
   if (el.mac !== undefined) {
     if (typeof el.mac !== 'string' || !MAC.test(el.mac.toLowerCase())) {
-      errors.push({ path: p('mac'), reason: `${JSON.stringify(el.mac)} is not a MAC address like 02:00:00:00:00:01` });
+      errors.push({
+        path: p('mac'),
+        reason: `${JSON.stringify(el.mac)} is not a MAC address like 02:00:00:00:00:01`,
+      });
     } else if (parseInt(el.mac.slice(0, 2), 16) & 1) {
       errors.push({ path: p('mac'), reason: `${el.mac} is a multicast address` });
     } else mac = el.mac.toLowerCase();
@@ -191,11 +201,16 @@ function fromJson(
   const defaultRoute: string[] = [];
   if (el['default-route'] !== undefined) {
     const dr = el['default-route'];
-    if (!Array.isArray(dr)) errors.push({ path: p('default-route'), reason: 'must be a list of gateway IPs' });
+    if (!Array.isArray(dr))
+      errors.push({ path: p('default-route'), reason: 'must be a list of gateway IPs' });
     else
       dr.forEach((g, n) => {
         const r = typeof g === 'string' ? parseIp(g) : undefined;
-        if (!r || !r.ok) errors.push({ path: `${p('default-route')}[${n}]`, reason: r && !r.ok ? r.error : 'must be a string' });
+        if (!r || !r.ok)
+          errors.push({
+            path: `${p('default-route')}[${n}]`,
+            reason: r && !r.ok ? r.error : 'must be a string',
+          });
         else defaultRoute.push(r.value.text);
       });
   }

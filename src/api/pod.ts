@@ -42,7 +42,11 @@ export function validatePod(
       const pp = [...path, 'ports', j];
       const po = f.object(pp, p, true);
       if (!po) return;
-      const containerPort = f.integer([...pp, 'containerPort'], po.containerPort, { required: true, min: 1, max: 65535 });
+      const containerPort = f.integer([...pp, 'containerPort'], po.containerPort, {
+        required: true,
+        min: 1,
+        max: 65535,
+      });
       const protocol = f.string([...pp, 'protocol'], po.protocol) ?? 'TCP';
       if (!L4_PROTOCOLS.includes(protocol as L4Protocol)) {
         f.sink.error([...pp, 'protocol'], `"${protocol}" must be TCP, UDP or SCTP`);
@@ -51,7 +55,8 @@ export function validatePod(
       if (pname !== undefined) {
         const err = checkPortName(pname);
         if (err) f.sink.error([...pp, 'name'], err);
-        else if (portNames.has(pname)) f.sink.error([...pp, 'name'], `port name "${pname}" is used twice in this pod`);
+        else if (portNames.has(pname))
+          f.sink.error([...pp, 'name'], `port name "${pname}" is used twice in this pod`);
         portNames.add(pname);
       }
       if (containerPort !== undefined) {

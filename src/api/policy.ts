@@ -28,9 +28,39 @@ export const PROTOCOL_NUMBERS: Readonly<Record<string, number>> = {
 };
 const PORT_PROTOCOLS = new Set([6, 17, 132, 136]);
 const ACTIONS: readonly RuleAction[] = ['Allow', 'Deny', 'Log', 'Pass'];
-const RULE_FIELDS = ['action', 'protocol', 'notProtocol', 'icmp', 'notICMP', 'ipVersion', 'source', 'destination', 'http', 'metadata'];
-const ENTITY_FIELDS = ['nets', 'notNets', 'selector', 'notSelector', 'namespaceSelector', 'ports', 'notPorts', 'serviceAccounts', 'services'];
-const SPEC_FIELDS = ['order', 'selector', 'types', 'ingress', 'egress', 'serviceAccountSelector', 'tier', 'performanceHints'];
+const RULE_FIELDS = [
+  'action',
+  'protocol',
+  'notProtocol',
+  'icmp',
+  'notICMP',
+  'ipVersion',
+  'source',
+  'destination',
+  'http',
+  'metadata',
+];
+const ENTITY_FIELDS = [
+  'nets',
+  'notNets',
+  'selector',
+  'notSelector',
+  'namespaceSelector',
+  'ports',
+  'notPorts',
+  'serviceAccounts',
+  'services',
+];
+const SPEC_FIELDS = [
+  'order',
+  'selector',
+  'types',
+  'ingress',
+  'egress',
+  'serviceAccountSelector',
+  'tier',
+  'performanceHints',
+];
 const GLOBAL_FIELDS = ['namespaceSelector', 'doNotTrack', 'preDNAT', 'applyOnForward'];
 
 /** `TCP`, `tcp`, `6` -> {name: 'TCP', number: 6}; undefined when invalid. */
@@ -49,7 +79,8 @@ export function parseProtocol(v: unknown): Protocol | undefined {
 /** A Calico port: number, "min:max" range, or a named port. */
 export function parsePort(v: unknown): { ok: true; value: PortMatch } | { ok: false; error: string } {
   if (typeof v === 'number') {
-    if (!Number.isInteger(v) || v < 0 || v > 65535) return { ok: false, error: `${v} is not a port (0..65535)` };
+    if (!Number.isInteger(v) || v < 0 || v > 65535)
+      return { ok: false, error: `${v} is not a port (0..65535)` };
     return { ok: true, value: { kind: 'range', min: v, max: v } };
   }
   if (typeof v !== 'string') return { ok: false, error: 'must be a port number, "min:max" or a port name' };
@@ -76,7 +107,13 @@ function selector(f: Fields, path: FieldPath, v: unknown): { sel: CalicoSelector
   return { sel: r.value, text };
 }
 
-function entity(f: Fields, path: FieldPath, v: unknown, protocol: Protocol | undefined, ipVersion: 4 | 6 | undefined): EntityRule {
+function entity(
+  f: Fields,
+  path: FieldPath,
+  v: unknown,
+  protocol: Protocol | undefined,
+  ipVersion: 4 | 6 | undefined,
+): EntityRule {
   const o = f.object(path, v) ?? {};
   f.onlyFields(path, o, ENTITY_FIELDS);
   for (const k of ['serviceAccounts', 'services']) {
@@ -90,7 +127,10 @@ function entity(f: Fields, path: FieldPath, v: unknown, protocol: Protocol | und
       const c = parseCidr(s);
       if (!c.ok) f.sink.error([...path, k, i], c.error);
       else if (ipVersion !== undefined && c.value.family !== ipVersion) {
-        f.sink.error([...path, k, i], `${c.value.text} is not IPv${ipVersion} (rule has ipVersion ${ipVersion})`);
+        f.sink.error(
+          [...path, k, i],
+          `${c.value.text} is not IPv${ipVersion} (rule has ipVersion ${ipVersion})`,
+        );
       } else out.push(c.value);
     });
     return out;
@@ -99,7 +139,7 @@ function entity(f: Fields, path: FieldPath, v: unknown, protocol: Protocol | und
     const out: PortMatch[] = [];
     const list = f.list([...path, k], o[k]);
     if (list && list.length > 0 && (!protocol || !PORT_PROTOCOLS.has(protocol.number))) {
-      f.sink.error([...path, k], 'needs the rule\'s protocol to be TCP, UDP, SCTP or UDPLite');
+      f.sink.error([...path, k], "needs the rule's protocol to be TCP, UDP, SCTP or UDPLite");
     }
     list?.forEach((p, i) => {
       const r = parsePort(p);
@@ -127,7 +167,7 @@ function icmp(f: Fields, path: FieldPath, v: unknown, protocol: Protocol | undef
   if (!o) return undefined;
   f.onlyFields(path, o, ['type', 'code']);
   if (!protocol || (protocol.number !== 1 && protocol.number !== 58)) {
-    f.sink.error(path, 'needs the rule\'s protocol to be ICMP or ICMPv6');
+    f.sink.error(path, "needs the rule's protocol to be ICMP or ICMPv6");
   }
   const type = f.integer([...path, 'type'], o.type, { min: 0, max: 254 });
   const code = f.integer([...path, 'code'], o.code, { min: 0, max: 255 });
@@ -146,7 +186,11 @@ function rule(f: Fields, path: FieldPath, v: unknown): Rule | undefined {
   const proto = (k: 'protocol' | 'notProtocol'): Protocol | undefined => {
     if (o[k] === undefined) return undefined;
     const p = parseProtocol(o[k]);
-    if (!p) f.sink.error([...path, k], `${JSON.stringify(o[k])} must be TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite or 1..255`);
+    if (!p)
+      f.sink.error(
+        [...path, k],
+        `${JSON.stringify(o[k])} must be TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite or 1..255`,
+      );
     return p;
   };
   const protocol = proto('protocol');
@@ -156,8 +200,10 @@ function rule(f: Fields, path: FieldPath, v: unknown): Rule | undefined {
     if (o.ipVersion !== 4 && o.ipVersion !== 6) f.sink.error([...path, 'ipVersion'], 'must be 4 or 6');
     else ipVersion = o.ipVersion;
   }
-  if (protocol?.number === 1 && ipVersion === 6) f.sink.error([...path, 'protocol'], 'ICMP with ipVersion 6: use ICMPv6');
-  if (protocol?.number === 58 && ipVersion === 4) f.sink.error([...path, 'protocol'], 'ICMPv6 with ipVersion 4: use ICMP');
+  if (protocol?.number === 1 && ipVersion === 6)
+    f.sink.error([...path, 'protocol'], 'ICMP with ipVersion 6: use ICMPv6');
+  if (protocol?.number === 58 && ipVersion === 4)
+    f.sink.error([...path, 'protocol'], 'ICMPv6 with ipVersion 4: use ICMP');
   const ic = icmp(f, [...path, 'icmp'], o.icmp, protocol);
   const nic = icmp(f, [...path, 'notICMP'], o.notICMP, protocol);
   if (o.http !== undefined) f.sink.error([...path, 'http'], 'HTTP match is not supported by multinet');
@@ -168,7 +214,8 @@ function rule(f: Fields, path: FieldPath, v: unknown): Rule | undefined {
     const ann = f.stringMap([...path, 'metadata', 'annotations'], meta.annotations);
     if (ann[NETWORK_ANNOTATION] !== undefined) {
       network = ann[NETWORK_ANNOTATION];
-      if (network === '') f.sink.error([...path, 'metadata', 'annotations', NETWORK_ANNOTATION], 'must name a network');
+      if (network === '')
+        f.sink.error([...path, 'metadata', 'annotations', NETWORK_ANNOTATION], 'must name a network');
     }
   }
   const source = entity(f, [...path, 'source'], o.source, protocol, ipVersion);
@@ -200,10 +247,14 @@ export function validateCalicoPolicy(
   }
   let order: number | undefined;
   if (spec.order !== undefined) {
-    if (typeof spec.order !== 'number' || !Number.isFinite(spec.order)) f.sink.error(['spec', 'order'], 'must be a number');
+    if (typeof spec.order !== 'number' || !Number.isFinite(spec.order))
+      f.sink.error(['spec', 'order'], 'must be a number');
     else order = spec.order;
   }
-  const sel = spec.selector === undefined ? { sel: { op: 'all' } as CalicoSelector, text: 'all()' } : selector(f, ['spec', 'selector'], spec.selector);
+  const sel =
+    spec.selector === undefined
+      ? { sel: { op: 'all' } as CalicoSelector, text: 'all()' }
+      : selector(f, ['spec', 'selector'], spec.selector);
   const nsSel = global ? selector(f, ['spec', 'namespaceSelector'], spec.namespaceSelector) : undefined;
   const rules = (k: 'ingress' | 'egress'): Rule[] => {
     const out: Rule[] = [];
@@ -220,15 +271,23 @@ export function validateCalicoPolicy(
   if (tl) {
     types = [];
     tl.forEach((t, i) => {
-      if (t !== 'Ingress' && t !== 'Egress') f.sink.error(['spec', 'types', i], `${JSON.stringify(t)} must be Ingress or Egress`);
+      if (t !== 'Ingress' && t !== 'Egress')
+        f.sink.error(['spec', 'types', i], `${JSON.stringify(t)} must be Ingress or Egress`);
       else if (types.includes(t)) f.sink.error(['spec', 'types', i], `${t} is listed twice`);
       else types.push(t);
     });
-    if (ingress.length > 0 && !types.includes('Ingress')) f.sink.error(['spec', 'ingress'], 'has rules but types does not include Ingress');
-    if (egress.length > 0 && !types.includes('Egress')) f.sink.error(['spec', 'egress'], 'has rules but types does not include Egress');
+    if (ingress.length > 0 && !types.includes('Ingress'))
+      f.sink.error(['spec', 'ingress'], 'has rules but types does not include Ingress');
+    if (egress.length > 0 && !types.includes('Egress'))
+      f.sink.error(['spec', 'egress'], 'has rules but types does not include Egress');
   } else {
     // Calico's defaults: Egress alone when only egress rules are given, else Ingress (+ Egress if any).
-    types = ingress.length === 0 && egress.length > 0 ? ['Egress'] : egress.length > 0 ? ['Ingress', 'Egress'] : ['Ingress'];
+    types =
+      ingress.length === 0 && egress.length > 0
+        ? ['Egress']
+        : egress.length > 0
+          ? ['Ingress', 'Egress']
+          : ['Ingress'];
   }
   if (f.sink.errorCount > 0 || !sel) return undefined;
   return {

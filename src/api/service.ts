@@ -23,29 +23,36 @@ export function validateService(
   const netPath = ['metadata', 'annotations', NETWORK_ANNOTATION];
   let multinet: Service['multinet'];
   if (selText !== undefined || network !== undefined) {
-    if (network === undefined || network === '') f.sink.error(netPath, `is required next to ${SERVICE_SELECTOR_ANNOTATION}`);
+    if (network === undefined || network === '')
+      f.sink.error(netPath, `is required next to ${SERVICE_SELECTOR_ANNOTATION}`);
     if (selText === undefined) f.sink.error(selPath, `is required next to ${NETWORK_ANNOTATION}`);
     else {
       const sel = parseLabelSelector(selText);
       if (!sel.ok) f.sink.error(selPath, sel.error);
-      else if (sel.value.length === 0) f.sink.error(selPath, 'is empty: it would select every pod of the network');
+      else if (sel.value.length === 0)
+        f.sink.error(selPath, 'is empty: it would select every pod of the network');
       else if (network) multinet = { network, selector: sel.value, selectorText: selText };
     }
   }
   const spec = f.object(['spec'], rawSpec) ?? {};
   const type = (f.string(['spec', 'type'], spec.type) ?? 'ClusterIP') as Service['spec']['type'];
   if (!TYPES.includes(type)) f.sink.error(['spec', 'type'], `"${type}" must be one of ${TYPES.join(', ')}`);
-  else if (multinet && type !== 'ClusterIP') f.sink.error(['spec', 'type'], 'multinet services are ClusterIP only');
+  else if (multinet && type !== 'ClusterIP')
+    f.sink.error(['spec', 'type'], 'multinet services are ClusterIP only');
   const selector = spec.selector === undefined ? undefined : f.stringMap(['spec', 'selector'], spec.selector);
   if (multinet && selector !== undefined) {
-    f.sink.note(['spec', 'selector'], 'is set too: Kubernetes will also pick endpoints in the default network');
+    f.sink.note(
+      ['spec', 'selector'],
+      'is set too: Kubernetes will also pick endpoints in the default network',
+    );
   }
   const clusterIP = f.string(['spec', 'clusterIP'], spec.clusterIP) ?? '';
   if (clusterIP !== '' && clusterIP !== 'None') {
     const ip = parseIp(clusterIP);
     if (!ip.ok) f.sink.error(['spec', 'clusterIP'], `${ip.error} (use "", "None" or an IP)`);
   }
-  const sessionAffinity = (f.string(['spec', 'sessionAffinity'], spec.sessionAffinity) ?? 'None') as 'None' | 'ClientIP';
+  const sessionAffinity = (f.string(['spec', 'sessionAffinity'], spec.sessionAffinity) ?? 'None') as
+    'None' | 'ClientIP';
   if (sessionAffinity !== 'None' && sessionAffinity !== 'ClientIP') {
     f.sink.error(['spec', 'sessionAffinity'], `"${sessionAffinity as string}" must be None or ClientIP`);
   }
@@ -62,7 +69,8 @@ export function validateService(
     if (!po) return;
     const port = f.integer([...pp, 'port'], po.port, { required: true, min: 1, max: 65535 });
     const protocol = (f.string([...pp, 'protocol'], po.protocol) ?? 'TCP') as L4Protocol;
-    if (!L4_PROTOCOLS.includes(protocol)) f.sink.error([...pp, 'protocol'], `"${protocol}" must be TCP, UDP or SCTP`);
+    if (!L4_PROTOCOLS.includes(protocol))
+      f.sink.error([...pp, 'protocol'], `"${protocol}" must be TCP, UDP or SCTP`);
     const name = f.string([...pp, 'name'], po.name);
     if (name !== undefined && name !== '') {
       if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name) || name.length > 63) {
@@ -77,7 +85,9 @@ export function validateService(
       if (typeof po.targetPort === 'number') {
         targetPort = f.integer([...pp, 'targetPort'], po.targetPort, { min: 1, max: 65535 });
       } else if (typeof po.targetPort === 'string') {
-        const err = /^\d+$/.test(po.targetPort) ? 'a number must not be quoted' : checkPortName(po.targetPort);
+        const err = /^\d+$/.test(po.targetPort)
+          ? 'a number must not be quoted'
+          : checkPortName(po.targetPort);
         if (err) {
           f.sink.error([...pp, 'targetPort'], err);
           targetPort = undefined;

@@ -49,7 +49,10 @@ export interface IpamRange {
   readonly exclude: readonly Cidr[];
 }
 
-/** Whereabouts-style IPAM section of our plugin. */
+/**
+ * IPAM section of our plugin: Whereabouts-style when `type` is in AGENT_IPAM_TYPES (the agent
+ * allocates); otherwise a delegated IPAM plugin whose keys are kept in `raw` only.
+ */
 export interface IpamConfig {
   readonly type: string;
   /** Explicit ranges (`range`/`range_start`/`range_end` and every `ipRanges` entry); may be empty. */

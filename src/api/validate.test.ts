@@ -7,21 +7,32 @@ function one(yaml: string): Resource {
   const { documents, issues } = parseDocuments(yaml, 't.yaml');
   assert.deepEqual(issues, []);
   const r = validateObject(documents[0]!);
-  assert.deepEqual(r.issues.filter((i) => i.severity === 'error'), []);
+  assert.deepEqual(
+    r.issues.filter((i) => i.severity === 'error'),
+    [],
+  );
   assert.ok(r.resource);
   return r.resource;
 }
 function errors(yaml: string): string[] {
   const { documents } = parseDocuments(yaml, 't.yaml');
-  return validateObject(documents[0]!).issues.filter((i) => i.severity === 'error').map((i) => `${i.path}: ${i.reason}`);
+  return validateObject(documents[0]!)
+    .issues.filter((i) => i.severity === 'error')
+    .map((i) => `${i.path}: ${i.reason}`);
 }
 
 describe('validateObject', () => {
   test('Network', () => {
-    const n = one('apiVersion: projectcalico.org/v3\nkind: Network\nmetadata: {name: blue}\nspec: {vni: 56, range: "fd00:0:0::/48"}\n');
+    const n = one(
+      'apiVersion: projectcalico.org/v3\nkind: Network\nmetadata: {name: blue}\nspec: {vni: 56, range: "fd00:0:0::/48"}\n',
+    );
     assert.equal(n.type, 'Network');
     if (n.type !== 'Network') return;
-    assert.deepEqual(n.spec, { vni: 56, range: { family: 6, address: 'fd00::', prefixLength: 48, text: 'fd00::/48' }, physicalNetworkName: '' });
+    assert.deepEqual(n.spec, {
+      vni: 56,
+      range: { family: 6, address: 'fd00::', prefixLength: 48, text: 'fd00::/48' },
+      physicalNetworkName: '',
+    });
     assert.equal(n.metadata.namespace, undefined);
   });
 
@@ -53,9 +64,16 @@ spec:
       cniVersion: '1.0.0',
       type: 'multinet',
       network: 'blue',
-      ipam: { type: 'whereabouts', range: '172.19.0.5/24', exclude: ['172.19.0.0/30'], ipRanges: [{ range: 'fd00::/64', range_end: 'fd00::ff' }] },
+      ipam: {
+        type: 'whereabouts',
+        range: '172.19.0.5/24',
+        exclude: ['172.19.0.0/30'],
+        ipRanges: [{ range: 'fd00::/64', range_end: 'fd00::ff' }],
+      },
     });
-    const n = one(`apiVersion: k8s.cni.cncf.io/v1\nkind: NetworkAttachmentDefinition\nmetadata: {name: x, namespace: ns1}\nspec:\n  config: '${cfg}'\n`);
+    const n = one(
+      `apiVersion: k8s.cni.cncf.io/v1\nkind: NetworkAttachmentDefinition\nmetadata: {name: x, namespace: ns1}\nspec:\n  config: '${cfg}'\n`,
+    );
     assert.ok(n.type === 'NetworkAttachmentDefinition');
     const ipam = n.spec.plugin.ipam;
     assert.equal(ipam.rangeFromNetwork, false);
@@ -82,7 +100,10 @@ spec:
       ports: [{containerPort: 9376, name: web}]
 `);
     assert.ok(p.type === 'Pod');
-    assert.deepEqual(p.attachments.map((a) => `${a.namespace}/${a.name}@${a.interface}`), ['team/network-blue-conf@eth1', 'other/network-red-conf@eth2']);
+    assert.deepEqual(
+      p.attachments.map((a) => `${a.namespace}/${a.name}@${a.interface}`),
+      ['team/network-blue-conf@eth1', 'other/network-red-conf@eth2'],
+    );
     assert.deepEqual(p.spec.containers[0]!.ports, [{ name: 'web', containerPort: 9376, protocol: 'TCP' }]);
   });
 
@@ -101,9 +122,20 @@ spec:
     targetPort: 9376
 `);
     assert.ok(s.type === 'Service');
-    assert.deepEqual(s.multinet, { network: 'blue', selector: [{ key: 'app', op: 'eq', values: ['MyApp'] }], selectorText: 'app=MyApp' });
-    assert.deepEqual(s.spec, { type: 'ClusterIP', ports: [{ protocol: 'TCP', port: 80, targetPort: 9376 }], clusterIP: '', sessionAffinity: 'None' });
-    const plain = one('apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  selector: {app: web}\n  ports: [{port: 80, targetPort: http, protocol: UDP}]\n');
+    assert.deepEqual(s.multinet, {
+      network: 'blue',
+      selector: [{ key: 'app', op: 'eq', values: ['MyApp'] }],
+      selectorText: 'app=MyApp',
+    });
+    assert.deepEqual(s.spec, {
+      type: 'ClusterIP',
+      ports: [{ protocol: 'TCP', port: 80, targetPort: 9376 }],
+      clusterIP: '',
+      sessionAffinity: 'None',
+    });
+    const plain = one(
+      'apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  selector: {app: web}\n  ports: [{port: 80, targetPort: http, protocol: UDP}]\n',
+    );
     assert.ok(plain.type === 'Service' && plain.multinet === undefined);
     assert.deepEqual(plain.spec.ports, [{ protocol: 'UDP', port: 80, targetPort: 'http' }]);
   });
@@ -144,7 +176,9 @@ spec:
       assert.equal(r1!.source.nets[0]!.text, '10.0.0.0/8');
       assert.deepEqual(p.spec.egress[0]!.icmp, { type: 8, code: 0 });
     }
-    const onlyEgress = one('apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: g}\nspec:\n  egress: [{action: Allow}]\n');
+    const onlyEgress = one(
+      'apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: g}\nspec:\n  egress: [{action: Allow}]\n',
+    );
     assert.ok(onlyEgress.type === 'CalicoGlobalNetworkPolicy');
     assert.deepEqual(onlyEgress.spec.types, ['Egress']);
     assert.deepEqual(onlyEgress.spec.selector, { op: 'all' });
@@ -167,14 +201,22 @@ spec:
   });
 
   test('unknown kinds are skipped with a note, not errors', () => {
-    const { documents } = parseDocuments('apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n', 't.yaml');
+    const { documents } = parseDocuments(
+      'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n',
+      't.yaml',
+    );
     const r = validateObject(documents[0]!);
     assert.equal(r.skipped, true);
-    assert.deepEqual(r.issues.map((i) => i.severity), ['note']);
+    assert.deepEqual(
+      r.issues.map((i) => i.severity),
+      ['note'],
+    );
   });
 
   test('every error of a document is reported at once', () => {
-    const e = errors('apiVersion: projectcalico.org/v3\nkind: Network\nmetadata: {name: Blue}\nspec: {vni: 0, range: 10.0.0.1/8}\n');
+    const e = errors(
+      'apiVersion: projectcalico.org/v3\nkind: Network\nmetadata: {name: Blue}\nspec: {vni: 0, range: 10.0.0.1/8}\n',
+    );
     assert.equal(e.length, 3, e.join('\n'));
   });
 });

@@ -31,7 +31,9 @@ const CALICO_VERSIONS = ['projectcalico.org/v3', 'crd.projectcalico.org/v1'];
 /** Kinds multinet understands, by kind then apiVersion. */
 const KINDS: Readonly<Record<string, readonly KindRule[]>> = {
   Network: [{ apiVersions: ['projectcalico.org/v3'], namespaced: false, validate: validateNetwork }],
-  NetworkAttachmentDefinition: [{ apiVersions: ['k8s.cni.cncf.io/v1'], namespaced: true, validate: validateNad }],
+  NetworkAttachmentDefinition: [
+    { apiVersions: ['k8s.cni.cncf.io/v1'], namespaced: true, validate: validateNad },
+  ],
   Pod: [{ apiVersions: ['v1'], namespaced: true, validate: validatePod }],
   Service: [{ apiVersions: ['v1'], namespaced: true, validate: validateService, nameRule: 'dns1035' }],
   NetworkPolicy: [
@@ -87,7 +89,10 @@ export function validateObject(doc: RawDocument): ObjectResult {
   }
   if (!rule) {
     const all = rules.flatMap((r) => r.apiVersions);
-    sink.error(['apiVersion'], `"${apiVersion}" is not an apiVersion of ${kind} (expected ${all.join(' or ')})`);
+    sink.error(
+      ['apiVersion'],
+      `"${apiVersion}" is not an apiVersion of ${kind} (expected ${all.join(' or ')})`,
+    );
     return result(undefined);
   }
   const metadata = checkMetadata(f, metaRaw, rule, namespace);

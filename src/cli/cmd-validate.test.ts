@@ -30,14 +30,23 @@ test('multinet validate -f examples/seed exits 0 and lists every object', async 
 test('errors exit 1 and print file:line kind/name field: reason; -o json', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'mn-validate-'));
   try {
-    writeFileSync(join(dir, 'a.yaml'), 'apiVersion: projectcalico.org/v3\nkind: Network\nmetadata:\n  name: blue\nspec:\n  vni: 0\n  range: 10.0.0.0/8\n');
+    writeFileSync(
+      join(dir, 'a.yaml'),
+      'apiVersion: projectcalico.org/v3\nkind: Network\nmetadata:\n  name: blue\nspec:\n  vni: 0\n  range: 10.0.0.0/8\n',
+    );
     writeFileSync(join(dir, 'ignored.txt'), 'not yaml: [');
     const r = await runValidate([dir]);
     assert.equal(r.exitCode, 1);
-    assert.ok(r.text.includes(`${join(dir, 'a.yaml')}:6 Network/blue spec.vni: 0 is out of range 1..16777215`), r.text);
+    assert.ok(
+      r.text.includes(`${join(dir, 'a.yaml')}:6 Network/blue spec.vni: 0 is out of range 1..16777215`),
+      r.text,
+    );
     const j = JSON.parse((await runValidate([dir], 'json')).text);
     assert.equal(j.valid, false);
-    assert.deepEqual(j.objects.map((o: { status: string }) => o.status), ['error']);
+    assert.deepEqual(
+      j.objects.map((o: { status: string }) => o.status),
+      ['error'],
+    );
     assert.equal(j.errors[0].path, 'spec.vni');
     const missing = await runValidate([join(dir, 'nope.yaml')]);
     assert.equal(missing.exitCode, 1);

@@ -10,7 +10,10 @@ export interface ValidateOutput {
 }
 
 /** The command's work, callable without a process (tests call this). */
-export async function runValidate(paths: readonly string[], output: 'text' | 'json' = 'text'): Promise<ValidateOutput> {
+export async function runValidate(
+  paths: readonly string[],
+  output: 'text' | 'json' = 'text',
+): Promise<ValidateOutput> {
   const loaded = await loadPaths(paths);
   const report = validateDocuments(loaded.documents, loaded.issues);
   const exitCode = report.errorCount > 0 ? 1 : 0;
@@ -20,7 +23,13 @@ export async function runValidate(paths: readonly string[], output: 'text' | 'js
     if (i.severity !== 'error') continue;
     let best = -1;
     report.objects.forEach((o, n) => {
-      if (o.file === i.file && o.ref === i.object && o.line <= i.line && (best < 0 || o.line >= report.objects[best]!.line)) best = n;
+      if (
+        o.file === i.file &&
+        o.ref === i.object &&
+        o.line <= i.line &&
+        (best < 0 || o.line >= report.objects[best]!.line)
+      )
+        best = n;
     });
     if (best >= 0) failed.add(best);
   }
@@ -58,10 +67,16 @@ export function register(program: Command): void {
   program
     .command('validate')
     .description('check manifests (Networks, NADs, Pods, Services, policies), alone and across objects')
-    .requiredOption('-f, --filename <path>', 'file or folder (repeatable), read as kubectl apply -f does', collect, [])
+    .requiredOption(
+      '-f, --filename <path>',
+      'file or folder (repeatable), read as kubectl apply -f does',
+      collect,
+      [],
+    )
     .option('-o, --output <format>', 'text or json', 'text')
     .action(async (opts: { filename: string[]; output: string }) => {
-      if (opts.output !== 'text' && opts.output !== 'json') throw new Error(`--output must be text or json, not "${opts.output}"`);
+      if (opts.output !== 'text' && opts.output !== 'json')
+        throw new Error(`--output must be text or json, not "${opts.output}"`);
       const r = await runValidate(opts.filename, opts.output);
       process.stdout.write(r.text);
       process.exitCode = r.exitCode;

@@ -88,6 +88,13 @@ export const callAgent: AgentCall = (socketPath, req, timeoutMs) =>
           ),
         );
       }
+      if (req.command === 'ADD') {
+        // Confirm before anything else can fail; the socket write of a few bytes is immediate.
+        settled = true;
+        clearTimeout(timer);
+        sock.end(ACK + '\n');
+        return resolve('result' in resp ? resp.result : null);
+      }
       finish(undefined, 'result' in resp ? resp.result : null);
     });
     sock.on('error', (e: NodeJS.ErrnoException) => {

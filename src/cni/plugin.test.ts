@@ -375,11 +375,13 @@ describe('delegated IPAM (faked plugin)', () => {
 
   test('an agent answer that is not a valid result is undone on both sides', async () => {
     const f = fakeIpam();
-    const bad: AgentCall = async (path, r, t) =>
-      r.command === 'ADD'
+    // The (fake) agent really attaches, but its answer arrives mangled.
+    const bad: AgentCall = async (path, r, t) => {
+      const real = await callAgent(path, r, t);
+      return r.command === 'ADD'
         ? ({ cniVersion: '1.0.0', ips: [{ address: 'nope' }] } as CniResult100)
-        : callAgent(path, r, t);
-    handler.attachments.set('ctr-1/eth1', { req: handler.calls[0]!, result: { cniVersion: '1.0.0' } });
+        : real;
+    };
     const out = await runPlugin({
       env: env('ADD'),
       stdin: JSON.stringify(ipamConf()),

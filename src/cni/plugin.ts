@@ -2,6 +2,15 @@
 // spec's behaviour is tested without a process. ADD is linear: validate, delegated IPAM (if any),
 // ask the agent, merge with prevResult, print in the requested version; any failure after the IPAM
 // step releases that address again.
+//
+// Choices the spec leaves open:
+// - Agent unreachable: error 11 for every command, DEL included. Succeeding would let the runtime
+//   forget an attachment whose link and address still exist; with 11 it retries DEL until the agent
+//   is back (missing netns/link/allocation is still success, decided by the agent). STATUS says 50.
+// - Exit status: the error code when it is 1..255, else 1 (libcni only looks at non-zero).
+// - Agent socket: $MULTINET_CNI_SOCKET, else dataplane_options.agent_socket, else "agentSocket",
+//   else /run/multinet/cni.sock. Timeout: $MULTINET_CNI_TIMEOUT_MS or
+//   dataplane_options.agent_timeout_ms, default 60 s (also for a delegated IPAM plugin).
 import {
   AGENT_IPAM_TYPES,
   DEFAULT_CNI_SOCKET,

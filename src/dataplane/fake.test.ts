@@ -26,8 +26,6 @@ dataplaneContract('fake', async () => {
     breakNextRouteBatch() {
       breakNext = true;
       seen = 0;
-      // one sync only: cleared when the next sync starts reading again
-      setImmediate(() => setImmediate(() => undefined));
       const orig = kernel.readNodeLinks.bind(kernel);
       let syncs = 0;
       kernel.readNodeLinks = async (node) => {

@@ -2,6 +2,7 @@
 // desired state, so a restarted agent (or a remote node) recomputes the same values without memory.
 import { createHash } from 'node:crypto';
 import { hashedName, shortHash } from '../util/names.js';
+import { canonIp } from './addr.js';
 import type { PodInterfaceSpec } from './types.js';
 
 /** Route protocol number carried by every route we install (`ip route ... proto 77`). */
@@ -74,5 +75,5 @@ export function vtepNextHop(mac: string): string {
   const e = [(b[0] ?? 0) ^ 0x02, b[1] ?? 0, b[2] ?? 0, 0xff, 0xfe, b[3] ?? 0, b[4] ?? 0, b[5] ?? 0];
   const groups: string[] = [];
   for (let i = 0; i < 8; i += 2) groups.push((((e[i] ?? 0) << 8) | (e[i + 1] ?? 0)).toString(16));
-  return `fe80::${groups.join(':')}`;
+  return canonIp(`fe80::${groups.join(':')}`);
 }

@@ -1,0 +1,144 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MemoryStore } from '../store/memory.js';
+import { FakeDataplane } from '../dataplane/fake.js';
+import { silentLogger } from '../util/log.js';
+import { CniError } from '../cni/spec.js';
+import { Agent } from './agent.js';
+import type { AddressAllocator, AllocateRequest } from './allocator.js';
+import type { CniRequest } from './cni-protocol.js';
+import { KIND_ATTACHMENT } from '../calc/records.js';
+
+class FakeAllocator implements AddressAllocator {
+  next = 2;
+  held = new Map<string, string>();
+  released: string[] = [];
+  async allocate(req: AllocateRequest): Promise<string[]> {
+    const k = `${req.network}/${req.containerId}/${req.ifName}`;
+    const have = this.held.get(k);
+    if (have) return [have];
+    const base = req.ranges[0]!.range.split('.').slice(0, 3).join('.');
+    const ip = `${base}.${this.next++}`;
+    this.held.set(k, ip);
+    return [ip];
+  }
+  async release(req: { network: string; containerId: string; ifName: string }): Promise<void> {
+    const k = `${req.network}/${req.containerId}/${req.ifName}`;
+    if (this.held.delete(k)) this.released.push(k);
+  }
+}
+
+const blueConf = {
+  cniVersion: '1.0.0',
+  name: 'network-blue',
+  type: 'calico',
+  ipam: { type: 'whereabouts' },
+  dataplane_options: { network_name: 'blue' },
+};
+
+function req(command: CniRequest['command'], pod: string, ifName: string, netns: string, conf = blueConf): CniRequest {
+  return {
+    protocol: 1,
+    command,
+    containerId: `cid-${pod}`,
+    netns,
+    ifName,
+    args: { K8S_POD_NAMESPACE: 'default', K8S_POD_NAME: pod },
+    netConf: conf,
+    ipam: 'agent',
+  };
+}
+
+const ctx = { signal: new AbortController().signal };
+
+async function setup(store = new MemoryStore(), dp = new FakeDataplane(), node = 'n1', underlay = '10.99.0.1', ipam = new FakeAllocator()) {
+  await store.create({ kind: 'Network', namespace: '', name: 'blue' }, {
+    apiVersion: 'projectcalico.org/v3',
+    kind: 'Network',
+    metadata: { name: 'blue' },
+    spec: { vni: 56, range: '172.19.0.0/16' },
+  }).catch(() => undefined);
+  if (!dp.kernel.namespaces.has(`mn-${node}`)) dp.kernel.addNamespace(`mn-${node}`);
+  const agent = new Agent({ node, netns: `mn-${node}`, underlay, mtu: 1500, store, dataplane: dp, ipam, log: silentLogger, resyncMs: 0 });
+  await agent.start();
+  return { store, dp, ipam, agent };
+}
+
+describe('agent', () => {
+  test('ADD attaches, records and answers; DEL undoes and is idempotent', async () => {
+    const { store, dp, ipam, agent } = await setup();
+    dp.kernel.addNamespace('/run/netns/pa');
+    const r = await agent.handler.add(req('ADD', 'pa', 'eth1', '/run/netns/pa'), ctx);
+    assert.equal(r.ips?.[0]?.address, '172.19.0.2/32');
+    assert.equal(r.ips?.[0]?.gateway, '169.254.1.1');
+    assert.deepEqual(r.routes, [{ dst: '172.19.0.0/16', gw: '169.254.1.1' }]);
+    const pod = dp.kernel.ns('/run/netns/pa');
+    assert.ok(pod.links.some((l) => l.name === 'eth1'));
+    assert.ok(pod.addrs.some((a) => a.cidr === '172.19.0.2/32'));
+    const recs = await store.list(KIND_ATTACHMENT);
+    assert.equal(recs.items.length, 1);
+    // same ADD again: same answer, nothing new
+    const r2 = await agent.handler.add(req('ADD', 'pa', 'eth1', '/run/netns/pa'), ctx);
+    assert.deepEqual(r2, r);
+    await agent.handler.check(req('CHECK', 'pa', 'eth1', '/run/netns/pa'), ctx);
+
+    await agent.handler.del(req('DEL', 'pa', 'eth1', '/run/netns/pa'), ctx);
+    assert.equal((await store.list(KIND_ATTACHMENT)).items.length, 0);
+    assert.ok(!pod.links.some((l) => l.name === 'eth1'));
+    assert.deepEqual(ipam.released, ['blue/cid-pa/eth1']);
+    await agent.handler.del(req('DEL', 'pa', 'eth1', '/run/netns/pa'), ctx);
+    await agent.handler.del(req('DEL', 'gone', 'eth1', ''), ctx);
+    await agent.stop();
+  });
+
+  test('a failure while programming rolls everything back', async () => {
+    const { store, dp, ipam, agent } = await setup();
+    dp.kernel.addNamespace('/run/netns/pb');
+    dp.kernel.failWhen = (_op, ns) => ns === '/run/netns/pb';
+    await assert.rejects(agent.handler.add(req('ADD', 'pb', 'eth1', '/run/netns/pb'), ctx), (e: unknown) => e instanceof CniError && /dataplane/.test(e.msg));
+    dp.kernel.failWhen = undefined;
+    await agent.sync();
+    assert.equal((await store.list(KIND_ATTACHMENT)).items.length, 0);
+    assert.equal(ipam.held.size, 0);
+    assert.ok(!dp.kernel.ns('/run/netns/pb').links.some((l) => l.name === 'eth1'));
+    const vrfs = [...dp.kernel.namespaces.keys()].filter((k) => k.startsWith('mn-vrf-'));
+    assert.deepEqual(vrfs, [], 'no routing domain left for a network without pods');
+    await agent.stop();
+  });
+
+  test('memif interfaces and unknown networks are refused with nothing attached', async () => {
+    const { store, dp, ipam, agent } = await setup();
+    dp.kernel.addNamespace('/run/netns/pc');
+    await assert.rejects(agent.handler.add(req('ADD', 'pc', 'memif1', '/run/netns/pc'), ctx), /memif/);
+    const red = { ...blueConf, name: 'network-red', dataplane_options: { network_name: 'red' } };
+    await assert.rejects(agent.handler.add(req('ADD', 'pc', 'eth2', '/run/netns/pc', red), ctx), (e: unknown) => e instanceof CniError && e.code === 7 && /red/.test(e.msg));
+    assert.equal((await store.list(KIND_ATTACHMENT)).items.length, 0);
+    assert.equal(ipam.held.size, 0);
+    await agent.stop();
+  });
+
+  test('a pod on another node becomes a remote route; a restarted agent changes nothing', async () => {
+    const store = new MemoryStore();
+    const dp = new FakeDataplane();
+    const a1 = await setup(store, dp, 'n1', '10.99.0.1');
+    const a2 = await setup(store, dp, 'n2', '10.99.0.2', a1.ipam);
+    dp.kernel.addNamespace('/run/netns/p1');
+    dp.kernel.addNamespace('/run/netns/p2');
+    await a1.agent.handler.add(req('ADD', 'p1', 'eth1', '/run/netns/p1'), ctx);
+    await a2.agent.handler.add(req('ADD', 'p2', 'eth1', '/run/netns/p2'), ctx);
+    for (let i = 0; i < 50 && a1.agent.desired().remotes.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    const remotes = a1.agent.desired().remotes;
+    assert.equal(remotes.length, 1);
+    assert.equal(remotes[0]?.underlay, '10.99.0.2');
+    assert.equal(Object.values(remotes[0]!.pods).flat().length, 1);
+    await a1.agent.sync();
+    await a1.agent.stop();
+    // restart on the same kernel and store: the first sync makes no change
+    const again = new Agent({ node: 'n1', netns: 'mn-n1', underlay: '10.99.0.1', mtu: 1500, store, dataplane: dp, ipam: a1.ipam, log: silentLogger, resyncMs: 0 });
+    await again.start();
+    const report = await again.sync();
+    assert.equal(report.changes, 0);
+    await again.stop();
+    await a2.agent.stop();
+  });
+});
