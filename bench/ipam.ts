@@ -37,22 +37,43 @@ async function prefill(store: Store, pool: IpPool): Promise<void> {
     if (i % 10 === 0) continue;
     const address = fromBigInt(v, 4);
     jobs.push(() =>
-      store.create({ kind: RESERVATION_KIND, namespace: pool.network, name: address }, {
-        address, prefixLength: 18, containerId: `fill${i}`, ifName: 'net1', podNamespace: 'fill', podName: `fill${i}`, createdAt: Date.now(),
-      }),
+      store.create(
+        { kind: RESERVATION_KIND, namespace: pool.network, name: address },
+        {
+          address,
+          prefixLength: 18,
+          containerId: `fill${i}`,
+          ifName: 'net1',
+          podNamespace: 'fill',
+          podName: `fill${i}`,
+          createdAt: Date.now(),
+        },
+      ),
     );
   }
   // A few concurrent writers (etcd pipelines them; SQLite serializes them anyway).
   let next = 0;
-  await Promise.all(Array.from({ length: 32 }, async () => {
-    while (next < jobs.length) await jobs[next++]!();
-  }));
+  await Promise.all(
+    Array.from({ length: 32 }, async () => {
+      while (next < jobs.length) await jobs[next++]!();
+    }),
+  );
 }
 
-async function runOne(url: string, pool: IpPool, procs: number): Promise<{ perSec: number; p50: number; p99: number }> {
+async function runOne(
+  url: string,
+  pool: IpPool,
+  procs: number,
+): Promise<{ perSec: number; p50: number; p99: number }> {
   const per = Math.ceil(TOTAL / procs);
   const workers = Array.from({ length: procs }, (_, i) =>
-    forkWorker({ storeUrl: url, pool, id: `b${procs}-${i}`, mode: 'bench', ops: i === procs - 1 ? TOTAL - per * (procs - 1) : per }),
+    forkWorker({
+      storeUrl: url,
+      pool,
+      id: `b${procs}-${i}`,
+      mode: 'bench',
+      ops: i === procs - 1 ? TOTAL - per * (procs - 1) : per,
+    }),
   );
   await Promise.all(workers.map((w) => waitMessage(w, 'ready')));
   const results = workers.map((w) => waitMessage<{ lat: number[]; start: number; end: number }>(w, 'result'));
@@ -72,17 +93,29 @@ async function backend(name: string, url: string, rows: Row[]): Promise<void> {
   const full: IpPool = { network: 'bench-full', ranges: [{ range: '10.64.0.0/18' }] };
   const store = await openStore(url);
   try {
-    await new Ipam(store).allocate({ network: full.network, pool: full, containerId: 'x', ifName: 'x', podNamespace: 'x', podName: 'x' });
+    await new Ipam(store).allocate({
+      network: full.network,
+      pool: full,
+      containerId: 'x',
+      ifName: 'x',
+      podNamespace: 'x',
+      podName: 'x',
+    });
     await new Ipam(store).release({ network: full.network, containerId: 'x', ifName: 'x' });
     await prefill(store, full);
   } finally {
     await store.close();
   }
   for (const procs of PROCS) {
-    for (const [fill, pool] of [['empty', empty], ['90% full', full]] as const) {
+    for (const [fill, pool] of [
+      ['empty', empty],
+      ['90% full', full],
+    ] as const) {
       const r = await runOne(url, pool, procs);
       rows.push({ backend: name, procs, fill, ...r });
-      process.stderr.write(`ipam bench: ${name} ${procs} procs ${fill}: ${r.perSec.toFixed(0)}/s p50 ${r.p50.toFixed(2)} ms p99 ${r.p99.toFixed(2)} ms\n`);
+      process.stderr.write(
+        `ipam bench: ${name} ${procs} procs ${fill}: ${r.perSec.toFixed(0)}/s p50 ${r.p50.toFixed(2)} ms p99 ${r.p99.toFixed(2)} ms\n`,
+      );
     }
   }
 }
@@ -107,7 +140,10 @@ export async function run(_args: readonly string[]): Promise<string> {
       '',
       '| backend | processes | pool | allocations/s | p50 ms | p99 ms |',
       '|---|---:|---|---:|---:|---:|',
-      ...rows.map((r) => `| ${r.backend} | ${r.procs} | ${r.fill} | ${r.perSec.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} |`),
+      ...rows.map(
+        (r) =>
+          `| ${r.backend} | ${r.procs} | ${r.fill} | ${r.perSec.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} |`,
+      ),
     ];
     if (skip) lines.push('', `etcd skipped: ${skip}`);
     return lines.join('\n');

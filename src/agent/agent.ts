@@ -6,7 +6,10 @@ import { isStoreError, type Store } from '../store/types.js';
 import type { Dataplane, DesiredNode, SyncReport } from '../dataplane/types.js';
 import { desiredNodeState } from '../calc/node-state.js';
 import { KIND_NODE, type AttachmentRecord, type NodeRecord } from '../calc/records.js';
-import { podKey } from '../dataplane/naming.js';
+import { podKey, routingNs } from '../dataplane/naming.js';
+import type { NftDataplane, NftDesired, NftTableSpec } from '../dataplane/nft-types.js';
+import { serviceState } from '../calc/services.js';
+import { policyTables } from '../calc/policies.js';
 import type { Logger } from '../util/log.js';
 import { ClusterCache, WATCHED_KINDS } from './cache.js';
 import { SyncLoop } from './sync-loop.js';
@@ -24,6 +27,8 @@ export interface AgentOptions {
   readonly mtu: number;
   readonly store: Store;
   readonly dataplane: Dataplane;
+  /** nftables (services, policies) in the routing namespaces; none = not programmed. */
+  readonly nft?: NftDataplane;
   readonly ipam: AddressAllocator;
   readonly log: Logger;
   /** Unix socket for the CNI plugin; no server when absent (tests drive the handler directly). */
@@ -110,7 +115,21 @@ export class Agent {
   }
 
   desired(): DesiredNode {
-    return desiredNodeState(this.cache.view(), this.o.node);
+    return this.compute().node;
+  }
+
+  /** The node's whole desired state: kernel objects (ip) and nft tables per routing namespace. */
+  compute(): { node: DesiredNode; nft: NftDesired } {
+    const view = this.cache.view();
+    const svc = serviceState(view);
+    const node = desiredNodeState({ ...view, extraRoutes: svc.routes }, this.o.node);
+    const pol = policyTables(view, this.o.node);
+    const nft = new Map<string, NftTableSpec[]>();
+    for (const n of node.networks) {
+      const tables = [svc.tables.get(n.name), pol.get(n.name)].filter((t): t is NftTableSpec => t !== undefined);
+      nft.set(routingNs(this.o.node, n.name), tables);
+    }
+    return { node, nft };
   }
 
   private async register(): Promise<void> {
@@ -160,8 +179,19 @@ export class Agent {
   private async syncOnce(): Promise<SyncReport> {
     const full = this.nextFull;
     this.nextFull = false;
-    const desired = this.desired();
-    const report = await this.o.dataplane.sync(desired, { full });
+    const { node: desired, nft } = this.compute();
+    let report = await this.o.dataplane.sync(desired, { full });
+    if (this.o.nft) {
+      // Routing namespaces exist now; their nft tables follow in one `nft -f` each.
+      const n = await this.o.nft.sync(nft, { full });
+      report = {
+        ...report,
+        changes: report.changes + n.changes,
+        failed: report.failed + n.errors.length,
+        errors: [...report.errors, ...n.errors.map((e) => ({ netns: e.netns, op: 'nft', message: e.message }))],
+        processes: report.processes + n.processes,
+      };
+    }
     this.syncs++;
     if (report.failed > 0) {
       this.o.log.warn({ failed: report.failed, errors: report.errors.slice(0, 5) }, 'sync left work to retry');

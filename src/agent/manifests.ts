@@ -4,7 +4,8 @@ import { Fields } from '../api/fields.js';
 import { IssueSink } from '../api/issues.js';
 import { validateNad } from '../api/nad.js';
 import { validateNetwork } from '../api/network.js';
-import type { MultinetPlugin, ObjectMeta } from '../api/types.js';
+import type { MultinetPlugin, ObjectMeta, Resource } from '../api/types.js';
+import { validateObject } from '../api/validate.js';
 import type { NetworkInfo } from '../calc/node-state.js';
 import type { ClusterCache } from './cache.js';
 
@@ -75,4 +76,14 @@ export function nadNameFor(cache: ClusterCache, podNamespace: string, confName: 
     if (conf.includes(`"${confName}"`) && conf.includes(`"${network}"`)) return `${o.namespace}/${o.name}`;
   }
   return `${podNamespace}/${confName}`;
+}
+
+/** A stored manifest (Pod, Service, policy) -> its typed resource; undefined when invalid. */
+export function resourceFromStored(o: { value: unknown }): Resource | undefined {
+  let value = o.value;
+  if (isObj(value) && 'status' in value) {
+    const { status: _s, ...rest } = value;
+    value = rest;
+  }
+  return validateObject({ file: '<store>', line: 0, index: 0, value, lines: new Map() }).resource;
 }

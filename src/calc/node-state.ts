@@ -3,6 +3,7 @@
 // the events that built it arrived.
 import type { DesiredNode, NetworkSpec, PodInterfaceSpec, RemoteNodeSpec } from '../dataplane/types.js';
 import type { AttachmentRecord, NodeRecord } from './records.js';
+import type { CalicoPolicy, KubernetesNetworkPolicy, Pod, Service } from '../api/types.js';
 
 export interface NetworkInfo {
   readonly name: string;
@@ -18,7 +19,13 @@ export interface ClusterView {
   readonly attachments: Iterable<AttachmentRecord>;
   /** Extra destinations routed from pods through their interface in a network (e.g. service IPs). */
   readonly extraRoutes?: ReadonlyMap<string, readonly string[]>;
+  /** Pods (labels, container ports), Services and policies, as the api validated them. */
+  readonly pods?: readonly Pod[];
+  readonly services?: readonly Service[];
+  readonly policies?: readonly PolicyResource[];
 }
+
+export type PolicyResource = CalicoPolicy | KubernetesNetworkPolicy;
 
 const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 

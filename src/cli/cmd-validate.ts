@@ -71,7 +71,6 @@ export function register(program: Command): void {
       '-f, --filename <path>',
       'file or folder (repeatable), read as kubectl apply -f does',
       collect,
-      [],
     )
     .option('-o, --output <format>', 'text or json', 'text')
     .action(async (opts: { filename: string[]; output: string }) => {
@@ -83,6 +82,6 @@ export function register(program: Command): void {
     });
 }
 
-function collect(v: string, prev: string[]): string[] {
-  return [...prev, v];
+function collect(v: string, prev: string[] | undefined): string[] {
+  return [...(prev ?? []), v];
 }

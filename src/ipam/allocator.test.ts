@@ -16,7 +16,12 @@ const dir = mkdtempSync(join(tmpdir(), 'mn-ipam-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 
-const pod = (i: number, ifName = 'net1') => ({ containerId: `c${i}`, ifName, podNamespace: 'default', podName: `pod${i}` });
+const pod = (i: number, ifName = 'net1') => ({
+  containerId: `c${i}`,
+  ifName,
+  podNamespace: 'default',
+  podName: `pod${i}`,
+});
 
 function suite(name: string, make: () => Store): void {
   describe(`IPAM on ${name}`, () => {
@@ -33,7 +38,10 @@ function suite(name: string, make: () => Store): void {
         got.add(a.ips[0]!.address);
       }
       assert.deepEqual([...got].sort(), ['10.1.0.1', '10.1.0.3', '10.1.0.4', '10.1.0.5', '10.1.0.6']);
-      await assert.rejects(ipam.allocate({ network: 'blue', pool: blue, ...pod(9) }), /pool exhausted: network "blue"/);
+      await assert.rejects(
+        ipam.allocate({ network: 'blue', pool: blue, ...pod(9) }),
+        /pool exhausted: network "blue"/,
+      );
       // Nothing half-written by the failed call.
       assert.equal((await s.list(ALLOCATION_KIND, 'blue')).items.length, 5);
       assert.equal((await s.list(RESERVATION_KIND, 'blue')).items.length, 5);
@@ -60,15 +68,29 @@ function suite(name: string, make: () => Store): void {
     test('requested IPs are honoured or refused naming the holder', async () => {
       const s = make();
       const ipam = new Ipam(s);
-      const a = await ipam.allocate({ network: 'blue', pool: blue, ...pod(1), requestedIps: ['10.1.0.5/29'] });
+      const a = await ipam.allocate({
+        network: 'blue',
+        pool: blue,
+        ...pod(1),
+        requestedIps: ['10.1.0.5/29'],
+      });
       assert.equal(a.ips[0]!.cidr, '10.1.0.5/29');
       await assert.rejects(
         ipam.allocate({ network: 'blue', pool: blue, ...pod(2), requestedIps: ['10.1.0.5'] }),
         /10.1.0.5.*already held by pod default\/pod1 \(container c1, interface net1\)/,
       );
-      await assert.rejects(ipam.allocate({ network: 'blue', pool: blue, ...pod(3), requestedIps: ['10.1.0.2'] }), /not an assignable address/);
-      await assert.rejects(ipam.allocate({ network: 'blue', pool: blue, ...pod(3), requestedIps: ['10.1.0.7'] }), /not an assignable address/);
-      await assert.rejects(ipam.allocate({ network: 'blue', pool: blue, ...pod(3), requestedIps: ['nonsense'] }), /not an IP address/);
+      await assert.rejects(
+        ipam.allocate({ network: 'blue', pool: blue, ...pod(3), requestedIps: ['10.1.0.2'] }),
+        /not an assignable address/,
+      );
+      await assert.rejects(
+        ipam.allocate({ network: 'blue', pool: blue, ...pod(3), requestedIps: ['10.1.0.7'] }),
+        /not an assignable address/,
+      );
+      await assert.rejects(
+        ipam.allocate({ network: 'blue', pool: blue, ...pod(3), requestedIps: ['nonsense'] }),
+        /not an IP address/,
+      );
       assert.equal((await s.list(RESERVATION_KIND, 'blue')).items.length, 1);
       await s.close();
     });
@@ -76,26 +98,67 @@ function suite(name: string, make: () => Store): void {
     test('dual stack, several ranges, overlapping ranges in different networks are independent', async () => {
       const s = make();
       const ipam = new Ipam(s);
-      const red: IpPool = { network: 'red', ranges: [{ range: '10.1.0.0/29' }, { range: 'fd00:1::/126', rangeStart: 'fd00:1::2' }] };
+      const red: IpPool = {
+        network: 'red',
+        ranges: [{ range: '10.1.0.0/29' }, { range: 'fd00:1::/126', rangeStart: 'fd00:1::2' }],
+      };
       const r1 = await ipam.allocate({ network: 'red', pool: red, ...pod(1) });
-      assert.deepEqual(r1.ips.map((i) => i.family), [4, 6]);
+      assert.deepEqual(
+        r1.ips.map((i) => i.family),
+        [4, 6],
+      );
       const r2 = await ipam.allocate({ network: 'red', pool: red, ...pod(2) });
-      assert.deepEqual(new Set([r1.ips[1]!.address, r2.ips[1]!.address]), new Set(['fd00:1::2', 'fd00:1::3']));
-      const b = await ipam.allocate({ network: 'blue', pool: blue, ...pod(1), requestedIps: [r1.ips[0]!.address] });
+      assert.deepEqual(
+        new Set([r1.ips[1]!.address, r2.ips[1]!.address]),
+        new Set(['fd00:1::2', 'fd00:1::3']),
+      );
+      const b = await ipam.allocate({
+        network: 'blue',
+        pool: blue,
+        ...pod(1),
+        requestedIps: [r1.ips[0]!.address],
+      });
       assert.equal(b.ips[0]!.address, r1.ips[0]!.address);
-      await assert.rejects(ipam.allocate({ network: 'red', pool: red, ...pod(3) }).then(() => ipam.allocate({ network: 'red', pool: red, ...pod(4) })), /pool exhausted: network "red" has no free IPv6/);
+      await assert.rejects(
+        ipam
+          .allocate({ network: 'red', pool: red, ...pod(3) })
+          .then(() => ipam.allocate({ network: 'red', pool: red, ...pod(4) })),
+        /pool exhausted: network "red" has no free IPv6/,
+      );
       const u = await usage(s);
-      assert.deepEqual(u.map((x) => [x.network, x.size, x.used]), [['blue', 5n, 1], ['red', 8n, 4]]);
+      assert.deepEqual(
+        u.map((x) => [x.network, x.size, x.used]),
+        [
+          ['blue', 5n, 1],
+          ['red', 8n, 4],
+        ],
+      );
       await s.close();
     });
 
     test('bad requests are refused before anything is written', async () => {
       const s = make();
       const ipam = new Ipam(s);
-      await assert.rejects(ipam.allocate({ network: 'blue', pool: blue, ...pod(1), containerId: 'a/b' }), /containerId "a\/b"/);
-      await assert.rejects(ipam.allocate({ network: 'blue', pool: blue, ...pod(1), ifName: 'x'.repeat(16) }), /ifName/);
-      await assert.rejects(ipam.allocate({ network: 'green', pool: blue, ...pod(1) }), /pool is for network "blue"/);
-      await assert.rejects(ipam.allocate({ network: 'blue', pool: { network: 'blue', ranges: [{ range: '10.0.0.0/40' }] }, ...pod(1) }), /ranges\[0\]\.range/);
+      await assert.rejects(
+        ipam.allocate({ network: 'blue', pool: blue, ...pod(1), containerId: 'a/b' }),
+        /containerId "a\/b"/,
+      );
+      await assert.rejects(
+        ipam.allocate({ network: 'blue', pool: blue, ...pod(1), ifName: 'x'.repeat(16) }),
+        /ifName/,
+      );
+      await assert.rejects(
+        ipam.allocate({ network: 'green', pool: blue, ...pod(1) }),
+        /pool is for network "blue"/,
+      );
+      await assert.rejects(
+        ipam.allocate({
+          network: 'blue',
+          pool: { network: 'blue', ranges: [{ range: '10.0.0.0/40' }] },
+          ...pod(1),
+        }),
+        /ranges\[0\]\.range/,
+      );
       assert.equal((await s.list(RESERVATION_KIND)).items.length, 0);
       await s.close();
     });
@@ -108,8 +171,14 @@ function suite(name: string, make: () => Store): void {
       await ipam.allocate({ network: 'blue', pool, ...pod(1) }); // live
       await ipam.allocate({ network: 'blue', pool, ...pod(2) }); // pod gone
       // Orphan reservation: an allocate that crashed before writing its IPAllocation.
-      await s.create({ kind: RESERVATION_KIND, namespace: 'blue', name: '10.2.0.200' }, { address: '10.2.0.200', prefixLength: 24, ...pod(1, 'net9'), createdAt: clock });
-      await s.create({ kind: ATTACHMENT_KIND, namespace: 'default', name: 'pod1-net1' }, { network: 'blue', ...pod(1) });
+      await s.create(
+        { kind: RESERVATION_KIND, namespace: 'blue', name: '10.2.0.200' },
+        { address: '10.2.0.200', prefixLength: 24, ...pod(1, 'net9'), createdAt: clock },
+      );
+      await s.create(
+        { kind: ATTACHMENT_KIND, namespace: 'default', name: 'pod1-net1' },
+        { network: 'blue', ...pod(1) },
+      );
       const isLive = await attachmentLiveness(s);
       clock += 5_000;
       const early = await reconcile(s, { isLive, graceMs: 10_000, now: () => clock });
@@ -119,7 +188,9 @@ function suite(name: string, make: () => Store): void {
       const r = await reconcile(s, { isLive, graceMs: 10_000, now: () => clock });
       assert.deepEqual(r.freed.map((f) => f.podName).sort(), ['pod1', 'pod2']);
       assert.ok(r.freed.some((f) => f.address === '10.2.0.200'));
-      const left = (await s.list<{ podName: string }>(RESERVATION_KIND, 'blue')).items.map((x) => x.value.podName).sort();
+      const left = (await s.list<{ podName: string }>(RESERVATION_KIND, 'blue')).items
+        .map((x) => x.value.podName)
+        .sort();
       assert.deepEqual(left, ['pod1', 'pod3']);
       assert.deepEqual(r.droppedAllocations, ['blue/c2@net1']);
       await s.close();

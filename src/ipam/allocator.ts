@@ -78,7 +78,7 @@ interface NetworkCache {
   loaded: boolean;
 }
 
-// eslint-disable-next-line no-control-regex
+ 
 const CONTAINER_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 // eslint-disable-next-line no-control-regex
 const IFNAME_RE = /^[^/:\s\u0000-\u001f]{1,15}$/;
@@ -103,7 +103,11 @@ export class Ipam {
       );
     }
     const net = await this.network(req.pool);
-    const idxKey: ResourceKey = { kind: ALLOCATION_KIND, namespace: req.network, name: holderName(req.containerId, req.ifName) };
+    const idxKey: ResourceKey = {
+      kind: ALLOCATION_KIND,
+      namespace: req.network,
+      name: holderName(req.containerId, req.ifName),
+    };
     const existing = await this.store.get<AllocationRecord>(idxKey);
     if (existing) {
       const again = await this.confirm(net, existing, req);
@@ -136,9 +140,15 @@ export class Ipam {
         const winner = await this.store.get<AllocationRecord>(idxKey);
         const again = winner && (await this.confirm(net, winner, req));
         if (again) return again;
-        throw new IpamError('InvalidRequest', `network ${req.network}: concurrent allocate and release for ${idxKey.name}; retry`);
+        throw new IpamError(
+          'InvalidRequest',
+          `network ${req.network}: concurrent allocate and release for ${idxKey.name}; retry`,
+        );
       }
-      return toAllocation(req, claimed.map((c) => c.value));
+      return toAllocation(
+        req,
+        claimed.map((c) => c.value),
+      );
     } catch (err) {
       // Nothing half-done: give back what this call claimed (if the store is down too, reconcile
       // frees these later, as they have no IPAllocation record).
@@ -151,7 +161,11 @@ export class Ipam {
   async release(req: ReleaseRequest): Promise<boolean> {
     validateNetworkName(req.network);
     validateIds(req.containerId, req.ifName);
-    const idxKey: ResourceKey = { kind: ALLOCATION_KIND, namespace: req.network, name: holderName(req.containerId, req.ifName) };
+    const idxKey: ResourceKey = {
+      kind: ALLOCATION_KIND,
+      namespace: req.network,
+      name: holderName(req.containerId, req.ifName),
+    };
     const idx = await this.store.get<AllocationRecord>(idxKey);
     if (!idx) return false;
     // Reservations first, then the index: a crash in between leaves an index that a retried
@@ -168,7 +182,12 @@ export class Ipam {
   }
 
   /** Deletes the reservation of `address` if it belongs to this holder; true if it was freed. */
-  async freeIfHeldBy(network: string, address: string, containerId: string, ifName: string): Promise<boolean> {
+  async freeIfHeldBy(
+    network: string,
+    address: string,
+    containerId: string,
+    ifName: string,
+  ): Promise<boolean> {
     const key: ResourceKey = { kind: RESERVATION_KIND, namespace: network, name: address };
     const r = await this.store.get<ReservationRecord>(key);
     if (!r || r.value.containerId !== containerId || r.value.ifName !== ifName) return false;
@@ -208,13 +227,16 @@ export class Ipam {
         }
       }
       // Someone else holds it now: this index is stale. Drop it and allocate afresh.
-      for (const rec of records) await this.freeIfHeldBy(req.network, rec.address, req.containerId, req.ifName);
-      await this.store.delete(
-        { kind: ALLOCATION_KIND, namespace: req.network, name: idx.name },
-        { resourceVersion: idx.resourceVersion },
-      ).catch((err: unknown) => {
-        if (!isStoreError(err, 'Conflict')) throw err;
-      });
+      for (const rec of records)
+        await this.freeIfHeldBy(req.network, rec.address, req.containerId, req.ifName);
+      await this.store
+        .delete(
+          { kind: ALLOCATION_KIND, namespace: req.network, name: idx.name },
+          { resourceVersion: idx.resourceVersion },
+        )
+        .catch((err: unknown) => {
+          if (!isStoreError(err, 'Conflict')) throw err;
+        });
       return undefined;
     }
     return toAllocation(req, records);
@@ -235,7 +257,11 @@ export class Ipam {
     };
   }
 
-  private async claimRequested(net: NetworkCache, ip: string, req: AllocateRequest): Promise<StoredObject<ReservationRecord>> {
+  private async claimRequested(
+    net: NetworkCache,
+    ip: string,
+    req: AllocateRequest,
+  ): Promise<StoredObject<ReservationRecord>> {
     const where = `network ${JSON.stringify(req.network)}: requested IP ${JSON.stringify(ip)}`;
     const text = typeof ip === 'string' ? ip.split('/')[0]! : '';
     if (!ipaddr.isValid(text)) throw new IpamError('InvalidRequest', `${where}: not an IP address`);
@@ -243,7 +269,10 @@ export class Ipam {
     const fc = net.families.get(familyOf(a));
     const value = toBigInt(a);
     if (!fc || !segmentOf(fc.pool, value)) {
-      throw new IpamError('InvalidRequest', `${where}: not an assignable address of the pool (outside every range, excluded, or a network/broadcast address)`);
+      throw new IpamError(
+        'InvalidRequest',
+        `${where}: not an assignable address of the pool (outside every range, excluded, or a network/broadcast address)`,
+      );
     }
     const address = fromBigInt(value, fc.pool.family);
     const key: ResourceKey = { kind: RESERVATION_KIND, namespace: req.network, name: address };
@@ -262,7 +291,11 @@ export class Ipam {
     }
   }
 
-  private async claimNext(net: NetworkCache, fc: FamilyCache, req: AllocateRequest): Promise<StoredObject<ReservationRecord>> {
+  private async claimNext(
+    net: NetworkCache,
+    fc: FamilyCache,
+    req: AllocateRequest,
+  ): Promise<StoredObject<ReservationRecord>> {
     if (!net.loaded) await this.load(net);
     let reloaded = false;
     let misses = 0;
@@ -396,10 +429,16 @@ function randomBelow(n: bigint): bigint {
 
 function validateIds(containerId: string, ifName: string): void {
   if (typeof containerId !== 'string' || !CONTAINER_ID_RE.test(containerId)) {
-    throw new IpamError('InvalidRequest', `containerId ${JSON.stringify(containerId)}: must be letters, digits, '_', '.', '-' (at most 128)`);
+    throw new IpamError(
+      'InvalidRequest',
+      `containerId ${JSON.stringify(containerId)}: must be letters, digits, '_', '.', '-' (at most 128)`,
+    );
   }
   if (typeof ifName !== 'string' || !IFNAME_RE.test(ifName) || ifName === '.' || ifName === '..') {
-    throw new IpamError('InvalidRequest', `ifName ${JSON.stringify(ifName)}: must be 1-15 characters without '/', ':' or spaces`);
+    throw new IpamError(
+      'InvalidRequest',
+      `ifName ${JSON.stringify(ifName)}: must be 1-15 characters without '/', ':' or spaces`,
+    );
   }
 }
 
@@ -416,7 +455,10 @@ function validateRequest(req: AllocateRequest): void {
   }
 }
 
-function toAllocation(req: { network: string; containerId: string; ifName: string }, records: readonly ReservationRecord[]): Allocation {
+function toAllocation(
+  req: { network: string; containerId: string; ifName: string },
+  records: readonly ReservationRecord[],
+): Allocation {
   return {
     network: req.network,
     containerId: req.containerId,

@@ -37,7 +37,10 @@ function checkHistory(lines: HistoryLine[]): void {
   for (const [addr, list] of intervals) {
     list.sort((a, b) => a[0] - b[0]);
     for (let i = 1; i < list.length; i++) {
-      assert.ok(list[i]![0] >= list[i - 1]![1], `${addr} held by ${list[i - 1]![2]} and ${list[i]![2]} at once`);
+      assert.ok(
+        list[i]![0] >= list[i - 1]![1],
+        `${addr} held by ${list[i - 1]![2]} and ${list[i]![2]} at once`,
+      );
     }
   }
 }
@@ -52,7 +55,10 @@ function scenarios(name: string, url: () => string): void {
         forkWorker({ storeUrl: url(), pool, id: `w${i}`, mode: 'churn', ops: 60, holders: 6, historyFile }),
       );
       await Promise.all(workers.map((w) => waitMessage(w, 'done')));
-      const lines = readFileSync(historyFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as HistoryLine);
+      const lines = readFileSync(historyFile, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as HistoryLine);
       assert.ok(lines.length >= 8 * 60);
       checkHistory(lines);
       const s = await openStore(url());
@@ -66,7 +72,14 @@ function scenarios(name: string, url: () => string): void {
 
     test('kill -9 mid-allocation, reconcile after grace: nothing leaked, nothing live freed', async () => {
       const pool: IpPool = { network: `crash-${name}`, ranges: [{ range: '10.8.0.0/24' }] };
-      const victim = forkWorker({ storeUrl: url(), pool, id: 'victim', mode: 'churn', ops: 100000, holders: 40 });
+      const victim = forkWorker({
+        storeUrl: url(),
+        pool,
+        id: 'victim',
+        mode: 'churn',
+        ops: 100000,
+        holders: 40,
+      });
       const survivor = forkWorker({ storeUrl: url(), pool, id: 'live', mode: 'bench', ops: 20 });
       await waitMessage(survivor, 'ready');
       survivor.send('go');
@@ -78,7 +91,10 @@ function scenarios(name: string, url: () => string): void {
       const s = await openStore(url());
       try {
         const before = (await s.list<{ podName: string }>(RESERVATION_KIND, pool.network)).items;
-        assert.ok(before.some((r) => r.value.podName.startsWith('victim')), 'the victim held addresses when killed');
+        assert.ok(
+          before.some((r) => r.value.podName.startsWith('victim')),
+          'the victim held addresses when killed',
+        );
         const isLive = (_ns: string, podName: string) => podName.startsWith('live');
         const graceMs = 300;
         const young = await reconcile(s, { isLive, graceMs: 60_000 });
@@ -86,7 +102,10 @@ function scenarios(name: string, url: () => string): void {
         await new Promise((r) => setTimeout(r, graceMs));
         const r = await reconcile(s, { isLive, graceMs });
         assert.ok(r.freed.length > 0);
-        assert.ok(r.freed.every((f) => f.podName.startsWith('victim')), 'only the dead holder was freed');
+        assert.ok(
+          r.freed.every((f) => f.podName.startsWith('victim')),
+          'only the dead holder was freed',
+        );
         const left = (await s.list<{ podName: string }>(RESERVATION_KIND, pool.network)).items;
         assert.equal(left.length, 20);
         assert.ok(left.every((x) => x.value.podName.startsWith('live')));

@@ -6,7 +6,10 @@ import type { WorkerConfig } from './load-worker.js';
 export function forkWorker(cfg: WorkerConfig): ChildProcess {
   const fromTs = import.meta.url.endsWith('.ts');
   const script = fileURLToPath(new URL(`./load-worker.${fromTs ? 'ts' : 'js'}`, import.meta.url));
-  const child = fork(script, [], { execArgv: fromTs ? ['--import', 'tsx'] : [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(script, [], {
+    execArgv: fromTs ? ['--import', 'tsx'] : [],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   child.send(cfg);
   return child;
 }

@@ -89,7 +89,8 @@ async function main(cfg: WorkerConfig): Promise<void> {
   const end = now();
   process.send?.({ type: 'result', lat, start, end });
   await new Promise<void>((resolve) => process.once('message', () => resolve()));
-  for (let i = 0; i < cfg.ops; i++) await ipam.release({ network: net, containerId: `${cfg.id}-c${i}`, ifName: 'net1' });
+  for (let i = 0; i < cfg.ops; i++)
+    await ipam.release({ network: net, containerId: `${cfg.id}-c${i}`, ifName: 'net1' });
   await store.close();
   process.send?.({ type: 'done' });
 }

@@ -100,13 +100,20 @@ export function parseAddress(s: unknown, field: string): { family: Family; value
   return { family: familyOf(a), value: toBigInt(a) };
 }
 
-export function parseCidr(s: unknown, field: string): { family: Family; first: bigint; last: bigint; prefixLength: number } {
-  if (typeof s !== 'string') throw new IpamError('InvalidPool', `${field}: ${JSON.stringify(s)} is not a CIDR`);
+export function parseCidr(
+  s: unknown,
+  field: string,
+): { family: Family; first: bigint; last: bigint; prefixLength: number } {
+  if (typeof s !== 'string')
+    throw new IpamError('InvalidPool', `${field}: ${JSON.stringify(s)} is not a CIDR`);
   let parsed: [ipaddr.IPv4 | ipaddr.IPv6, number];
   try {
     parsed = ipaddr.parseCIDR(s);
   } catch {
-    throw new IpamError('InvalidPool', `${field}: ${JSON.stringify(s)} is not a CIDR (expected e.g. 10.1.0.0/24 or fd00::/64)`);
+    throw new IpamError(
+      'InvalidPool',
+      `${field}: ${JSON.stringify(s)} is not a CIDR (expected e.g. 10.1.0.0/24 or fd00::/64)`,
+    );
   }
   const [addr, prefixLength] = parsed;
   const family = familyOf(addr);
@@ -146,7 +153,8 @@ export function compilePool(pool: IpPool): CompiledPool {
     const end = bound(r.rangeEnd, 'rangeEnd');
     first = start ?? first;
     last = end ?? last;
-    if (first > last) throw new IpamError('InvalidPool', `${f}: rangeStart ${r.rangeStart} is after rangeEnd ${r.rangeEnd}`);
+    if (first > last)
+      throw new IpamError('InvalidPool', `${f}: rangeStart ${r.rangeStart} is after rangeEnd ${r.rangeEnd}`);
     if (r.exclude !== undefined && !Array.isArray(r.exclude)) {
       throw new IpamError('InvalidPool', `${f}.exclude: must be a list of CIDRs`);
     }
@@ -154,7 +162,11 @@ export function compilePool(pool: IpPool): CompiledPool {
     const excludes: readonly string[] = r.exclude ?? [];
     excludes.forEach((e, j) => {
       const x = parseCidr(e, `${f}.exclude[${j}]`);
-      if (x.family !== c.family) throw new IpamError('InvalidPool', `${f}.exclude[${j}]: ${e} is not the same IP family as ${r.range}`);
+      if (x.family !== c.family)
+        throw new IpamError(
+          'InvalidPool',
+          `${f}.exclude[${j}]: ${e} is not the same IP family as ${r.range}`,
+        );
       const lo = x.first > first ? x.first : first;
       const hi = x.last < last ? x.last : last;
       if (lo <= hi) ex.push([lo, hi]);
@@ -172,7 +184,15 @@ export function compilePool(pool: IpPool): CompiledPool {
         throw new IpamError('InvalidPool', `${f}.range: ${r.range} overlaps ranges[${s.rangeIndex}]`);
       }
     }
-    segs.push({ rangeIndex: i, prefixLength: c.prefixLength, cidrFirst: c.first, cidrLast: c.last, first, last, excludes: merged });
+    segs.push({
+      rangeIndex: i,
+      prefixLength: c.prefixLength,
+      cidrFirst: c.first,
+      cidrLast: c.last,
+      first,
+      last,
+      excludes: merged,
+    });
     byFamily.set(c.family, segs);
   });
   const families = new Map<Family, FamilyPool>();

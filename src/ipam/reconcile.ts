@@ -36,7 +36,14 @@ export interface ReconcileOptions {
 
 export interface ReconcileResult {
   /** Freed reservations: network, address, holder. */
-  readonly freed: ReadonlyArray<{ network: string; address: string; containerId: string; ifName: string; podNamespace: string; podName: string }>;
+  readonly freed: ReadonlyArray<{
+    network: string;
+    address: string;
+    containerId: string;
+    ifName: string;
+    podNamespace: string;
+    podName: string;
+  }>;
   /** IPAllocation records removed (network/containerId@ifName). */
   readonly droppedAllocations: readonly string[];
   /** Reservations kept because they are live or younger than the grace period. */
@@ -54,7 +61,10 @@ export async function reconcile(store: Store, opts: ReconcileOptions): Promise<R
   const dropped: string[] = [];
   let kept = 0;
   const liveCache = new Map<string, boolean>();
-  const live = async (network: string, h: { podNamespace: string; podName: string; containerId: string; ifName: string }) => {
+  const live = async (
+    network: string,
+    h: { podNamespace: string; podName: string; containerId: string; ifName: string },
+  ) => {
     const k = `${network}/${holderName(h.containerId, h.ifName)}/${h.podNamespace}/${h.podName}`;
     let v = liveCache.get(k);
     if (v === undefined) {
@@ -81,7 +91,14 @@ export async function reconcile(store: Store, opts: ReconcileOptions): Promise<R
     try {
       // Conditional: if the address was released and claimed again since the list, leave it alone.
       await store.delete(r, { resourceVersion: r.resourceVersion });
-      freed.push({ network: r.namespace, address: r.name, containerId: v.containerId, ifName: v.ifName, podNamespace: v.podNamespace, podName: v.podName });
+      freed.push({
+        network: r.namespace,
+        address: r.name,
+        containerId: v.containerId,
+        ifName: v.ifName,
+        podNamespace: v.podNamespace,
+        podName: v.podName,
+      });
     } catch (err) {
       if (!isStoreError(err, 'Conflict')) throw err;
     }
@@ -103,7 +120,15 @@ export async function reconcile(store: Store, opts: ReconcileOptions): Promise<R
 export async function attachmentLiveness(store: Store): Promise<IsLive> {
   const list = await store.list<AttachmentRecord>(ATTACHMENT_KIND);
   const live = new Set(
-    list.items.map((a) => JSON.stringify([a.value.network, a.value.containerId, a.value.ifName, a.value.podNamespace, a.value.podName])),
+    list.items.map((a) =>
+      JSON.stringify([
+        a.value.network,
+        a.value.containerId,
+        a.value.ifName,
+        a.value.podNamespace,
+        a.value.podName,
+      ]),
+    ),
   );
   return (podNamespace, podName, containerId, ifName, network) =>
     live.has(JSON.stringify([network, containerId, ifName, podNamespace, podName]));
@@ -115,7 +140,14 @@ export interface NetworkUsage {
   readonly size: bigint | undefined;
   readonly used: number;
   readonly free: bigint | undefined;
-  readonly holders: ReadonlyArray<{ address: string; podNamespace: string; podName: string; containerId: string; ifName: string; createdAt: number }>;
+  readonly holders: ReadonlyArray<{
+    address: string;
+    podNamespace: string;
+    podName: string;
+    containerId: string;
+    ifName: string;
+    createdAt: number;
+  }>;
   /** Why size is unknown, if it is. */
   readonly note?: string;
 }
@@ -142,8 +174,22 @@ export async function usage(store: Store, network?: string): Promise<NetworkUsag
     }
     const holders = resv.items
       .filter((r) => r.namespace === name)
-      .map((r) => ({ address: r.name, podNamespace: r.value.podNamespace, podName: r.value.podName, containerId: r.value.containerId, ifName: r.value.ifName, createdAt: r.value.createdAt }));
-    out.push({ network: name, size, used: holders.length, free: size === undefined ? undefined : size - BigInt(holders.length), holders, ...(note ? { note } : {}) });
+      .map((r) => ({
+        address: r.name,
+        podNamespace: r.value.podNamespace,
+        podName: r.value.podName,
+        containerId: r.value.containerId,
+        ifName: r.value.ifName,
+        createdAt: r.value.createdAt,
+      }));
+    out.push({
+      network: name,
+      size,
+      used: holders.length,
+      free: size === undefined ? undefined : size - BigInt(holders.length),
+      holders,
+      ...(note ? { note } : {}),
+    });
   }
   return out;
 }

@@ -18,7 +18,10 @@ async function take<T>(it: AsyncIterator<T>, n: number, timeoutMs = 5000): Promi
     let timer: NodeJS.Timeout | undefined;
     const r = await Promise.race([
       it.next(),
-      new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new Error(`timed out after ${out.length} of ${n} events`)), left))),
+      new Promise<never>(
+        (_, rej) =>
+          (timer = setTimeout(() => rej(new Error(`timed out after ${out.length} of ${n} events`)), left)),
+      ),
     ]).finally(() => clearTimeout(timer));
     if (r.done) break;
     out.push(r.value);
@@ -48,8 +51,14 @@ export function storeContract(name: string, factory: StoreFactory): void {
         assert.equal(await s.get(k('missing')), undefined);
         const all = await s.list('Thing');
         assert.deepEqual(all.items.map((o) => `${o.namespace}/${o.name}`).sort(), ['ns1/a', 'ns2/b']);
-        assert.deepEqual((await s.list('Thing', 'ns2')).items.map((o) => o.name), ['b']);
-        assert.deepEqual((await s.list('Other', '')).items.map((o) => o.value), [{ x: 3 }]);
+        assert.deepEqual(
+          (await s.list('Thing', 'ns2')).items.map((o) => o.name),
+          ['b'],
+        );
+        assert.deepEqual(
+          (await s.list('Other', '')).items.map((o) => o.value),
+          [{ x: 3 }],
+        );
         assert.equal((await s.list('Nothing')).items.length, 0);
       }));
 
@@ -67,7 +76,10 @@ export function storeContract(name: string, factory: StoreFactory): void {
     test('create is create-if-absent: AlreadyExists, value untouched', () =>
       withStore(factory, async (s) => {
         await s.create(k('a'), 'first');
-        await assert.rejects(s.create(k('a'), 'second'), (e) => isStoreError(e, 'AlreadyExists') && /Thing ns1\/a/.test(String(e)));
+        await assert.rejects(
+          s.create(k('a'), 'second'),
+          (e) => isStoreError(e, 'AlreadyExists') && /Thing ns1\/a/.test(String(e)),
+        );
         assert.equal((await s.get(k('a')))?.value, 'first');
       }));
 
@@ -84,7 +96,9 @@ export function storeContract(name: string, factory: StoreFactory): void {
     test('concurrent CAS updates: exactly one wins', () =>
       withStore(factory, async (s) => {
         const a = await s.create(k('a'), 0);
-        const results = await Promise.allSettled([1, 2, 3, 4, 5].map((v) => s.update(k('a'), v, a.resourceVersion)));
+        const results = await Promise.allSettled(
+          [1, 2, 3, 4, 5].map((v) => s.update(k('a'), v, a.resourceVersion)),
+        );
         assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
         for (const r of results) if (r.status === 'rejected') assert.ok(isStoreError(r.reason, 'Conflict'));
       }));
@@ -100,7 +114,9 @@ export function storeContract(name: string, factory: StoreFactory): void {
         const a = await s.create(k('a'), 1);
         const b = await s.create(k('b'), 1);
         await s.update(k('b'), 2, b.resourceVersion);
-        await assert.rejects(s.delete(k('b'), { resourceVersion: b.resourceVersion }), (e) => isStoreError(e, 'Conflict'));
+        await assert.rejects(s.delete(k('b'), { resourceVersion: b.resourceVersion }), (e) =>
+          isStoreError(e, 'Conflict'),
+        );
         assert.ok(await s.get(k('b')));
         assert.equal(await s.delete(k('a'), { resourceVersion: a.resourceVersion }), true);
         assert.equal(await s.get(k('a')), undefined);
@@ -154,13 +170,20 @@ export function storeContract(name: string, factory: StoreFactory): void {
         const w = s.watch({ fromRevision: start });
         const evs: WatchEvent[] = await take(w, 20);
         await w.return?.();
-        assert.deepEqual(evs.map((e) => e.revision), written);
+        assert.deepEqual(
+          evs.map((e) => e.revision),
+          written,
+        );
       }));
 
     test('watch ends when its signal aborts', () =>
       withStore(factory, async (s) => {
         const ac = new AbortController();
-        const w = s.watch({ kind: 'Thing', fromRevision: (await s.list('Thing')).revision, signal: ac.signal });
+        const w = s.watch({
+          kind: 'Thing',
+          fromRevision: (await s.list('Thing')).revision,
+          signal: ac.signal,
+        });
         setTimeout(() => ac.abort(), 50);
         const r = await w.next();
         assert.equal(r.done, true);
@@ -180,7 +203,11 @@ export function storeContract(name: string, factory: StoreFactory): void {
         const it = listThenWatch(s, 'Thing', { signal: ac.signal });
         const snap = (await it.next()).value as ListWatchItem;
         assert.equal(snap.type, 'SYNCED');
-        if (snap.type === 'SYNCED') assert.deepEqual(snap.items.map((o) => o.value), [6]);
+        if (snap.type === 'SYNCED')
+          assert.deepEqual(
+            snap.items.map((o) => o.value),
+            [6],
+          );
         await s.create(k('b'), 'new');
         const ev = (await it.next()).value as ListWatchItem;
         assert.equal(ev.type, 'ADDED');

@@ -38,7 +38,8 @@ test('embedded: automatic compaction keeps a bounded history and reports Gone', 
   try {
     const first = await s.create({ kind: 'T', namespace: '', name: 'x' }, 0);
     let cur = first;
-    for (let i = 1; i <= 1100; i++) cur = await s.update({ kind: 'T', namespace: '', name: 'x' }, i, cur.resourceVersion);
+    for (let i = 1; i <= 1100; i++)
+      cur = await s.update({ kind: 'T', namespace: '', name: 'x' }, i, cur.resourceVersion);
     const w = s.watch({ fromRevision: first.resourceVersion });
     await assert.rejects(w.next(), /compacted/);
   } finally {

@@ -103,7 +103,9 @@ export class EmbeddedStore implements Store {
       upsert: db.prepare<[string, string, string, string, number]>(
         'INSERT OR REPLACE INTO objects (kind, namespace, name, value, rv) VALUES (?, ?, ?, ?, ?)',
       ),
-      remove: db.prepare<[string, string, string]>('DELETE FROM objects WHERE kind = ? AND namespace = ? AND name = ?'),
+      remove: db.prepare<[string, string, string]>(
+        'DELETE FROM objects WHERE kind = ? AND namespace = ? AND name = ?',
+      ),
       eventsAll: db.prepare<[number], EventRow>('SELECT * FROM events WHERE rv > ? ORDER BY rv LIMIT 1000'),
       eventsKind: db.prepare<[number, string], EventRow>(
         'SELECT * FROM events WHERE rv > ? AND kind = ? ORDER BY rv LIMIT 1000',
@@ -128,7 +130,8 @@ export class EmbeddedStore implements Store {
     // One read transaction: the rows and the revision come from the same snapshot.
     return this.run(
       this.db.transaction(() => {
-        const rows = namespace === undefined ? this.stmts.listKind.all(kind) : this.stmts.listNs.all(kind, namespace);
+        const rows =
+          namespace === undefined ? this.stmts.listKind.all(kind) : this.stmts.listNs.all(kind, namespace);
         return { items: rows.map((r) => toObject<T>(r)), revision: String(this.currentRevision()) };
       }),
     );
@@ -215,7 +218,10 @@ export class EmbeddedStore implements Store {
         const { rows, compacted } = this.run(
           this.db.transaction(() => ({
             compacted: this.stmts.compacted.get()?.value ?? 0,
-            rows: opts.kind === undefined ? this.stmts.eventsAll.all(from) : this.stmts.eventsKind.all(from, opts.kind),
+            rows:
+              opts.kind === undefined
+                ? this.stmts.eventsAll.all(from)
+                : this.stmts.eventsKind.all(from, opts.kind),
           })),
         );
         if (from < compacted) {

@@ -21,7 +21,9 @@ export interface TestEtcd {
 /** Why etcd tests cannot run here, or undefined if they can. */
 export function etcdUnavailableReason(): string | undefined {
   if (process.env.MULTINET_TEST_ETCD) return undefined;
-  return existsSync(ETCD_BINARY) ? undefined : `etcd binary not found at ${ETCD_BINARY} (install etcd-server)`;
+  return existsSync(ETCD_BINARY)
+    ? undefined
+    : `etcd binary not found at ${ETCD_BINARY} (install etcd-server)`;
 }
 
 export async function freePort(): Promise<number> {
@@ -48,15 +50,24 @@ export async function startTestEtcd(): Promise<TestEtcd> {
   const child: ChildProcess = spawn(
     ETCD_BINARY,
     [
-      '--name', 'mn-test',
-      '--data-dir', dir,
-      '--listen-client-urls', `http://${endpoint}`,
-      '--advertise-client-urls', `http://${endpoint}`,
-      '--listen-peer-urls', peer,
-      '--initial-advertise-peer-urls', peer,
-      '--initial-cluster', `mn-test=${peer}`,
-      '--logger', 'zap',
-      '--log-level', 'error',
+      '--name',
+      'mn-test',
+      '--data-dir',
+      dir,
+      '--listen-client-urls',
+      `http://${endpoint}`,
+      '--advertise-client-urls',
+      `http://${endpoint}`,
+      '--listen-peer-urls',
+      peer,
+      '--initial-advertise-peer-urls',
+      peer,
+      '--initial-cluster',
+      `mn-test=${peer}`,
+      '--logger',
+      'zap',
+      '--log-level',
+      'error',
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
@@ -81,7 +92,8 @@ export async function startTestEtcd(): Promise<TestEtcd> {
         await client.get('/').exec();
         break;
       } catch (err) {
-        if (Date.now() > deadline) throw new Error(`etcd on ${endpoint} did not start in 15 s: ${String(err)} ${stderr}`);
+        if (Date.now() > deadline)
+          throw new Error(`etcd on ${endpoint} did not start in 15 s: ${String(err)} ${stderr}`);
         await new Promise((r) => setTimeout(r, 100));
       }
     }

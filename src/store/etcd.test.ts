@@ -19,7 +19,9 @@ if (skip) {
   });
   let n = 0;
   // Each test gets its own key prefix on the one etcd, so tests start from an empty store.
-  storeContract('etcd', () => EtcdStore.connect([etcd.endpoint], { prefix: `/mn-test-${process.pid}-${n++}/` }));
+  storeContract('etcd', () =>
+    EtcdStore.connect([etcd.endpoint], { prefix: `/mn-test-${process.pid}-${n++}/` }),
+  );
 
   describe('etcd specifics', () => {
     test('keys are /multinet/<kind>/<ns>/<name> with the default prefix', async () => {
@@ -27,7 +29,10 @@ if (skip) {
       try {
         await s.create({ kind: 'Thing', namespace: 'ns', name: 'fd00::1' }, { a: 1 });
         const l = await s.list('Thing', 'ns');
-        assert.deepEqual(l.items.map((o) => o.name), ['fd00::1']);
+        assert.deepEqual(
+          l.items.map((o) => o.name),
+          ['fd00::1'],
+        );
         assert.equal(await s.delete({ kind: 'Thing', namespace: 'ns', name: 'fd00::1' }), true);
       } finally {
         await s.close();

@@ -143,7 +143,11 @@ export class EtcdStore implements Store {
     }
     const rv = opts.resourceVersion;
     const res = await this.call(() =>
-      this.client.if(path, 'Mod', '==', rv).then(this.client.delete().key(path)).else(this.client.get(path)).commit(),
+      this.client
+        .if(path, 'Mod', '==', rv)
+        .then(this.client.delete().key(path))
+        .else(this.client.get(path))
+        .commit(),
     );
     if (!res.succeeded) {
       const cur = res.responses[0]?.response_range.kvs[0];

@@ -70,7 +70,8 @@ export class MemoryStore implements Store {
     validateKey(key);
     const cur = this.objects.get(keyOf(key));
     if (!cur) throw new NotFoundError(key);
-    if (cur.resourceVersion !== resourceVersion) throw new ConflictError(key, resourceVersion, cur.resourceVersion);
+    if (cur.resourceVersion !== resourceVersion)
+      throw new ConflictError(key, resourceVersion, cur.resourceVersion);
     return this.write(key, value, 'MODIFIED');
   }
 

@@ -21,11 +21,15 @@ const HOST_PORT = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):\d{1,5}$/;
 export async function openStore(url?: string, opts: OpenStoreOptions = {}): Promise<Store> {
   const u = url ?? process.env.MULTINET_STORE ?? DEFAULT_STORE_URL;
   const m = /^([a-z0-9]+):\/\/(.*)$/.exec(u);
-  if (!m) throw new InvalidStoreInputError(`store URL ${JSON.stringify(u)}: expected memory://, embedded:///path or etcd://host:port`);
+  if (!m)
+    throw new InvalidStoreInputError(
+      `store URL ${JSON.stringify(u)}: expected memory://, embedded:///path or etcd://host:port`,
+    );
   const [, scheme, rest = ''] = m;
   switch (scheme) {
     case 'memory':
-      if (rest !== '') throw new InvalidStoreInputError(`store URL ${JSON.stringify(u)}: memory:// takes no path`);
+      if (rest !== '')
+        throw new InvalidStoreInputError(`store URL ${JSON.stringify(u)}: memory:// takes no path`);
       return new MemoryStore();
     case 'embedded': {
       const path = decodeURIComponent(rest.split('?')[0] ?? '');
@@ -38,7 +42,9 @@ export async function openStore(url?: string, opts: OpenStoreOptions = {}): Prom
     }
     case 'etcd': {
       const endpoints = rest.replace(/\/+$/, '').split(',');
-      const bad = endpoints.find((e) => !HOST_PORT.test(e) || Number(e.slice(e.lastIndexOf(':') + 1)) > 65535);
+      const bad = endpoints.find(
+        (e) => !HOST_PORT.test(e) || Number(e.slice(e.lastIndexOf(':') + 1)) > 65535,
+      );
       if (bad !== undefined || endpoints.length === 0) {
         throw new InvalidStoreInputError(
           `store URL ${JSON.stringify(u)}: endpoint ${JSON.stringify(bad ?? '')} is not host:port (etcd://127.0.0.1:2379[,host:port])`,

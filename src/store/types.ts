@@ -117,7 +117,10 @@ export class GoneError extends StoreError {
     readonly fromRevision: string,
     readonly compactedRevision: string,
   ) {
-    super('Gone', `watch from revision ${fromRevision} is too old (history compacted up to ${compactedRevision}); re-list`);
+    super(
+      'Gone',
+      `watch from revision ${fromRevision} is too old (history compacted up to ${compactedRevision}); re-list`,
+    );
   }
 }
 
@@ -144,7 +147,9 @@ const SEGMENT_RE = /^[^/\u0000-\u001f\u007f]{1,253}$/;
 
 export function validateKind(kind: string): void {
   if (!KIND_RE.test(kind)) {
-    throw new InvalidStoreInputError(`kind ${JSON.stringify(kind)}: must be letters and digits, starting with a letter`);
+    throw new InvalidStoreInputError(
+      `kind ${JSON.stringify(kind)}: must be letters and digits, starting with a letter`,
+    );
   }
 }
 

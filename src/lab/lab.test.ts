@@ -1,0 +1,133 @@
+// End-to-end tests of `multinet lab`: real namespaces, real agent processes, the real CNI plugin,
+// real packets. They need root and the built tree (npm test builds first).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Lab } from './lab.js';
+import { expectations, mismatches, runChecks } from './check.js';
+import { listNetns } from './topology.js';
+import { ProcessRunner } from '../util/exec.js';
+import { agentPid, isAlive } from './agents.js';
+import type { PodStatus } from './pods.js';
+
+const root = process.getuid?.() === 0;
+const built = existsSync(fileURLToPath(new URL('../../multinet-cni.mjs', import.meta.url)));
+const skip = !root ? 'needs root (network namespaces)' : !built ? 'needs the built tree (npm run build)' : false;
+const SEED = fileURLToPath(new URL('../../../examples/seed', import.meta.url)).replace('/dist/examples/', '/examples/');
+const TESTDATA = fileURLToPath(new URL('./testdata/overlap', import.meta.url)).replace('/dist/src/', '/src/');
+const quiet = (): void => undefined;
+
+async function check(lab: Lab): Promise<{ probed: number; bad: string[] }> {
+  const results = await runChecks(lab.runner, expectations(await lab.endpoints()));
+  const bad = mismatches(results).map((b) => `${b.from.pod}/${b.from.ifName} -> ${b.to.pod}/${b.to.ifName} ${b.to.ip}: expected ${b.expected}, seen ${b.seen}`);
+  return { probed: results.filter((r) => r.seen !== undefined).length, bad };
+}
+
+async function eventually(fn: () => Promise<boolean>, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await fn()) return true;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return fn();
+}
+
+describe('lab: the seed scenario on 2 nodes', { skip }, () => {
+  let lab: Lab;
+  let before_: string[];
+  before(async () => {
+    before_ = await listNetns(new ProcessRunner());
+    lab = await Lab.up('t2', { nodes: 2, resyncSeconds: 2 }, quiet);
+  });
+  after(async () => {
+    await lab?.down(quiet);
+  });
+
+  test('every seed object applies; samplepods run on both nodes; memif fails visibly', async () => {
+    const r = await lab.apply([SEED], quiet);
+    assert.equal(r.errorCount, 0);
+    const store = await lab.store();
+    const pods = (await store.list('Pod')).items;
+    const status = (n: string): PodStatus | undefined => (pods.find((p) => p.name === n)?.value as { status?: PodStatus }).status;
+    assert.equal(status('samplepod')?.phase, 'Running');
+    assert.equal(status('samplepod2')?.phase, 'Running');
+    assert.notEqual(status('samplepod')?.nodeName, status('samplepod2')?.nodeName);
+    assert.equal(status('samplepod-memif')?.phase, 'Failed');
+    assert.match(status('samplepod-memif')?.reason ?? '', /memif/);
+    const ifs = status('samplepod')!.networkStatus.map((s) => `${s.name}@${s.interface}`);
+    assert.deepEqual(ifs, ['multinet-default@eth0', 'default/network-blue-conf@eth1', 'default/network-red-conf@eth2']);
+  });
+
+  test('lab check: same network reachable across nodes, other networks not', async () => {
+    const { probed, bad } = await check(lab);
+    assert.deepEqual(bad, []);
+    assert.equal(probed, 30);
+  });
+
+  test('a route removed by hand breaks check; the agent resync repairs it', async () => {
+    const eps = await lab.endpoints();
+    const blue = eps.filter((e) => e.network === 'blue');
+    const store = await lab.store();
+    const att = (await store.list('Attachment')).items.map((o) => o.value as { ips: string[]; node: string; network: string });
+    const remote = att.find((a) => a.network === 'blue' && a.ips.includes(blue[1]!.ip))!;
+    const other = lab.config.nodes.find((n) => n.name !== remote.node)!;
+    const { routingNs } = await import('../dataplane/naming.js');
+    const ns = routingNs(other.name, 'blue');
+    const del = await lab.runner.run('ip', ['-n', ns, 'route', 'del', `${blue[1]!.ip}/32`]);
+    assert.equal(del.code, 0, del.stderr);
+    const broken = await check(lab);
+    assert.ok(broken.bad.length > 0, 'check must catch the missing route');
+    assert.ok(await eventually(async () => (await check(lab)).bad.length === 0, 15_000), 'resync restores the route');
+  });
+
+  test('lab down leaves no namespace, process or file', async () => {
+    const pids = lab.config.nodes.map((n) => agentPid(n));
+    await lab.down(quiet);
+    const now = await listNetns(new ProcessRunner());
+    assert.deepEqual(now.filter((n) => !before_.includes(n)), []);
+    assert.ok(pids.every((p) => !isAlive(p)));
+    assert.ok(!existsSync(lab.config.dir));
+    lab = undefined as unknown as Lab;
+  });
+});
+
+describe('lab: 3 nodes, overlapping networks, churn and an agent restart', { skip }, () => {
+  let lab: Lab;
+  before(async () => {
+    lab = await Lab.up('t3', { nodes: 3, resyncSeconds: 2 }, quiet);
+    const r = await lab.apply([`${TESTDATA}/networks.yaml`, `${TESTDATA}/pods.yaml`], quiet);
+    assert.equal(r.errorCount, 0, JSON.stringify(r.issues));
+  });
+  after(async () => {
+    await lab?.down(quiet);
+  });
+
+  test('overlapping ranges stay isolated; two interfaces in one network both work', async () => {
+    const eps = await lab.endpoints();
+    assert.equal(eps.filter((e) => e.pod === 'pa' && e.network === 'green').length, 2);
+    const { bad } = await check(lab);
+    assert.deepEqual(bad, []);
+  });
+
+  test('pods added and deleted while traffic runs; an agent killed and restarted: check stays green', async () => {
+    const eps = await lab.endpoints();
+    const pb = eps.find((e) => e.pod === 'pb' && e.ifName === 'eth1')!;
+    const pa = eps.find((e) => e.pod === 'pa' && e.ifName === 'eth1')!;
+    // a steady ping from pb to pa across nodes, through all the churn
+    const ping = lab.runner.run('ip', ['netns', 'exec', pb.netns, 'ping', '-q', '-i', '0.1', '-c', '80', '-I', 'eth1', pa.ip], { timeoutMs: 30_000 });
+    const r1 = await lab.apply([`${TESTDATA}/extra-pod.yaml`], quiet);
+    assert.equal(r1.errorCount, 0);
+    const node3 = lab.config.nodes[2]!;
+    process.kill(agentPid(node3)!, 'SIGKILL');
+    await lab.restartAgent(node3.name, { resyncSeconds: 2 });
+    await lab.delete([`${TESTDATA}/extra-pod.yaml`], quiet);
+    const out = await ping;
+    const m = /(\d+) packets transmitted, (\d+) received/.exec(out.stdout);
+    assert.ok(m, out.stdout + out.stderr);
+    const lost = Number(m[1]) - Number(m[2]);
+    assert.ok(lost <= 3, `lost ${lost} of ${m[1]} packets`);
+    const { bad } = await check(lab);
+    assert.deepEqual(bad, []);
+  });
+});
