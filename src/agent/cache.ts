@@ -67,7 +67,7 @@ export class ClusterCache {
     return {
       networks: this.networks,
       nodes: this.nodes,
-      attachments: this.attachments.values(),
+      attachments: [...this.attachments.values()],
       pods: this.typedList(KIND_POD) as Pod[],
       services: this.typedList(KIND_SERVICE) as Service[],
       policies: POLICY_KINDS.flatMap((k) => this.typedList(k)) as PolicyResource[],

@@ -146,6 +146,32 @@ describe('startCniServer', () => {
     }
   });
 
+  test('an ADD result the plugin read but never acknowledged is undone', async () => {
+    const path = join(dir, 'noack.sock');
+    const h = new FakeCniHandler();
+    const srv = await startCniServer(path, h);
+    try {
+      const answer = await new Promise<string>((resolve, reject) => {
+        const s = connect(path);
+        s.on('connect', () => s.write(JSON.stringify(req('ADD')) + '\n'));
+        s.on('data', (d) => {
+          s.destroy(); // e.g. killed by the runtime right then
+          resolve(d.toString());
+        });
+        s.on('error', reject);
+      });
+      assert.ok(JSON.parse(answer).result);
+      for (let i = 0; i < 100 && h.calls.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(
+        h.calls.map((c) => c.command),
+        ['ADD', 'DEL'],
+      );
+      assert.equal(h.attachments.size, 0);
+    } finally {
+      await srv.close();
+    }
+  });
+
   test('client: no socket or no listener is error 11 with the path', async () => {
     const path = join(dir, 'none.sock');
     await assert.rejects(

@@ -16,6 +16,9 @@ import {
   type CniResult100,
 } from './cni-protocol.js';
 
+/** How long an ADD result waits for the plugin's ack before it is undone. */
+export const ACK_TIMEOUT_MS = 10_000;
+
 export interface CniCallContext {
   /** Aborted when the plugin hung up (timeout, killed) before the answer was written. */
   readonly signal: AbortSignal;
@@ -162,9 +165,15 @@ async function serve(sock: Socket, handler: CniHandler, opts: CniServerOptions):
     if (!abort.signal.aborted) sock.end(encodeMessage(resp));
     return;
   }
-  const acked = abort.signal.aborted
-    ? false
-    : (sock.write(encodeMessage(resp)), (await lines.next()) === ACK);
+  let acked = false;
+  if (!abort.signal.aborted) {
+    sock.write(encodeMessage(resp));
+    // A live plugin acks at once; one that neither acks nor hangs up is not waited for forever.
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), ACK_TIMEOUT_MS)));
+    acked = (await Promise.race([lines.next(), late])) === ACK;
+    clearTimeout(timer);
+  }
   sock.end();
   if (acked) return;
   opts.log?.warn(

@@ -16,7 +16,7 @@ export interface ClusterView {
   readonly networks: ReadonlyMap<string, NetworkInfo>;
   readonly nodes: ReadonlyMap<string, NodeRecord>;
   /** Every attachment of the cluster (all nodes). */
-  readonly attachments: Iterable<AttachmentRecord>;
+  readonly attachments: readonly AttachmentRecord[];
   /** Extra destinations routed from pods through their interface in a network (e.g. service IPs). */
   readonly extraRoutes?: ReadonlyMap<string, readonly string[]>;
   /** Pods (labels, container ports), Services and policies, as the api validated them. */

@@ -6,6 +6,7 @@ import { StoreAllocator } from '../agent/store-allocator.js';
 import { discoverUnderlay } from '../agent/underlay.js';
 import { DEFAULT_CNI_SOCKET } from '../agent/cni-protocol.js';
 import { LinuxDataplane } from '../dataplane/linux.js';
+import { LinuxNft } from '../dataplane/nft-linux.js';
 import { openStore } from '../store/open.js';
 import { reconcile, attachmentLiveness } from '../ipam/reconcile.js';
 import { ProcessRunner } from '../util/exec.js';
@@ -57,6 +58,7 @@ export function register(program: Command): void {
         mtu,
         store,
         dataplane: new LinuxDataplane(runner),
+        nft: new LinuxNft(runner),
         ipam: new StoreAllocator(store),
         log,
         socketPath: o.socket,

@@ -10,6 +10,10 @@ import { formatIssue } from '../api/index.js';
 import type { PodStatus } from '../lab/pods.js';
 import { KIND_ATTACHMENT, type AttachmentRecord } from '../calc/records.js';
 import { table } from './table.js';
+import { clusterViewForServices } from '../lab/services-view.js';
+import { serviceState } from '../calc/services.js';
+import { policyBindings } from '../calc/policies.js';
+import type { PolicyResource } from '../calc/node-state.js';
 import { requireTools } from './prereq.js';
 
 const say = (s: string): void => void process.stdout.write(s + '\n');
@@ -33,7 +37,7 @@ async function withLab<T>(cmd: Command, fn: (lab: Lab) => Promise<T>): Promise<T
 
 export async function checkCommand(lab: Lab, opts: { quiet?: boolean } = {}): Promise<boolean> {
   const endpoints = await lab.endpoints();
-  const pairs = expectations(endpoints);
+  const pairs = expectations(endpoints, await lab.policyOracle());
   const results = await runChecks(lab.runner, pairs);
   const bad = mismatches(results);
   const probed = results.filter((r) => r.seen !== undefined).length;
@@ -96,23 +100,38 @@ async function get(lab: Lab, what: string, name: string | undefined, output: Out
     case 'service':
     case 'svc': {
       const rs = cluster.resources.filter((r) => r.type === 'Service' && (!name || r.metadata.name === name));
+      // Endpoints as the agents compute them (same pure function), from the stored cluster.
+      const svcState = wide ? serviceState(clusterViewForServices(cluster, atts)) : undefined;
       const rows = rs.map((r) => {
         if (r.type !== 'Service') return [];
         const ports = r.spec.ports.map((p) => `${p.port}->${p.targetPort}/${p.protocol}`).join(',');
-        return [r.metadata.namespace ?? '', r.metadata.name, r.multinet?.network ?? '(default)', r.spec.clusterIP || '<pending>', ports, r.multinet?.selectorText ?? JSON.stringify(r.spec.selector ?? {})];
+        const row = [r.metadata.namespace ?? '', r.metadata.name, r.multinet?.network ?? '(default)', r.spec.clusterIP || '<pending>', ports, r.multinet?.selectorText ?? JSON.stringify(r.spec.selector ?? {})];
+        if (!svcState) return row;
+        const eps = svcState.services.get(`${r.metadata.namespace ?? 'default'}/${r.metadata.name}`)?.endpoints;
+        const text = eps ? [...eps].map(([p, e]) => `${p}=${e.length ? e.join(',') : '<none>'}`).join(' ') : '<none>';
+        return [...row, text];
       });
-      return emit(output, cluster.stored.filter((o) => o.kind === 'Service' && (!name || o.name === name)).map((o) => o.value), ['NAMESPACE', 'NAME', 'NETWORK', 'CLUSTER-IP', 'PORTS', 'SELECTOR'], rows);
+      return emit(output, cluster.stored.filter((o) => o.kind === 'Service' && (!name || o.name === name)).map((o) => o.value), ['NAMESPACE', 'NAME', 'NETWORK', 'CLUSTER-IP', 'PORTS', 'SELECTOR', ...(wide ? ['ENDPOINTS'] : [])], rows);
     }
     case 'policies':
     case 'policy':
     case 'networkpolicies': {
       const rs = cluster.resources.filter((r) => (r.type === 'CalicoNetworkPolicy' || r.type === 'CalicoGlobalNetworkPolicy') && (!name || r.metadata.name === name));
+      const bindings = wide
+        ? policyBindings({ ...clusterViewForServices(cluster, atts), policies: cluster.resources.filter((r): r is PolicyResource => r.type === 'CalicoNetworkPolicy' || r.type === 'CalicoGlobalNetworkPolicy' || r.type === 'KubernetesNetworkPolicy') })
+        : undefined;
       const rows = rs.map((r) => {
         if (r.type !== 'CalicoNetworkPolicy' && r.type !== 'CalicoGlobalNetworkPolicy') return [];
         const nets = new Set([...r.spec.ingress, ...r.spec.egress].map((x) => x.network ?? '(default)'));
-        return [r.metadata.namespace ?? '', r.metadata.name, String(r.spec.order ?? ''), r.spec.selectorText, r.spec.types.join(','), [...nets].join(',')];
+        const row = [r.metadata.namespace ?? '', r.metadata.name, String(r.spec.order ?? ''), r.spec.selectorText, r.spec.types.join(','), [...nets].join(',')];
+        if (!bindings) return row;
+        // Interfaces the policy polices, per network (the same calc the agents run).
+        const id = `${r.type}/${r.type === 'CalicoNetworkPolicy' ? (r.metadata.namespace ?? 'default') : ''}/${r.metadata.name}`;
+        const perNet = new Map<string, string[]>();
+        for (const b of bindings.filter((x) => x.policy === id)) perNet.set(b.network, [...(perNet.get(b.network) ?? []), `${b.pod.replace(/^default\//, '')}/${b.ifName}`]);
+        return [...row, perNet.size ? [...perNet].map(([n, ifs]) => `${n}: ${ifs.join(',')}`).join('; ') : '<none>'];
       });
-      return emit(output, rs.map((r) => r.metadata), ['NAMESPACE', 'NAME', 'ORDER', 'SELECTOR', 'TYPES', 'NETWORKS'], rows);
+      return emit(output, rs.map((r) => r.metadata), ['NAMESPACE', 'NAME', 'ORDER', 'SELECTOR', 'TYPES', 'NETWORKS', ...(wide ? ['APPLIES TO'] : [])], rows);
     }
     case 'nodes':
     case 'node': {

@@ -1,6 +1,7 @@
 // The plugin's side of the agent socket: one request, one answer, one connection.
 import { connect } from 'node:net';
 import {
+  ACK,
   encodeMessage,
   MAX_MESSAGE_BYTES,
   type CniRequest,

@@ -190,9 +190,11 @@ function parseConf(cmd: CniCommand, stdin: string): Conf {
     throw confError('field "dataplane_options" must be an object');
   const dpo = (dp ?? {}) as Record<string, unknown>;
   if (cmd === 'ADD' || cmd === 'DEL' || cmd === 'CHECK') {
-    if (typeof dpo.network_name !== 'string' || dpo.network_name === '')
+    // The reference's form (dataplane_options.network_name) or our type's top-level "network".
+    const net = dpo.network_name ?? (c.type === 'multinet' ? c.network : undefined);
+    if (typeof net !== 'string' || net === '')
       throw confError(
-        'field "dataplane_options.network_name" is required: the multinet network to attach to',
+        'field "dataplane_options.network_name" (or "network" for type multinet) is required: the multinet network to attach to',
       );
   }
 

@@ -16,7 +16,7 @@ import {
   vtepNextHop,
   vxlanName,
 } from './naming.js';
-import type { DesiredNode, FdbState, NeighState, RouteState } from './types.js';
+import type { DesiredNode, FdbState, NeighState, PodInterfaceSpec, RouteState } from './types.js';
 
 export class DesiredStateError extends Error {
   constructor(
@@ -192,6 +192,14 @@ export function overlayMtu(d: DesiredNode): number {
 }
 
 /** Validate and expand the desired node into per-namespace kernel objects. */
+/** Base metric of pod routes (plus the interface's position among the pod's interfaces). */
+export const POD_ROUTE_METRIC = 100;
+
+function podIfIndex(d: DesiredNode, p: PodInterfaceSpec): number {
+  const names = d.pods.filter((x) => x.netns === p.netns).map((x) => x.ifname).sort();
+  return names.indexOf(p.ifname);
+}
+
 export function expandDesired(d: DesiredNode): WantNode {
   validateDesired(d);
   const mtu = overlayMtu(d);
@@ -214,9 +222,13 @@ export function expandDesired(d: DesiredNode): WantNode {
       const podRoutes: RouteState[] = [];
       const dsts = [...p.routes.map(canonCidr)];
       if (p.defaultRoute) for (const f of fams) dsts.push(defaultDst(f));
+      // A pod may reach the same destination through several of its interfaces (two interfaces in
+      // one network, overlapping networks): each interface's routes get their own metric, so all
+      // coexist; the first interface (by name) is preferred, `ping -I`/SO_BINDTODEVICE picks any.
+      const metric = POD_ROUTE_METRIC + podIfIndex(d, p);
       for (const dst of [...new Set(dsts)]) {
         const f = familyOf(dst);
-        podRoutes.push({ dst, dev: p.ifname, via: f === 4 ? GATEWAY_V4 : GATEWAY_V6, proto: RT_PROTO });
+        podRoutes.push({ dst, dev: p.ifname, via: f === 4 ? GATEWAY_V4 : GATEWAY_V6, proto: RT_PROTO, metric });
       }
       const podNeighs: NeighState[] = [];
       if (fams.has(4)) podNeighs.push({ dev: p.ifname, addr: GATEWAY_V4, mac: hostMac, permanent: true });

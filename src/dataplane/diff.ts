@@ -79,9 +79,9 @@ export function countOps(plan: Plan): number {
 }
 
 const isOurs = (dev: string) => dev.startsWith(VXLAN_PREFIX) || dev.startsWith(HOST_VETH_PREFIX);
-const routeKey = (r: Pick<RouteState, 'dst'>) => r.dst;
+const routeKey = (r: Pick<RouteState, 'dst' | 'metric'>) => `${r.dst}|${r.metric ?? ''}`;
 const neighKey = (n: Pick<NeighState, 'dev' | 'addr'>) => `${n.dev}|${n.addr}`;
-const sameRoute = (a: RouteState, b: RouteState) => a.dev === b.dev && (a.via ?? '') === (b.via ?? '');
+const sameRoute = (a: RouteState, b: RouteState) => a.dev === b.dev && (a.via ?? '') === (b.via ?? '') && a.metric === b.metric;
 
 /** Ops turning the owned routes (proto 77) and permanent neighbours on `devs` into the wanted ones. */
 function diffRoutesNeighs(

@@ -172,13 +172,13 @@ export class FakeKernel implements KernelIO {
       case 'route-replace': {
         this.link(ref, op.route.dev);
         const n = this.ns(ref);
-        n.routes = [...n.routes.filter((r) => r.dst !== op.route.dst), { ...op.route }];
+        n.routes = [...n.routes.filter((r) => !(r.dst === op.route.dst && r.metric === op.route.metric)), { ...op.route }];
         return;
       }
       case 'route-del': {
         const n = this.ns(ref);
         const before = n.routes.length;
-        n.routes = n.routes.filter((r) => !(r.dst === op.route.dst && r.proto === op.route.proto));
+        n.routes = n.routes.filter((r) => !(r.dst === op.route.dst && r.proto === op.route.proto && r.metric === op.route.metric));
         if (n.routes.length === before) throw new Error('RTNETLINK answers: No such process');
         return;
       }

@@ -78,6 +78,8 @@ export function parseRoutes(rows: J[]): RouteState[] {
       dev: String(r.dev),
       ...(via !== undefined ? { via: canonIp(via) } : {}),
       proto: r.protocol !== undefined ? (/^\d+$/.test(String(r.protocol)) ? Number(r.protocol) : -1) : RT_PROTO,
+      // The kernel's defaults (0 for IPv4, 1024 for IPv6) read as "no metric set".
+      ...(typeof r.metric === 'number' && r.metric !== 0 && !(fam === 6 && r.metric === 1024) ? { metric: r.metric } : {}),
     });
   }
   return out;
@@ -151,13 +153,14 @@ export function renderOp(op: Op): string[] {
     case 'route-replace': {
       const r = op.route;
       const fam = famOf(r.dst);
-      if (!r.via) return [`route replace ${r.dst} dev ${r.dev} proto ${RT_PROTO}`];
+      const m = r.metric !== undefined ? ` metric ${r.metric}` : '';
+      if (!r.via) return [`route replace ${r.dst} dev ${r.dev} proto ${RT_PROTO}${m}`];
       const viaFam = famOf(r.via);
       const via = viaFam !== fam ? `inet6 ${r.via}` : r.via;
-      return [`route replace ${r.dst} via ${via} dev ${r.dev} proto ${RT_PROTO}${viaFam === 4 ? ' onlink' : ''}`];
+      return [`route replace ${r.dst} via ${via} dev ${r.dev} proto ${RT_PROTO}${viaFam === 4 ? ' onlink' : ''}${m}`];
     }
     case 'route-del':
-      return [`route del ${op.route.dst} dev ${op.route.dev} proto ${RT_PROTO}`];
+      return [`route del ${op.route.dst} dev ${op.route.dev} proto ${RT_PROTO}${op.route.metric !== undefined ? ` metric ${op.route.metric}` : ''}`];
     case 'neigh-replace':
       return [`neigh replace ${op.neigh.addr} lladdr ${op.neigh.mac} dev ${op.neigh.dev} nud permanent`];
     case 'neigh-del':

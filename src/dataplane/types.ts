@@ -126,6 +126,11 @@ export interface RouteState {
   readonly dev: string;
   readonly via?: string;
   readonly proto: number;
+  /**
+   * Route metric, when we set one (pod routes: one pod may route the same destination through
+   * several interfaces, e.g. two interfaces in one network); absent = the kernel's default.
+   */
+  readonly metric?: number;
 }
 
 export interface NeighState {

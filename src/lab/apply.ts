@@ -1,12 +1,13 @@
 // `lab apply -f` / `lab delete -f` with kubectl semantics: everything is validated first (against
 // what the cluster already holds), then objects are created or updated in the store, and pods
 // are created, changed or removed on the nodes.
-import { validateDocuments, validateObject, validateAll, formatIssue, type Issue, type RawDocument, type Resource, type Pod, type NetAttachDef } from '../api/index.js';
+import { validateDocuments, validateObject, validateAll, type Issue, type RawDocument, type Resource, type Pod, type NetAttachDef, type Service } from '../api/index.js';
 import { loadPaths } from '../api/load.js';
 import type { Store, StoredObject } from '../store/types.js';
 import { isStoreError } from '../store/types.js';
 import type { Runner } from '../util/exec.js';
 import type { LabConfig } from './layout.js';
+import { assignClusterIPs, withClusterIP } from './services-ip.js';
 import { attachOne, createPod, deletePod, detachOne, networkStatus, NETWORK_STATUS_ANNOTATION, type PodContext, type PodStatus } from './pods.js';
 
 export type Progress = (line: string) => void;
@@ -112,10 +113,13 @@ export async function applyPaths(store: Store, runner: Runner, lab: LabConfig, c
   const kept = cluster.resources.filter((r) => !appliedIds.has(JSON.stringify(keyOf(r))));
   const fromInput = new Set(report.resources.map((r) => r.source.file));
   const cross = validateAll([...report.resources, ...kept]).filter((i) => fromInput.has(i.file));
-  const seen = new Set(report.issues.map(formatIssue));
-  const issues = [...report.issues, ...cross.filter((i) => !seen.has(formatIssue(i)))];
+  // Per-object issues from the files, cross-object ones against the whole cluster (not the files alone).
+  const issues = [...loaded.issues, ...report.objects.flatMap((o) => o.issues), ...cross];
   const errorCount = issues.filter((i) => i.severity === 'error').length;
   if (errorCount > 0) return { issues, errorCount, changed: [] };
+  // ClusterIPs are decided before anything is written, so a conflict applies nothing.
+  const svcIps = assignClusterIPs(lab.serviceRange, report.resources.filter((r): r is Service => r.type === 'Service'), cluster.stored);
+  if (svcIps.issues.length) return { issues: [...issues, ...svcIps.issues], errorCount: svcIps.issues.length, changed: [] };
 
   const docs = new Map<Resource, unknown>();
   report.objects.forEach((o, i) => {
@@ -130,7 +134,8 @@ export async function applyPaths(store: Store, runner: Runner, lab: LabConfig, c
     const raw = docs.get(r);
     const ref = `${r.kind.toLowerCase()}/${r.metadata.name}`;
     if (r.type !== 'Pod') {
-      const what = await upsert(store, key, raw);
+      const ip = r.type === 'Service' ? svcIps.ips.get(`${key.namespace || 'default'}/${key.name}`) : undefined;
+      const what = await upsert(store, key, ip ? withClusterIP(raw, ip) : raw);
       progress(`${ref} ${what}`);
       if (what !== 'unchanged') changed.push(ref);
       continue;

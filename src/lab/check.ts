@@ -10,6 +10,9 @@ export interface Endpoint {
   readonly ip: string;
 }
 
+/** Does the model (policies) allow an ICMP echo from one endpoint to another of the same network? */
+export type PolicyOracle = (from: Endpoint, to: Endpoint) => boolean;
+
 export type Verdict = 'reach' | 'block';
 
 export interface PairResult {
@@ -19,6 +22,8 @@ export interface PairResult {
   /** undefined when not probed (self, or the address also exists in the source's network). */
   readonly seen?: Verdict;
   readonly note?: string;
+  /** Expected blocked because a policy denies it (not because of network isolation). */
+  readonly byPolicy?: boolean;
 }
 
 export function label(e: Endpoint): string {
@@ -26,13 +31,23 @@ export function label(e: Endpoint): string {
 }
 
 /** The pairs to probe, with what the model expects. */
-export function expectations(endpoints: readonly Endpoint[]): PairResult[] {
+export function expectations(endpoints: readonly Endpoint[], policy: PolicyOracle = () => true): PairResult[] {
   const out: PairResult[] = [];
   for (const from of endpoints) {
     for (const to of endpoints) {
-      const expected: Verdict = from.network === to.network ? 'reach' : 'block';
+      const sameNet = from.network === to.network;
+      const expected: Verdict = sameNet ? 'reach' : 'block';
       if (from === to) {
         out.push({ from, to, expected, note: 'self' });
+        continue;
+      }
+      // Between two interfaces of one pod the kernel delivers locally, never through the network.
+      if (from.netns === to.netns) {
+        out.push({ from, to, expected, note: 'same pod' });
+        continue;
+      }
+      if (sameNet && !policy(from, to)) {
+        out.push({ from, to, expected: 'block', byPolicy: true });
         continue;
       }
       // In another network the same address may exist in the source's own network: a reply
@@ -78,10 +93,24 @@ export function mismatches(results: readonly PairResult[]): PairResult[] {
 
 /** A matrix: rows are sources, columns destinations (numbered). */
 export function formatMatrix(endpoints: readonly Endpoint[], results: readonly PairResult[]): string {
+  if (endpoints.length === 0) return 'no running pod interfaces';
   const idx = new Map(endpoints.map((e, i) => [e, i]));
   const cell = new Map<string, string>();
   for (const r of results) {
-    const sym = r.note === 'self' ? '-' : r.seen === undefined ? '?' : r.seen !== r.expected ? (r.seen === 'reach' ? 'X' : 'x') : r.seen === 'reach' ? 'o' : '.';
+    const sym =
+      r.note === 'self' || r.note === 'same pod'
+        ? '-'
+        : r.seen === undefined
+          ? '?'
+          : r.seen !== r.expected
+            ? r.seen === 'reach'
+              ? 'X'
+              : 'x'
+            : r.seen === 'reach'
+              ? 'o'
+              : r.byPolicy
+                ? 'p'
+                : '.';
     cell.set(`${idx.get(r.from)}:${idx.get(r.to)}`, sym);
   }
   const names = endpoints.map((e, i) => `${String(i + 1).padStart(2)} ${label(e)} ${e.network} ${e.ip}`);
@@ -93,6 +122,6 @@ export function formatMatrix(endpoints: readonly Endpoint[], results: readonly P
     lines.push(`${names[i]!.padEnd(w)}  ${row}`);
   });
   lines.push('');
-  lines.push('o reachable, as expected   . unreachable, as expected   X reachable but should not be   x unreachable but should be   ? not probed (same address in source network)   - self');
+  lines.push('o reachable, as expected   . unreachable (other network), as expected   p unreachable (policy), as expected\nX reachable but should not be   x unreachable but should be   ? not probed (same address in source network)   - self or same pod');
   return lines.join('\n');
 }

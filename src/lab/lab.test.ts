@@ -19,7 +19,7 @@ const TESTDATA = fileURLToPath(new URL('./testdata/overlap', import.meta.url)).r
 const quiet = (): void => undefined;
 
 async function check(lab: Lab): Promise<{ probed: number; bad: string[] }> {
-  const results = await runChecks(lab.runner, expectations(await lab.endpoints()));
+  const results = await runChecks(lab.runner, expectations(await lab.endpoints(), await lab.policyOracle()));
   const bad = mismatches(results).map((b) => `${b.from.pod}/${b.from.ifName} -> ${b.to.pod}/${b.to.ifName} ${b.to.ip}: expected ${b.expected}, seen ${b.seen}`);
   return { probed: results.filter((r) => r.seen !== undefined).length, bad };
 }
@@ -38,7 +38,7 @@ describe('lab: the seed scenario on 2 nodes', { skip }, () => {
   let before_: string[];
   before(async () => {
     before_ = await listNetns(new ProcessRunner());
-    lab = await Lab.up('t2', { nodes: 2, resyncSeconds: 2 }, quiet);
+    lab = await Lab.up('t2', { nodes: 2, resyncSeconds: 3 }, quiet);
   });
   after(async () => {
     await lab?.down(quiet);
@@ -52,32 +52,47 @@ describe('lab: the seed scenario on 2 nodes', { skip }, () => {
     const status = (n: string): PodStatus | undefined => (pods.find((p) => p.name === n)?.value as { status?: PodStatus }).status;
     assert.equal(status('samplepod')?.phase, 'Running');
     assert.equal(status('samplepod2')?.phase, 'Running');
-    assert.notEqual(status('samplepod')?.nodeName, status('samplepod2')?.nodeName);
+    assert.equal(status('samplepod3')?.phase, 'Running');
+    assert.notEqual(status('samplepod3')?.nodeName, status('samplepod2')?.nodeName);
     assert.equal(status('samplepod-memif')?.phase, 'Failed');
     assert.match(status('samplepod-memif')?.reason ?? '', /memif/);
     const ifs = status('samplepod')!.networkStatus.map((s) => `${s.name}@${s.interface}`);
     assert.deepEqual(ifs, ['multinet-default@eth0', 'default/network-blue-conf@eth1', 'default/network-red-conf@eth2']);
   });
 
-  test('lab check: same network reachable across nodes, other networks not', async () => {
+  test('lab check: same network reachable across nodes, other networks not, pol enforced', async () => {
+    const eps = await lab.endpoints();
+    const pairs = expectations(eps, await lab.policyOracle());
+    // samplepod is selected by pol (no ICMP allowed): its pairs are expected blocked by policy
+    assert.ok(pairs.some((p) => p.byPolicy && p.to.pod === 'samplepod'));
+    assert.ok(pairs.some((p) => p.expected === 'reach' && p.from.pod === 'samplepod2' && p.to.pod === 'samplepod3'));
     const { probed, bad } = await check(lab);
     assert.deepEqual(bad, []);
-    assert.equal(probed, 30);
+    assert.equal(probed, 54);
   });
 
   test('a route removed by hand breaks check; the agent resync repairs it', async () => {
     const eps = await lab.endpoints();
-    const blue = eps.filter((e) => e.network === 'blue');
+    const target = eps.find((e) => e.network === 'blue' && e.pod === 'samplepod2')!;
     const store = await lab.store();
     const att = (await store.list('Attachment')).items.map((o) => o.value as { ips: string[]; node: string; network: string });
-    const remote = att.find((a) => a.network === 'blue' && a.ips.includes(blue[1]!.ip))!;
+    const remote = att.find((a) => a.network === 'blue' && a.ips.includes(target.ip))!;
     const other = lab.config.nodes.find((n) => n.name !== remote.node)!;
     const { routingNs } = await import('../dataplane/naming.js');
     const ns = routingNs(other.name, 'blue');
-    const del = await lab.runner.run('ip', ['-n', ns, 'route', 'del', `${blue[1]!.ip}/32`]);
-    assert.equal(del.code, 0, del.stderr);
-    const broken = await check(lab);
-    assert.ok(broken.bad.length > 0, 'check must catch the missing route');
+    // Only the pairs towards the target, so the probe is quick; the agent may resync in between
+    // (every 2 s here), so the route is removed again until the breakage has been seen once.
+    const towardsTarget = async (): Promise<string[]> => {
+      const pairs = expectations(await lab.endpoints(), await lab.policyOracle()).filter((p) => p.to.ip === target.ip && p.expected === 'reach' && !p.note);
+      return mismatches(await runChecks(lab.runner, pairs)).map((m) => `${m.from.pod}/${m.from.ifName}`);
+    };
+    let caught: string[] = [];
+    for (let i = 0; i < 5 && caught.length === 0; i++) {
+      const del = await lab.runner.run('ip', ['-n', ns, 'route', 'del', `${target.ip}/32`]);
+      assert.ok(del.code === 0 || /No such process/.test(del.stderr), del.stderr);
+      caught = await towardsTarget();
+    }
+    assert.ok(caught.length > 0, 'check must catch the missing route');
     assert.ok(await eventually(async () => (await check(lab)).bad.length === 0, 15_000), 'resync restores the route');
   });
 
@@ -85,7 +100,10 @@ describe('lab: the seed scenario on 2 nodes', { skip }, () => {
     const pids = lab.config.nodes.map((n) => agentPid(n));
     await lab.down(quiet);
     const now = await listNetns(new ProcessRunner());
-    assert.deepEqual(now.filter((n) => !before_.includes(n)), []);
+    // Only this lab's names count: other work on the machine may create namespaces meanwhile.
+    const { routingNsPrefix } = await import('../dataplane/naming.js');
+    const ours = [`mn-${lab.config.name}-`, ...lab.config.nodes.map((n) => routingNsPrefix(n.name))];
+    assert.deepEqual(now.filter((n) => !before_.includes(n) && ours.some((p) => n.startsWith(p))), []);
     assert.ok(pids.every((p) => !isAlive(p)));
     assert.ok(!existsSync(lab.config.dir));
     lab = undefined as unknown as Lab;

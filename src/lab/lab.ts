@@ -12,7 +12,11 @@ import { agentPid, isAlive, startAgent, stopAgent, waitForAgent } from './agents
 import { prepareCniBin } from './cni-runtime.js';
 import { applyPaths, deletePaths, readCluster, type Progress } from './apply.js';
 import type { PodStatus } from './pods.js';
-import type { Endpoint } from './check.js';
+import type { Endpoint, PolicyOracle } from './check.js';
+import { ClusterCache, WATCHED_KINDS } from '../agent/cache.js';
+import type { ClusterView } from '../calc/node-state.js';
+import type { AttachmentRecord } from '../calc/records.js';
+import { policyAllows } from '../calc/policy-eval.js';
 
 export interface UpOptions {
   readonly nodes: number;
@@ -103,6 +107,27 @@ export class Lab {
 
   async delete(paths: readonly string[], progress: Progress) {
     return deletePaths(await this.store(), this.runner, this.config, this.cniPath, paths, progress);
+  }
+
+  /** The cluster as an agent sees it (for model-side checks). */
+  async view(): Promise<ClusterView> {
+    const store = await this.store();
+    const cache = new ClusterCache();
+    for (const k of WATCHED_KINDS) cache.replace(k, (await store.list(k)).items);
+    return cache.view();
+  }
+
+  /** Expected-connectivity oracle: ICMP echo allowed by the policies between two endpoints. */
+  async policyOracle(): Promise<PolicyOracle> {
+    const view = await this.view();
+    const att = (e: Endpoint): AttachmentRecord | undefined =>
+      view.attachments.find((a) => a.netns.endsWith(`/${e.netns}`) && a.ifName === e.ifName);
+    return (from, to) => {
+      const f = att(from);
+      const t = att(to);
+      if (!f || !t) return true;
+      return policyAllows(view, { att: f, ip: from.ip }, { att: t, ip: to.ip }, { proto: 1 });
+    };
   }
 
   /** Every pod interface of the cluster, with its network (for check, get pods, exec). */
