@@ -1,7 +1,7 @@
 // One agent per node: registers the node, mirrors the store (list, then watch), computes the
 // node's desired dataplane with the pure calc, reconciles the kernel, and serves the CNI socket.
 // Nothing is written to the kernel before every watched kind has reached its "in sync" point.
-import { listThenWatch } from '../store/list-watch.js';
+import { listThenWatchKinds } from '../store/list-watch.js';
 import { isStoreError, type Store } from '../store/types.js';
 import type { Dataplane, DesiredNode, SyncReport } from '../dataplane/types.js';
 import { desiredNodeState } from '../calc/node-state.js';
@@ -57,6 +57,8 @@ export class Agent {
   private timers: NodeJS.Timeout[] = [];
   private syncs = 0;
   private nextFull = false;
+  /** The ip part of the desired state last synced without failure. */
+  private lastCleanIp: string | undefined;
   private lastStatusWrite = 0;
   /** Resolves when every watched kind delivered its first snapshot. */
   private synced!: Promise<void>;
@@ -148,39 +150,43 @@ export class Agent {
   }
 
   private startWatches(): void {
-    const firsts: Promise<void>[] = [];
-    for (const kind of WATCHED_KINDS) {
-      let markSynced!: () => void;
-      firsts.push(new Promise<void>((r) => (markSynced = r)));
-      const w = (async () => {
-        let initial = true;
-        for await (const item of listThenWatch(this.o.store, kind, {
-          signal: this.abort.signal,
-          onRelist: (err) => this.o.log.warn({ kind, err: err.message }, 're-list after compaction'),
-        })) {
-          if (item.type === 'SYNCED') {
-            this.cache.replace(kind, item.items);
-            if (initial) {
-              initial = false;
-              markSynced();
-              continue;
-            }
-          } else this.cache.apply(kind, item);
-          void this.loop.request().catch((e: unknown) => this.o.log.error({ err: String(e) }, 'sync failed'));
-        }
-      })().catch((e: unknown) => {
-        if (!this.abort.signal.aborted) this.o.log.error({ kind, err: String(e) }, 'watch ended with an error');
-      });
-      this.watchers.push(w);
-    }
-    this.synced = Promise.all(firsts).then(() => undefined);
+    let markSynced!: () => void;
+    this.synced = new Promise<void>((r) => (markSynced = r));
+    // One watch for every kind: an idle agent costs one store poll, not one per kind.
+    const w = (async () => {
+      let initial = true;
+      for await (const item of listThenWatchKinds(this.o.store, WATCHED_KINDS, {
+        signal: this.abort.signal,
+        onRelist: (err) => this.o.log.warn({ err: err.message }, 're-list after compaction'),
+      })) {
+        if (item.type === 'SYNCED') {
+          for (const [kind, items] of item.kinds) this.cache.replace(kind, items);
+          if (initial) {
+            initial = false;
+            markSynced();
+            continue;
+          }
+        } else this.cache.apply(item.object.kind, item);
+        void this.loop.request().catch((e: unknown) => this.o.log.error({ err: String(e) }, 'sync failed'));
+      }
+    })().catch((e: unknown) => {
+      if (!this.abort.signal.aborted) this.o.log.error({ err: String(e) }, 'watch ended with an error');
+    });
+    this.watchers.push(w);
   }
 
   private async syncOnce(): Promise<SyncReport> {
     const full = this.nextFull;
     this.nextFull = false;
     const { node: desired, nft } = this.compute();
-    let report = await this.o.dataplane.sync(desired, { full });
+    // Between full resyncs the kernel is trusted to hold what the last clean sync wrote (as Felix
+    // does): a change that only touches nft (a relabel, an endpoint) skips the ip read entirely.
+    const key = JSON.stringify(desired);
+    let report: SyncReport =
+      !full && key === this.lastCleanIp
+        ? { changes: 0, failed: 0, errors: [], processes: 0, batches: 0, durationMs: 0 }
+        : await this.o.dataplane.sync(desired, { full });
+    this.lastCleanIp = report.failed === 0 ? key : undefined;
     if (this.o.nft) {
       // Routing namespaces exist now; their nft tables follow in one `nft -f` each.
       const n = await this.o.nft.sync(nft, { full });

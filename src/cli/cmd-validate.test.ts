@@ -22,9 +22,10 @@ test('multinet validate -f examples/seed exits 0 and lists every object', async 
     'Pod/default/samplepod',
     'Pod/default/samplepod-memif',
     'Pod/default/samplepod2',
+    'Pod/default/samplepod3',
     'Service/default/my-service',
   ]);
-  assert.match(r.text, /9 object\(s\) in 6 file\(s\): 0 error\(s\)/);
+  assert.match(r.text, /10 object\(s\) in 6 file\(s\): 0 error\(s\)/);
 });
 
 test('errors exit 1 and print file:line kind/name field: reason; -o json', async () => {

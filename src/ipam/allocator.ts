@@ -1,7 +1,7 @@
 // The IPAM: addresses are claimed one record per address with the store's create-if-absent, so
 // no lock is ever held and two holders can never get one address. A per-process cache (addresses
 // known to be taken, and a cursor that starts at a random position) makes collisions between
-// processes rare; a collision just moves on to the next candidate. See docs/ipam.md.
+// processes rare; a collision just moves on to the next candidate. See DESIGN.md, "IPAM data model".
 import { randomBytes } from 'node:crypto';
 import ipaddr from 'ipaddr.js';
 import { isStoreError, type ResourceKey, type Store, type StoredObject } from '../store/types.js';

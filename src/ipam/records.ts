@@ -1,4 +1,4 @@
-// The IPAM's records in the Store (see docs/ipam.md for the data model and why it is shaped so).
+// The IPAM's records in the Store (see DESIGN.md, "IPAM data model", for the data model and why it is shaped so).
 import type { IpPool } from './pool.js';
 
 export const POOL_KIND = 'IPPool';

@@ -37,3 +37,43 @@ export async function* listThenWatch<T = unknown>(
     }
   }
 }
+
+export interface MultiSnapshot {
+  readonly type: 'SYNCED';
+  /** Every object of each kind: replace local state of those kinds with these. */
+  readonly kinds: ReadonlyMap<string, StoredObject[]>;
+}
+
+export type MultiListWatchItem = MultiSnapshot | WatchEvent;
+
+/**
+ * List-then-watch over several kinds with ONE watch (one poll or stream instead of one per kind).
+ * The watch starts at the oldest list's revision: events already contained in a later list are
+ * replayed in order on top of it and end in the same state, so nothing is missed or left stale.
+ */
+export async function* listThenWatchKinds(
+  store: Store,
+  kinds: readonly string[],
+  opts: ListWatchOptions = {},
+): AsyncGenerator<MultiListWatchItem, void, undefined> {
+  const wanted = new Set(kinds);
+  while (!opts.signal?.aborted) {
+    const lists = new Map<string, StoredObject[]>();
+    let from: string | undefined;
+    for (const k of kinds) {
+      const snap = await store.list(k);
+      lists.set(k, snap.items);
+      if (from === undefined || BigInt(snap.revision) < BigInt(from)) from = snap.revision;
+    }
+    yield { type: 'SYNCED', kinds: lists };
+    try {
+      for await (const ev of store.watch({ fromRevision: from ?? '0', signal: opts.signal })) {
+        if (wanted.has(ev.object.kind)) yield ev;
+      }
+      return;
+    } catch (err) {
+      if (!isStoreError(err, 'Gone')) throw err;
+      opts.onRelist?.(err as Error);
+    }
+  }
+}
