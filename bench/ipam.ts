@@ -15,6 +15,11 @@ import { RESERVATION_KIND } from '../src/ipam/records.js';
 const TOTAL = 1000;
 const PROCS = [1, 8, 32];
 
+/** `--backend=etcd` / `--procs=8` (for development; the recorded run uses neither). */
+function option(args: readonly string[], name: string): string | undefined {
+  return args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+}
+
 interface Row {
   backend: string;
   procs: number;
@@ -88,7 +93,7 @@ async function runOne(
   return { perSec: (lat.length / (end - start)) * 1000, p50: pct(lat, 50), p99: pct(lat, 99) };
 }
 
-async function backend(name: string, url: string, rows: Row[]): Promise<void> {
+async function backend(name: string, url: string, rows: Row[], procsList: number[]): Promise<void> {
   const empty: IpPool = { network: 'bench-empty', ranges: [{ range: '10.64.0.0/18' }] };
   const full: IpPool = { network: 'bench-full', ranges: [{ range: '10.64.0.0/18' }] };
   const store = await openStore(url);
@@ -106,7 +111,7 @@ async function backend(name: string, url: string, rows: Row[]): Promise<void> {
   } finally {
     await store.close();
   }
-  for (const procs of PROCS) {
+  for (const procs of procsList) {
     for (const [fill, pool] of [
       ['empty', empty],
       ['90% full', full],
@@ -120,16 +125,18 @@ async function backend(name: string, url: string, rows: Row[]): Promise<void> {
   }
 }
 
-export async function run(_args: readonly string[]): Promise<string> {
+export async function run(args: readonly string[]): Promise<string> {
   const rows: Row[] = [];
+  const only = option(args, 'backend');
+  const procsList = option(args, 'procs')?.split(',').map(Number) ?? PROCS;
   const dir = mkdtempSync(join(tmpdir(), 'mn-bench-ipam-'));
   try {
-    await backend('embedded', `embedded://${dir}/store.db`, rows);
+    if (only !== 'etcd') await backend('embedded', `embedded://${dir}/store.db`, rows, procsList);
     const skip = etcdUnavailableReason();
-    if (!skip) {
+    if (!skip && only !== 'embedded') {
       const etcd = await startTestEtcd();
       try {
-        await backend('etcd', etcd.url, rows);
+        await backend('etcd', etcd.url, rows, procsList);
       } finally {
         await etcd.stop();
       }

@@ -128,6 +128,30 @@ describe('lab: 3 nodes, overlapping networks, churn and an agent restart', { ski
     assert.deepEqual(bad, []);
   });
 
+  test('chaining: static IPAM delegated, tuning after us; requested address and default-route honoured', async () => {
+    const r = await lab.apply([`${TESTDATA}/chain.yaml`], quiet);
+    assert.equal(r.errorCount, 0, JSON.stringify(r.issues));
+    const eps = await lab.endpoints();
+    const st = eps.find((e) => e.pod === 'pstatic' && e.ifName === 'eth1');
+    const pick = eps.find((e) => e.pod === 'ppick' && e.ifName === 'net1');
+    assert.equal(st?.ip, '10.70.0.5');
+    assert.equal(pick?.ip, '10.70.9.9');
+    const sysctl = await lab.runner.run('ip', ['netns', 'exec', st!.netns, 'sysctl', '-n', 'net.core.somaxconn']);
+    assert.equal(sysctl.stdout.trim(), '1234', 'tuning ran after our plugin, in the pod');
+    const routes = await lab.runner.run('ip', ['-n', pick!.netns, 'route', 'show', 'default']);
+    assert.match(routes.stdout, /dev net1/, 'default route through the attachment that asked for it');
+    assert.doesNotMatch(routes.stdout, /dev eth0/);
+    const ping = await lab.runner.run('ip', ['netns', 'exec', st!.netns, 'ping', '-c', '1', '-W', '2', '-I', 'eth1', pick!.ip]);
+    assert.equal(ping.code, 0, ping.stdout + ping.stderr);
+    // delete: DEL through the chain releases the static and the picked address alike
+    await lab.delete([`${TESTDATA}/chain.yaml`], quiet);
+    const store = await lab.store();
+    const left = (await store.list('Attachment')).items.filter((o) => (o.value as { network: string }).network === 'purple');
+    assert.deepEqual(left, []);
+    const resv = (await store.list('IPReservation', 'purple')).items;
+    assert.deepEqual(resv, []);
+  });
+
   test('pods added and deleted while traffic runs; an agent killed and restarted: check stays green', async () => {
     const eps = await lab.endpoints();
     const pb = eps.find((e) => e.pod === 'pb' && e.ifName === 'eth1')!;

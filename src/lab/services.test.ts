@@ -53,14 +53,41 @@ const one = () => new Promise((res) => {
   process.stdout.write(JSON.stringify(counts), () => process.exit(0));
 })();`;
 
+function netnsOf(cluster: { stored: { kind: string; name: string; value: unknown }[] }, pod: string): boolean {
+  const o = cluster.stored.find((x) => x.kind === 'Pod' && x.name === pod);
+  return (o?.value as { status?: { phase: string } } | undefined)?.status?.phase === 'Running';
+}
+
+// Connects back to back for \`ms\` and prints [time, answer] pairs: when did a pod stop answering.
+const WATCH = `
+const [ip, port, ms] = [process.argv[1], Number(process.argv[2]), Number(process.argv[3])];
+const net = require('node:net');
+const out = [];
+const end = Date.now() + ms;
+const one = () => new Promise((res) => {
+  let data = '';
+  const s = net.connect({ host: ip, port });
+  const t = setTimeout(() => { s.destroy(); res('timeout'); }, 500);
+  s.on('data', (d) => (data += d)); s.on('end', () => { clearTimeout(t); res(data); });
+  s.on('error', (e) => { clearTimeout(t); res(e.code); });
+});
+(async () => {
+  while (Date.now() < end) out.push([Date.now(), await one()]);
+  process.stdout.write(JSON.stringify(out), () => process.exit(0));
+})();`;
+
 describe('lab: network-aware services', { skip }, () => {
   let lab: Lab;
   const servers: ChildProcess[] = [];
   const netns = new Map<string, string>();
   const vip = new Map<string, string>();
 
+  const seedPods: string[] = [];
   async function refresh(): Promise<void> {
     const cluster = await readCluster(await lab.store());
+    seedPods.length = 0;
+    for (const r of cluster.resources) if (r.type === 'Pod' && r.metadata.labels.app === 'MyApp' && netnsOf(cluster, r.metadata.name)) seedPods.push(r.metadata.name);
+    seedPods.sort();
     for (const o of cluster.stored) {
       if (o.kind === 'Service') vip.set(o.name, (o.value as { spec: { clusterIP: string } }).spec.clusterIP);
       if (o.kind === 'Pod') {
@@ -96,8 +123,8 @@ describe('lab: network-aware services', { skip }, () => {
     const r = await lab.apply([...SEED_DEFS, `${SEED}/pods.yaml`, `${SEED}/service.yaml`, `${DATA}web.yaml`, `${DATA}web3.yaml`, `${DATA}redpod.yaml`, `${DATA}overlap.yaml`], quiet);
     assert.equal(r.errorCount, 0, JSON.stringify(r.issues));
     await refresh();
-    serve('samplepod', [9376]);
-    serve('samplepod2', [9376]);
+    // Every seed pod labelled app=MyApp serves 9376 (the seed may grow more of them).
+    for (const p of seedPods) serve(p, [9376]);
     for (const p of ['web1', 'web2', 'web3']) serve(p, [8080], 9000);
     serve('g1', [8080]);
     serve('y1', [8080]);
@@ -120,11 +147,11 @@ describe('lab: network-aware services', { skip }, () => {
 
   test("the seed's my-service: port 80 reaches both samplepods on 9376, from either node, pod to itself included", async () => {
     const ip = vip.get('my-service')!;
-    const settled = async (from: string): Promise<boolean> => Object.keys(await ask(from, ip, 80, 20)).sort().join() === 'samplepod,samplepod2';
+    const settled = async (from: string): Promise<boolean> => Object.keys(await ask(from, ip, 80, 20)).sort().join() === seedPods.join();
     await until(async () => (await settled('samplepod')) && (await settled('samplepod2')), 5000);
     for (const from of ['samplepod', 'samplepod2']) {
       const got = await ask(from, ip, 80, 40);
-      assert.deepEqual(Object.keys(got).sort(), ['samplepod', 'samplepod2'], `${from}: ${JSON.stringify(got)}`);
+      assert.deepEqual(Object.keys(got).sort(), seedPods, `${from}: ${JSON.stringify(got)}`);
     }
   });
 
@@ -171,18 +198,29 @@ describe('lab: network-aware services', { skip }, () => {
     assert.ok(st.services.get('default/web')!.endpoints.get('80/TCP')!.every((e) => e.endsWith(':8080')));
   });
 
-  test('a relabelled pod, then a deleted one, stop receiving new connections within a second', async () => {
+  /** Applies `change` while a client connects back to back; ms from the change being stored to the last answer from `pods`. */
+  async function lastAnswerAfter(change: () => Promise<void>, pods: string[]): Promise<number> {
     const ip = vip.get('web')!;
-    let r = await lab.apply([`${DATA}relabel/web3.yaml`, ...SEED_DEFS], quiet);
-    assert.equal(r.errorCount, 0, JSON.stringify(r.issues));
-    const relabel = await until(async () => !('web3' in (await ask('samplepod', ip, 80, 30))), 5000);
-    assert.ok(relabel < 1000, `relabel took ${relabel} ms`);
-    r = await lab.delete([`${DATA}web.yaml`], quiet); // web1, web2 and the service itself
-    assert.equal(r.errorCount, 0);
-    const gone = await until(async () => {
-      const got = await ask('samplepod', ip, 80, 10);
-      return !('web1' in got) && !('web2' in got);
-    }, 5000);
-    assert.ok(gone < 1000, `delete took ${gone} ms`);
+    const watch = runChecked(lab.runner, 'ip', ['netns', 'exec', netns.get('samplepod')!, process.execPath, '-e', WATCH, ip, '80', '7000'], { timeoutMs: 30_000 });
+    await new Promise((r) => setTimeout(r, 500));
+    await change();
+    const stored = Date.now();
+    const seen = JSON.parse((await watch).stdout) as [number, string][];
+    assert.ok(seen.filter(([t]) => t > stored + 1500).length > 10, 'the client kept connecting after the change');
+    const last = Math.max(stored, ...seen.filter(([, a]) => pods.includes(a)).map(([t]) => t));
+    return last - stored;
+  }
+
+  test('a relabelled pod, then a deleted one, stop receiving new connections within a second', async () => {
+    const relabel = await lastAnswerAfter(async () => {
+      const r = await lab.apply([`${DATA}relabel/web3.yaml`, ...SEED_DEFS], quiet);
+      assert.equal(r.errorCount, 0, JSON.stringify(r.issues));
+    }, ['web3']);
+    assert.ok(relabel < 1000, `relabelled web3 answered ${relabel} ms after the change`);
+    const deleted = await lastAnswerAfter(async () => {
+      const r = await lab.delete([`${DATA}web.yaml`], quiet); // web1, web2 and the service itself
+      assert.equal(r.errorCount, 0);
+    }, ['web1', 'web2']);
+    assert.ok(deleted < 1000, `deleted web1/web2 answered ${deleted} ms after the change`);
   });
 });
