@@ -4,6 +4,6 @@ import tseslint from 'typescript-eslint';
 export default tseslint.config(js.configs.recommended, ...tseslint.configs.recommended, {
   files: ['src/**/*.ts'],
   rules: {
-    '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+    '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
   },
 });

@@ -106,6 +106,33 @@ describe('agent', () => {
     await agent.stop();
   });
 
+  test('a failure at each step of ADD leaves no trace', async () => {
+    // allocation fails: nothing recorded
+    const { store, dp, ipam, agent } = await setup();
+    dp.kernel.addNamespace('/run/netns/pf');
+    const orig = ipam.allocate.bind(ipam);
+    ipam.allocate = async () => {
+      throw new Error('pool exhausted: network "blue"');
+    };
+    await assert.rejects(agent.handler.add(req('ADD', 'pf', 'eth1', '/run/netns/pf'), ctx), /pool exhausted/);
+    assert.equal((await store.list(KIND_ATTACHMENT)).items.length, 0);
+    ipam.allocate = orig;
+    // the record cannot be written: the address is released, no link made
+    const create = store.create.bind(store);
+    store.create = async (key, value) => {
+      if (key.kind === KIND_ATTACHMENT) throw new Error('store down');
+      return create(key, value);
+    };
+    await assert.rejects(agent.handler.add(req('ADD', 'pf', 'eth1', '/run/netns/pf'), ctx), /store down/);
+    store.create = create;
+    assert.equal(ipam.held.size, 0);
+    assert.ok(!dp.kernel.ns('/run/netns/pf').links.some((l) => l.name === 'eth1'));
+    // and afterwards the same ADD works
+    const r = await agent.handler.add(req('ADD', 'pf', 'eth1', '/run/netns/pf'), ctx);
+    assert.equal(r.ips?.length, 1);
+    await agent.stop();
+  });
+
   test('memif interfaces and unknown networks are refused with nothing attached', async () => {
     const { store, dp, ipam, agent } = await setup();
     dp.kernel.addNamespace('/run/netns/pc');

@@ -77,16 +77,24 @@ export function dataplaneContract(name: string, makeEnv: () => Promise<ContractE
       assert.equal(r.changes, 0);
     });
 
-    test('a route deleted by hand is restored, objects not ours are kept', async (t) => {
+    test('a change made by hand is not seen by a non-full sync (cache trusted), a full sync repairs it; objects not ours are kept', async (t) => {
       if (skip(t)) return;
       const ns = routingNs(node, 'red');
+      assert.equal((await env!.dp.sync(desired())).changes, 0);
       await env!.addForeignLink(ns, 'zz0');
       await env!.deleteRoute(ns, '10.50.1.2/32');
-      const r = await env!.dp.sync(desired());
+      const quick = await env!.dp.sync(desired());
+      assert.deepEqual(quick.errors, []);
+      assert.equal(quick.changes, 0, 'a non-full sync trusts what the last clean sync left');
+      assert.equal(quick.batches, 0);
+      assert.ok(!(await env!.dp.observe(desired())).routing[ns]!.routes.some((r) => r.dst === '10.50.1.2/32'));
+      const r = await env!.dp.sync(desired(), { full: true });
       assert.deepEqual(r.errors, []);
       assert.equal(r.changes, 1);
+      assert.ok((await env!.dp.observe(desired())).routing[ns]!.routes.some((x) => x.dst === '10.50.1.2/32'), 'route restored');
       assert.ok(await env!.hasLink(ns, 'zz0'));
       assert.equal((await env!.dp.sync(desired())).changes, 0);
+      assert.equal((await env!.dp.sync(desired(), { full: true })).changes, 0);
     });
 
     test('a crash in the middle of a batch is converged from by the next sync', async (t) => {
@@ -99,6 +107,8 @@ export function dataplaneContract(name: string, makeEnv: () => Promise<ContractE
       assert.deepEqual(r2.errors, []);
       const r3 = await env!.dp.sync(desired());
       assert.equal(r3.changes, 0);
+      // and the kernel really holds it all (a full sync re-reads everything)
+      assert.equal((await env!.dp.sync(desired(), { full: true })).changes, 0);
     });
 
     test('removing a network removes its namespace and nothing else', async (t) => {
@@ -120,6 +130,41 @@ export function dataplaneContract(name: string, makeEnv: () => Promise<ContractE
       const injected = { ...desired(), pods: [{ ...desired().pods[0]!, ifname: 'eth0; rm -rf /' }] };
       await assert.rejects(env!.dp.sync(injected), DesiredStateError);
       assert.equal((await env!.dp.sync(desired(['blue']))).changes, 0);
+    });
+
+    test('one more pod on a 50-pod node spawns as many processes as on an empty node', async (t) => {
+      if (skip(t)) return;
+      // Two more nodes in the same node namespace (own networks and VNIs, so nothing clashes).
+      const big = Array.from({ length: 51 }, (_, i) => i);
+      const podNs: string[] = [];
+      for (const i of big) podNs.push(await env!.makePod(100 + i));
+      const emptyExtra = await env!.makePod(99);
+      const mk = (name: string, net: string, vni: number, ns: readonly string[]): DesiredNode => ({
+        name,
+        netns: env!.nodeNs,
+        underlay: { address: '10.99.0.1', mtu: 1500 },
+        networks: [{ name: net, vni, ranges: ['10.70.0.0/16'] }],
+        pods: ns.map((n, i) => ({ network: net, netns: n, ifname: 'eth0', addresses: [`10.70.${i >> 8}.${(i & 255) + 1}`], routes: ['10.70.0.0/16'] })),
+        remotes: [{ name: 'other', underlay: '10.99.0.2', pods: { [net]: ['10.70.200.1'] } }],
+      });
+      const nodes = [`${node}-e`, `${node}-b`];
+      try {
+        assert.deepEqual((await env!.dp.sync(mk(nodes[0]!, 'green', 90, []))).errors, []);
+        const e1 = await env!.dp.sync(mk(nodes[0]!, 'green', 90, [emptyExtra]));
+        assert.deepEqual(e1.errors, []);
+        const fifty = await env!.dp.sync(mk(nodes[1]!, 'yellow', 91, podNs.slice(0, 50)));
+        assert.deepEqual(fifty.errors, []);
+        assert.equal((await env!.dp.sync(mk(nodes[1]!, 'yellow', 91, podNs.slice(0, 50)), { full: true })).changes, 0, 'bulk-created pods are complete');
+        const b1 = await env!.dp.sync(mk(nodes[1]!, 'yellow', 91, podNs));
+        assert.deepEqual(b1.errors, []);
+        assert.equal(b1.processes, e1.processes, `one more pod: ${b1.processes} processes on a 50-pod node, ${e1.processes} on an empty one`);
+        assert.equal(b1.batches, e1.batches);
+        assert.equal(b1.changes, e1.changes);
+        assert.ok(b1.processes <= 2, `one pod batch and one routing batch, no reads (got ${b1.processes})`);
+        assert.ok(await env!.hasLink(podNs[50]!, 'eth0'));
+      } finally {
+        for (const n of nodes) await env!.dp.teardown({ name: n, netns: env!.nodeNs });
+      }
     });
 
     test('a foreign interface with the pod interface name is reported and left alone', async (t) => {

@@ -195,9 +195,17 @@ export function overlayMtu(d: DesiredNode): number {
 /** Base metric of pod routes (plus the interface's position among the pod's interfaces). */
 export const POD_ROUTE_METRIC = 100;
 
-function podIfIndex(d: DesiredNode, p: PodInterfaceSpec): number {
-  const names = d.pods.filter((x) => x.netns === p.netns).map((x) => x.ifname).sort();
-  return names.indexOf(p.ifname);
+/** Position of each interface among its pod's interfaces (by name), keyed `netns|ifname`; linear. */
+function podIfIndexes(pods: readonly PodInterfaceSpec[]): Map<string, number> {
+  const byPod = new Map<string, string[]>();
+  for (const p of pods) {
+    const l = byPod.get(p.netns);
+    if (l) l.push(p.ifname);
+    else byPod.set(p.netns, [p.ifname]);
+  }
+  const out = new Map<string, number>();
+  for (const [netns, names] of byPod) names.sort().forEach((n, i) => out.set(`${netns}|${n}`, i));
+  return out;
 }
 
 export function expandDesired(d: DesiredNode): WantNode {
@@ -206,6 +214,13 @@ export function expandDesired(d: DesiredNode): WantNode {
   const local = canonIp(d.underlay.address);
   const pods: WantPod[] = [];
   const routing: WantRouting[] = [];
+  const ifIndex = podIfIndexes(d.pods);
+  const podsOf = new Map<string, PodInterfaceSpec[]>();
+  for (const p of d.pods) {
+    const l = podsOf.get(p.network);
+    if (l) l.push(p);
+    else podsOf.set(p.network, [p]);
+  }
   for (const n of d.networks) {
     const ns = routingNs(d.name, n.name);
     const hostVeths: WantHostVeth[] = [];
@@ -213,7 +228,7 @@ export function expandDesired(d: DesiredNode): WantNode {
     const neighs: NeighState[] = [];
     const fdb: FdbState[] = [];
     const vx = vxlanName(n.vni);
-    for (const p of d.pods.filter((x) => x.network === n.name)) {
+    for (const p of podsOf.get(n.name) ?? []) {
       const hostName = hostVethName(p);
       const hostMac = hostVethMac(p);
       const mac = podMac(p);
@@ -225,7 +240,7 @@ export function expandDesired(d: DesiredNode): WantNode {
       // A pod may reach the same destination through several of its interfaces (two interfaces in
       // one network, overlapping networks): each interface's routes get their own metric, so all
       // coexist; the first interface (by name) is preferred, `ping -I`/SO_BINDTODEVICE picks any.
-      const metric = POD_ROUTE_METRIC + podIfIndex(d, p);
+      const metric = POD_ROUTE_METRIC + (ifIndex.get(`${p.netns}|${p.ifname}`) ?? 0);
       for (const dst of [...new Set(dsts)]) {
         const f = familyOf(dst);
         podRoutes.push({ dst, dev: p.ifname, via: f === 4 ? GATEWAY_V4 : GATEWAY_V6, proto: RT_PROTO, metric });

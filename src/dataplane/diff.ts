@@ -20,6 +20,21 @@ export type Op =
       readonly hostMac: string;
       readonly routingNs: string;
     }
+  /**
+   * the same pair created from the routing namespace, pod end sent to its namespace: many new pods
+   * of one network then cost one process for all their veths (iproute2 cannot switch namespaces
+   * within a batch, so the pod-side setup still needs one batch per pod)
+   */
+  | {
+      readonly kind: 'veth-create-host';
+      readonly hostName: string;
+      readonly hostMac: string;
+      readonly mtu: number;
+      readonly ifname: string;
+      readonly mac: string;
+      readonly podNetns: string;
+      readonly podKey: string;
+    }
   | { readonly kind: 'link-del'; readonly dev: string }
   | {
       readonly kind: 'link-set';
@@ -55,10 +70,19 @@ export enum Phase {
   Namespaces = 0,
   Node = 1,
   Sysctl = 2,
-  Pods = 3,
-  Routing = 4,
-  Fdb = 5,
+  /** veth pairs of new pods, created from their routing namespace (see BULK_VETHS) */
+  Veths = 3,
+  Pods = 4,
+  Routing = 5,
+  Fdb = 6,
 }
+
+/**
+ * From this many new pods in one routing namespace on, their veths are created in one batch there
+ * instead of inside each pod's batch: one more process, less work in the per-pod processes. Below
+ * it, a new pod costs exactly one pod batch (plus the routing namespace's batch).
+ */
+export const BULK_VETHS = 4;
 
 export interface Problem {
   readonly netns: string;
@@ -168,7 +192,8 @@ function diffPod(w: WantPod, hostVeth: LinkState | undefined, actual: NetnsState
  * desired (expanded) + actual -> plan. `full` ignores the completion marks on host veths and
  * reconciles every pod that was read.
  */
-export function diff(want: WantNode, actual: ActualState, opts: { full?: boolean } = {}): Plan {
+export function diff(want: WantNode, actual: ActualState, opts: { full?: boolean; bulkVeths?: number } = {}): Plan {
+  const bulkMin = opts.bulkVeths ?? BULK_VETHS;
   const batches: Batch[] = [];
   const problems: Problem[] = [];
   let again = false;
@@ -205,6 +230,7 @@ export function diff(want: WantNode, actual: ActualState, opts: { full?: boolean
     }
 
     const pendingAliases: Op[] = [];
+    const podBatches: Batch[] = [];
     for (const h of r.hostVeths) {
       const w = podByKey.get(h.podKey);
       if (!w) continue;
@@ -218,12 +244,25 @@ export function diff(want: WantNode, actual: ActualState, opts: { full?: boolean
         problems.push({ netns: r.ns, object: `link ${h.name}`, message: 'has our name but is not a veth' });
         continue;
       }
-      if (out.ops.length) batches.push({ phase: Phase.Pods, target: { kind: 'netns', ref: w.netns }, tool: 'ip', ops: out.ops, podKey: w.key });
+      if (out.ops.length) podBatches.push({ phase: Phase.Pods, target: { kind: 'netns', ref: w.netns }, tool: 'ip', ops: out.ops, podKey: w.key });
       const created = out.ops.some((o) => o.kind === 'veth-create');
       if (hv && !created) ops.push(...linkSet(hv, h, h.name));
       else ops.push({ kind: 'link-set', dev: h.name, up: true, afterPod: w.key });
       if (hv?.alias !== h.alias || created) pendingAliases.push({ kind: 'link-set', dev: h.name, alias: h.alias, afterPod: w.key });
     }
+    // Many brand-new pods: their veths are created by one batch in the routing namespace instead.
+    const fresh = podBatches.filter((b) => b.ops[0]?.kind === 'veth-create').length;
+    if (fresh >= bulkMin) {
+      const vethOps: Op[] = [];
+      for (const b of podBatches) {
+        const c = b.ops[0];
+        if (c?.kind === 'veth-create' && b.target.kind === 'netns' && b.podKey) {
+          vethOps.push({ kind: 'veth-create-host', hostName: c.hostName, hostMac: c.hostMac, mtu: c.mtu, ifname: c.ifname, mac: c.mac, podNetns: b.target.ref, podKey: b.podKey });
+          batches.push({ ...b, ops: b.ops.slice(1) });
+        } else batches.push(b);
+      }
+      batches.push({ phase: Phase.Veths, target: { kind: 'netns', ref: r.ns }, tool: 'ip', ops: vethOps });
+    } else batches.push(...podBatches);
     ops.push(...diffRoutesNeighs(a, r.routes, r.neighs, isOurs));
     ops.push(...pendingAliases);
     if (ops.length) batches.push({ phase: Phase.Routing, target: { kind: 'netns', ref: r.ns }, tool: 'ip', ops });

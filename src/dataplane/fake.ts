@@ -27,6 +27,7 @@ export class FakeKernel implements KernelIO {
   private readonly peers = new Map<string, Peer>();
   /** Return true to make that op fail (as `ip -force -batch` would report it). */
   failWhen: ((op: Op, netns: string) => boolean) | undefined;
+  /** Processes the Linux driver would have spawned for the same calls (one per read or batch). */
   processes = 0;
   /** Ops applied successfully, for tests. */
   applied = 0;
@@ -52,17 +53,20 @@ export class FakeKernel implements KernelIO {
   }
 
   async readNodeLinks(node: string): Promise<LinkState[]> {
+    this.processes++;
     return this.ns(node).links.filter((l) => l.kind === 'vxlan').map((l) => ({ ...l }));
   }
 
   async readNetns(ref: string, withFdb: boolean): Promise<NetnsState | 'missing'> {
     const n = this.namespaces.get(ref);
     if (!n) return 'missing';
+    this.processes += withFdb ? 2 : 1;
     return structuredClone({ ...n, fdb: withFdb ? n.fdb : [] });
   }
 
   async apply(batch: Batch): Promise<BatchFailure[]> {
     const where = batch.target.kind === 'root' ? '(root)' : batch.target.ref;
+    this.processes++;
     const out: BatchFailure[] = [];
     let stopped = false;
     batch.ops.forEach((op, i) => {
@@ -144,6 +148,15 @@ export class FakeKernel implements KernelIO {
         this.addLink(op.routingNs, { name: op.hostName, kind: 'veth', mtu: op.mtu, up: false, mac: op.hostMac });
         this.peers.set(`${ref}|${op.ifname}`, { ns: op.routingNs, dev: op.hostName });
         this.peers.set(`${op.routingNs}|${op.hostName}`, { ns: ref, dev: op.ifname });
+        return;
+      }
+      case 'veth-create-host': {
+        if (!this.namespaces.has(op.podNetns)) throw new Error(`Invalid netns value "${op.podNetns}"`);
+        if (this.ns(op.podNetns).links.some((x) => x.name === op.ifname)) throw new Error('RTNETLINK answers: File exists');
+        this.addLink(ref, { name: op.hostName, kind: 'veth', mtu: op.mtu, up: false, mac: op.hostMac });
+        this.addLink(op.podNetns, { name: op.ifname, kind: 'veth', mtu: op.mtu, up: false, mac: op.mac });
+        this.peers.set(`${ref}|${op.hostName}`, { ns: op.podNetns, dev: op.ifname });
+        this.peers.set(`${op.podNetns}|${op.ifname}`, { ns: ref, dev: op.hostName });
         return;
       }
       case 'link-del':

@@ -13,14 +13,16 @@ function ip(...args: string[]): void {
   if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr}`);
 }
 
-/** A runner that can cut the next route-writing batch in half, like a process killed mid-batch. */
+/** A runner that can cut the next route-writing batch in half, like a process killed mid-batch (exit 137). */
 class BreakingRunner extends ProcessRunner {
   breakNext = false;
   override run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
     if (this.breakNext && opts.input?.includes('route replace') && args.includes('-force')) {
       this.breakNext = false;
       const lines = opts.input.trimEnd().split('\n');
-      return super.run(cmd, args, { ...opts, input: lines.slice(0, Math.floor(lines.length / 2)).join('\n') + '\n' });
+      return super
+        .run(cmd, args, { ...opts, input: lines.slice(0, Math.floor(lines.length / 2)).join('\n') + '\n' })
+        .then((r) => ({ ...r, code: 137, stderr: 'killed' }));
     }
     return super.run(cmd, args, opts);
   }

@@ -136,6 +136,8 @@ export function renderOp(op: Op): string[] {
     }
     case 'veth-create':
       return [`link add ${op.ifname} address ${op.mac} mtu ${op.mtu} type veth peer name ${op.hostName} address ${op.hostMac} mtu ${op.mtu} netns ${op.routingNs}`];
+    case 'veth-create-host':
+      return [`link add ${op.hostName} address ${op.hostMac} mtu ${op.mtu} type veth peer name ${op.ifname} address ${op.mac} mtu ${op.mtu} netns ${op.podNetns}`];
     case 'link-del':
       return [`link del dev ${op.dev}`];
     case 'link-set': {

@@ -8,7 +8,7 @@ import { isStoreError } from '../store/types.js';
 import type { Runner } from '../util/exec.js';
 import type { LabConfig } from './layout.js';
 import { assignClusterIPs, withClusterIP } from './services-ip.js';
-import { attachOne, createPod, deletePod, detachOne, networkStatus, NETWORK_STATUS_ANNOTATION, type PodContext, type PodStatus } from './pods.js';
+import { attachOne, createPod, deletePod, detachOne, networkStatus, NETWORK_STATUS_ANNOTATION, type PodAttachmentState, type PodContext, type PodStatus } from './pods.js';
 
 export type Progress = (line: string) => void;
 
@@ -129,6 +129,7 @@ export async function applyPaths(store: Store, runner: Runner, lab: LabConfig, c
   const changed: string[] = [];
   const ctx = podContext(runner, lab, cniPath, [...kept, ...report.resources]);
   const placed = new Map<string, number>();
+  const changedNads = new Set<string>();
   for (const r of ordered) {
     const key = keyOf(r);
     const raw = docs.get(r);
@@ -138,6 +139,7 @@ export async function applyPaths(store: Store, runner: Runner, lab: LabConfig, c
       const what = await upsert(store, key, ip ? withClusterIP(raw, ip) : raw);
       progress(`${ref} ${what}`);
       if (what !== 'unchanged') changed.push(ref);
+      if (what === 'configured' && r.type === 'NetworkAttachmentDefinition') changedNads.add(`${key.namespace}/${key.name}`);
       continue;
     }
     const cur = await store.get(key);
@@ -184,7 +186,39 @@ export async function applyPaths(store: Store, runner: Runner, lab: LabConfig, c
       progress(`${ref} configured`);
     } else progress(`${ref} unchanged`);
   }
+  if (changedNads.size) await reattach(store, ctx, changedNads, progress, changed);
   return { issues, errorCount: 0, changed };
+}
+
+/** A NAD whose config changed is applied to the running pods that use it: DEL with the old chain, ADD with the new. */
+async function reattach(store: Store, ctx: PodContext, nads: ReadonlySet<string>, progress: Progress, changed: string[]): Promise<void> {
+  for (const o of (await store.list('Pod')).items) {
+    const status = (o.value as { status?: PodStatus }).status;
+    if (!status || status.phase !== 'Running' || !status.attachments.some((s) => nads.has(s.nad))) continue;
+    const pod = validateObject({ file: '<cluster>', line: 0, index: 0, value: stripStatus(o.value), lines: new Map() }).resource;
+    if (!pod || pod.type !== 'Pod') continue;
+    const ref = `pod/${o.name}`;
+    const next: PodAttachmentState[] = [];
+    let failure: string | undefined;
+    for (const s of status.attachments) {
+      const a = pod.attachments.find((x) => sameAttachment(s, x));
+      if (!a || !nads.has(s.nad)) {
+        next.push(s);
+        continue;
+      }
+      await detachOne(ctx, pod, status, s).catch((e: unknown) => progress(`${ref} detach ${s.ifName}: ${(e as Error).message}`));
+      try {
+        next.push(await attachOne(ctx, pod, status, a));
+        progress(`${ref} ${s.ifName} re-attached with the new ${s.nad}`);
+      } catch (e) {
+        failure = (e as Error).message;
+        progress(`${ref} could not re-attach ${s.ifName}: ${failure}`);
+      }
+    }
+    const st: PodStatus = { ...status, attachments: next, networkStatus: networkStatus(next), ...(failure ? { reason: failure } : {}) };
+    await upsert(store, { kind: 'Pod', namespace: o.namespace, name: o.name }, withStatus(stripStatus(o.value), st));
+    changed.push(ref);
+  }
 }
 
 export async function deletePaths(store: Store, runner: Runner, lab: LabConfig, cniPath: string, paths: readonly string[], progress: Progress): Promise<ApplyOutcome> {

@@ -128,6 +128,17 @@ describe('lab: 3 nodes, overlapping networks, churn and an agent restart', { ski
     assert.deepEqual(bad, []);
   });
 
+  test('a modified NAD is applied to the running pods that use it', async () => {
+    const r = await lab.apply([`${TESTDATA}/green-conf-v2.yaml`], quiet);
+    assert.equal(r.errorCount, 0, JSON.stringify(r.issues));
+    const eps = await lab.endpoints();
+    const green = eps.filter((e) => e.network === 'green');
+    assert.ok(green.length >= 3);
+    for (const e of green) assert.match(e.ip, /^10\.60\.1\./, `${e.pod}/${e.ifName} moved to the new range`);
+    const { bad } = await check(lab);
+    assert.deepEqual(bad, []);
+  });
+
   test('chaining: static IPAM delegated, tuning after us; requested address and default-route honoured', async () => {
     const r = await lab.apply([`${TESTDATA}/chain.yaml`], quiet);
     assert.equal(r.errorCount, 0, JSON.stringify(r.issues));

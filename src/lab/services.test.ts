@@ -117,7 +117,9 @@ describe('lab: network-aware services', { skip }, () => {
   }
 
   before(async () => {
-    lab = await Lab.up('sv', { nodes: 2, resyncSeconds: 5 }, quiet);
+    // Long resync: the latency measured here is the event path (watch -> calc -> one nft write), not
+    // a periodic full re-read of every namespace competing for the 2 cores.
+    lab = await Lab.up('sv', { nodes: 2, resyncSeconds: 120 }, quiet);
     // The seed's policy (pol) is left out: it admits only ports 3434/7809 into the samplepods and
     // lets them talk only to red, which would hide what is tested here (issue 8 tests policies).
     const r = await lab.apply([...SEED_DEFS, `${SEED}/pods.yaml`, `${SEED}/service.yaml`, `${DATA}web.yaml`, `${DATA}web3.yaml`, `${DATA}redpod.yaml`, `${DATA}overlap.yaml`], quiet);
@@ -203,10 +205,11 @@ describe('lab: network-aware services', { skip }, () => {
     const ip = vip.get('web')!;
     const watch = runChecked(lab.runner, 'ip', ['netns', 'exec', netns.get('samplepod')!, process.execPath, '-e', WATCH, ip, '80', '7000'], { timeoutMs: 30_000 });
     await new Promise((r) => setTimeout(r, 500));
+    const t0 = Date.now();
     await change();
     const stored = Date.now();
     const seen = JSON.parse((await watch).stdout) as [number, string][];
-    assert.ok(seen.filter(([t]) => t > stored + 1500).length > 10, 'the client kept connecting after the change');
+    assert.ok(seen.filter(([t]) => t > stored + 1500).length > 10, `the client kept connecting after the change (change took ${stored - t0} ms; ${seen.length} answers, last at +${(seen.at(-1)?.[0] ?? 0) - stored} ms: ${JSON.stringify(seen.slice(-3))})`);
     const last = Math.max(stored, ...seen.filter(([, a]) => pods.includes(a)).map(([t]) => t));
     return last - stored;
   }
