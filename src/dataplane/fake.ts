@@ -191,7 +191,8 @@ export class FakeKernel implements KernelIO {
       case 'route-del': {
         const n = this.ns(ref);
         const before = n.routes.length;
-        n.routes = n.routes.filter((r) => !(r.dst === op.route.dst && r.proto === op.route.proto && r.metric === op.route.metric));
+        // `route del DST dev DEV metric M` only matches a route through DEV (as the kernel does)
+        n.routes = n.routes.filter((r) => !(r.dst === op.route.dst && r.dev === op.route.dev && r.proto === op.route.proto && r.metric === op.route.metric));
         if (n.routes.length === before) throw new Error('RTNETLINK answers: No such process');
         return;
       }

@@ -4,9 +4,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EmbeddedStore } from '../store/embedded.js';
+import { EtcdStore } from '../store/etcd.js';
+import { etcdUnavailableReason, startTestEtcd, type TestEtcd } from '../store/etcd-test-server.js';
 import { MemoryStore } from '../store/memory.js';
 import type { Store } from '../store/types.js';
 import { Ipam } from './allocator.js';
+import { hasAtomicCreate, withAtomicCreate } from './atomic-create.js';
 import type { IpPool } from './pool.js';
 import { reconcile, usage } from './reconcile.js';
 import { ALLOCATION_KIND, ATTACHMENT_KIND, RESERVATION_KIND } from './records.js';
@@ -23,12 +26,12 @@ const pod = (i: number, ifName = 'net1') => ({
   podName: `pod${i}`,
 });
 
-function suite(name: string, make: () => Store): void {
+function suite(name: string, make: () => Store | Promise<Store>): void {
   describe(`IPAM on ${name}`, () => {
     const blue: IpPool = { network: 'blue', ranges: [{ range: '10.1.0.0/29', exclude: ['10.1.0.2/32'] }] };
 
     test('allocates distinct addresses, never network/broadcast/excluded; pool exhausted names the network', async () => {
-      const s = make();
+      const s = await make();
       const ipam = new Ipam(s);
       const got = new Set<string>();
       for (let i = 0; i < 5; i++) {
@@ -49,7 +52,7 @@ function suite(name: string, make: () => Store): void {
     });
 
     test('idempotent on (containerId, ifName); release frees; unknown release is success', async () => {
-      const s = make();
+      const s = await make();
       const ipam = new Ipam(s);
       const a = await ipam.allocate({ network: 'blue', pool: blue, ...pod(1) });
       const b = await ipam.allocate({ network: 'blue', pool: blue, ...pod(1) });
@@ -66,7 +69,7 @@ function suite(name: string, make: () => Store): void {
     });
 
     test('requested IPs are honoured or refused naming the holder', async () => {
-      const s = make();
+      const s = await make();
       const ipam = new Ipam(s);
       const a = await ipam.allocate({
         network: 'blue',
@@ -96,7 +99,7 @@ function suite(name: string, make: () => Store): void {
     });
 
     test('dual stack, several ranges, overlapping ranges in different networks are independent', async () => {
-      const s = make();
+      const s = await make();
       const ipam = new Ipam(s);
       const red: IpPool = {
         network: 'red',
@@ -137,7 +140,7 @@ function suite(name: string, make: () => Store): void {
     });
 
     test('bad requests are refused before anything is written', async () => {
-      const s = make();
+      const s = await make();
       const ipam = new Ipam(s);
       await assert.rejects(
         ipam.allocate({ network: 'blue', pool: blue, ...pod(1), containerId: 'a/b' }),
@@ -164,7 +167,7 @@ function suite(name: string, make: () => Store): void {
     });
 
     test('reconcile frees leaks after the grace period and never a live or young one', async () => {
-      const s = make();
+      const s = await make();
       let clock = 1_000_000;
       const ipam = new Ipam(s, { now: () => clock });
       const pool: IpPool = { network: 'blue', ranges: [{ range: '10.2.0.0/24' }] };
@@ -200,6 +203,38 @@ function suite(name: string, make: () => Store): void {
 
 suite('memory', () => new MemoryStore());
 suite('embedded', () => new EmbeddedStore(join(dir, `ipam${n++}.db`)));
+// The one-write path (reservations + index in one atomic create), on the fake and on real etcd.
+suite('memory with atomic create', () => withAtomicCreate(new MemoryStore()));
+const etcdSkip = etcdUnavailableReason();
+if (etcdSkip) {
+  test('IPAM on etcd', (t) => t.skip(etcdSkip));
+} else {
+  let etcd: TestEtcd | undefined;
+  after(async () => {
+    await etcd?.stop();
+  });
+  suite('etcd', async () => {
+    etcd ??= await startTestEtcd();
+    const s = await EtcdStore.connect([etcd.endpoint], { prefix: `/mn-ipam-${process.pid}-${n++}/` });
+    assert.ok(hasAtomicCreate(s), 'the etcd store offers createAll');
+    return s;
+  });
+}
+
+test('one-write path: the reservation and the index are created together or not at all', async () => {
+  const s = withAtomicCreate(new MemoryStore());
+  const ipam = new Ipam(s);
+  const pool: IpPool = { network: 'blue', ranges: [{ range: '10.3.0.0/30' }] };
+  // Someone else holds one of the two addresses: the allocation gets the other in a retry.
+  await s.create({ kind: RESERVATION_KIND, namespace: 'blue', name: '10.3.0.1' }, { address: '10.3.0.1' });
+  const a = await ipam.allocate({ network: 'blue', pool, ...pod(1) });
+  assert.equal(a.ips[0]!.address, '10.3.0.2');
+  const idx = await s.get<{ addresses: string[] }>({ kind: ALLOCATION_KIND, namespace: 'blue', name: 'c1@net1' });
+  assert.deepEqual(idx?.value.addresses, ['10.3.0.2']);
+  await assert.rejects(ipam.allocate({ network: 'blue', pool, ...pod(2) }), /pool exhausted: network "blue"/);
+  assert.equal((await s.list(ALLOCATION_KIND, 'blue')).items.length, 1);
+  assert.equal((await s.list(RESERVATION_KIND, 'blue')).items.length, 2);
+});
 
 test('a store failing mid-allocation leaves no reservation behind', async () => {
   const s = new MemoryStore();

@@ -20,6 +20,7 @@ import {
   type FamilyPool,
   type IpPool,
 } from './pool.js';
+import { hasAtomicCreate, type AtomicCreateStore } from './atomic-create.js';
 import {
   ALLOCATION_KIND,
   holderName,
@@ -71,6 +72,12 @@ interface FamilyCache {
   cursor: bigint;
 }
 
+/** Per-call collision bookkeeping of one family. */
+interface ClaimState {
+  misses: number;
+  reloaded: boolean;
+}
+
 interface NetworkCache {
   readonly poolJson: string;
   readonly compiled: CompiledPool;
@@ -108,6 +115,7 @@ export class Ipam {
       namespace: req.network,
       name: holderName(req.containerId, req.ifName),
     };
+    if (hasAtomicCreate(this.store)) return this.allocateAtomic(this.store, net, idxKey, req);
     const existing = await this.store.get<AllocationRecord>(idxKey);
     if (existing) {
       const again = await this.confirm(net, existing, req);
@@ -154,6 +162,129 @@ export class Ipam {
       // frees these later, as they have no IPAllocation record).
       await this.unclaim(net, claimed).catch(() => undefined);
       throw err;
+    }
+  }
+
+  /**
+   * Allocate with a store that creates several keys atomically: the reservations and the index go
+   * in one write, so the common case is one round trip; an existing index (a repeated request)
+   * or a taken candidate comes back from that same write.
+   */
+  private async allocateAtomic(
+    store: AtomicCreateStore,
+    net: NetworkCache,
+    idxKey: ResourceKey,
+    req: AllocateRequest,
+  ): Promise<Allocation> {
+    const requested = req.requestedIps?.length
+      ? req.requestedIps.map((ip) => ({ ip, ...this.resolveRequested(net, ip, req) }))
+      : undefined;
+    const families = [...net.families.values()].sort((a, b) => a.pool.family - b.pool.family);
+    const picks = new Map<Family, bigint>();
+    const state = new Map<Family, ClaimState>(families.map((fc) => [fc.pool.family, { misses: 0, reloaded: false }]));
+    for (let indexConflicts = 0; ; ) {
+      if (!requested) {
+        for (const fc of families) {
+          if (!picks.has(fc.pool.family))
+            picks.set(fc.pool.family, await this.pick(net, fc, state.get(fc.pool.family)!, req.network));
+        }
+      }
+      const chosen = requested ?? families.map((fc) => ({ fc, value: picks.get(fc.pool.family)! }));
+      const records = chosen.map(({ fc, value }) => this.reservation(net, fromBigInt(value, fc.pool.family), req));
+      const index: AllocationRecord = {
+        containerId: req.containerId,
+        ifName: req.ifName,
+        podNamespace: req.podNamespace,
+        podName: req.podName,
+        addresses: records.map((r) => r.address),
+        createdAt: this.now(),
+      };
+      const res = await store.createAll([
+        ...records.map((r) => ({
+          key: { kind: RESERVATION_KIND, namespace: req.network, name: r.address },
+          value: r,
+        })),
+        { key: idxKey, value: index },
+      ]);
+      if (res.ok) {
+        for (const { fc, value } of chosen) fc.taken.add(value);
+        return toAllocation(req, records);
+      }
+      const idx = res.existing.find((o) => o.kind === ALLOCATION_KIND) as StoredObject<AllocationRecord> | undefined;
+      if (idx) {
+        // A repeated request: answer with what it got (confirm drops a stale index, then retry).
+        const again = await this.confirm(net, idx, req);
+        if (again) return again;
+        if (++indexConflicts >= 3) {
+          throw new IpamError(
+            'InvalidRequest',
+            `network ${req.network}: concurrent allocate and release for ${idxKey.name}; retry`,
+          );
+        }
+        continue;
+      }
+      for (const o of res.existing as Array<StoredObject<ReservationRecord>>) {
+        if (requested) {
+          const h = o.value;
+          const ip = requested.find((r) => fromBigInt(r.value, r.fc.pool.family) === o.name)?.ip ?? o.name;
+          throw new IpamError(
+            'AddressInUse',
+            `network ${JSON.stringify(req.network)}: requested IP ${JSON.stringify(ip)}: already held by pod ${h.podNamespace}/${h.podName} (container ${h.containerId}, interface ${h.ifName})`,
+          );
+        }
+        const a = ipaddr.parse(o.name);
+        const fc = net.families.get(familyOf(a));
+        if (!fc) continue;
+        picks.delete(fc.pool.family);
+        await this.missed(net, fc, state.get(fc.pool.family)!, toBigInt(a));
+      }
+    }
+  }
+
+  /** Validates a requested address against the pool. */
+  private resolveRequested(net: NetworkCache, ip: string, req: AllocateRequest): { fc: FamilyCache; value: bigint } {
+    const where = `network ${JSON.stringify(req.network)}: requested IP ${JSON.stringify(ip)}`;
+    const text = typeof ip === 'string' ? ip.split('/')[0]! : '';
+    if (!ipaddr.isValid(text)) throw new IpamError('InvalidRequest', `${where}: not an IP address`);
+    const a = ipaddr.parse(text);
+    const fc = net.families.get(familyOf(a));
+    const value = toBigInt(a);
+    if (!fc || !segmentOf(fc.pool, value)) {
+      throw new IpamError(
+        'InvalidRequest',
+        `${where}: not an assignable address of the pool (outside every range, excluded, or a network/broadcast address)`,
+      );
+    }
+    return { fc, value };
+  }
+
+  /** Next candidate of a family from the cache; reloads once when everything looks taken. */
+  private async pick(net: NetworkCache, fc: FamilyCache, st: ClaimState, network: string): Promise<bigint> {
+    if (!net.loaded) await this.load(net);
+    for (;;) {
+      const value = fc.taken.size >= Number(fc.pool.size) ? undefined : nextCandidate(fc);
+      if (value !== undefined) return value;
+      // Everything looks taken; others may have released since we last looked.
+      if (!st.reloaded) {
+        await this.load(net);
+        st.reloaded = true;
+        continue;
+      }
+      throw new IpamError(
+        'PoolExhausted',
+        `pool exhausted: network ${JSON.stringify(network)} has no free IPv${fc.pool.family} address (${fc.pool.size} assignable, all reserved)`,
+      );
+    }
+  }
+
+  /** A candidate turned out taken: remember it, and spread out / refresh after repeated misses. */
+  private async missed(net: NetworkCache, fc: FamilyCache, st: ClaimState, value: bigint): Promise<void> {
+    fc.taken.add(value);
+    // Another process is allocating in this stretch: jump elsewhere rather than trail it.
+    if (++st.misses % 4 === 0) fc.cursor = randomBelow(fc.pool.span);
+    if (st.misses === 64 && !st.reloaded) {
+      await this.load(net);
+      st.reloaded = true;
     }
   }
 
@@ -262,18 +393,7 @@ export class Ipam {
     ip: string,
     req: AllocateRequest,
   ): Promise<StoredObject<ReservationRecord>> {
-    const where = `network ${JSON.stringify(req.network)}: requested IP ${JSON.stringify(ip)}`;
-    const text = typeof ip === 'string' ? ip.split('/')[0]! : '';
-    if (!ipaddr.isValid(text)) throw new IpamError('InvalidRequest', `${where}: not an IP address`);
-    const a = ipaddr.parse(text);
-    const fc = net.families.get(familyOf(a));
-    const value = toBigInt(a);
-    if (!fc || !segmentOf(fc.pool, value)) {
-      throw new IpamError(
-        'InvalidRequest',
-        `${where}: not an assignable address of the pool (outside every range, excluded, or a network/broadcast address)`,
-      );
-    }
+    const { fc, value } = this.resolveRequested(net, ip, req);
     const address = fromBigInt(value, fc.pool.family);
     const key: ResourceKey = { kind: RESERVATION_KIND, namespace: req.network, name: address };
     try {
@@ -286,7 +406,7 @@ export class Ipam {
       const h = holder?.value;
       throw new IpamError(
         'AddressInUse',
-        `${where}: already held by ${h ? `pod ${h.podNamespace}/${h.podName} (container ${h.containerId}, interface ${h.ifName})` : 'another holder'}`,
+        `network ${JSON.stringify(req.network)}: requested IP ${JSON.stringify(ip)}: already held by ${h ? `pod ${h.podNamespace}/${h.podName} (container ${h.containerId}, interface ${h.ifName})` : 'another holder'}`,
       );
     }
   }
@@ -296,23 +416,9 @@ export class Ipam {
     fc: FamilyCache,
     req: AllocateRequest,
   ): Promise<StoredObject<ReservationRecord>> {
-    if (!net.loaded) await this.load(net);
-    let reloaded = false;
-    let misses = 0;
+    const st: ClaimState = { misses: 0, reloaded: false };
     for (;;) {
-      const value = fc.taken.size >= Number(fc.pool.size) ? undefined : nextCandidate(fc);
-      if (value === undefined) {
-        // Everything looks taken; others may have released since we last looked.
-        if (!reloaded) {
-          await this.load(net);
-          reloaded = true;
-          continue;
-        }
-        throw new IpamError(
-          'PoolExhausted',
-          `pool exhausted: network ${JSON.stringify(req.network)} has no free IPv${fc.pool.family} address (${fc.pool.size} assignable, all reserved)`,
-        );
-      }
+      const value = await this.pick(net, fc, st, req.network);
       const address = fromBigInt(value, fc.pool.family);
       const key: ResourceKey = { kind: RESERVATION_KIND, namespace: req.network, name: address };
       try {
@@ -321,13 +427,7 @@ export class Ipam {
         return r;
       } catch (err) {
         if (!isStoreError(err, 'AlreadyExists')) throw err;
-        fc.taken.add(value);
-        // Another process is allocating in this stretch: jump elsewhere rather than trail it.
-        if (++misses % 4 === 0) fc.cursor = randomBelow(fc.pool.span);
-        if (misses === 64 && !reloaded) {
-          await this.load(net);
-          reloaded = true;
-        }
+        await this.missed(net, fc, st, value);
       }
     }
   }

@@ -24,6 +24,38 @@ if (skip) {
   );
 
   describe('etcd specifics', () => {
+    test('createAll: all keys created in one write, or none when one exists', async () => {
+      const s = await EtcdStore.connect([etcd.endpoint], { prefix: `/mn-test-${process.pid}-all/` });
+      try {
+        const k = (name: string) => ({ kind: 'Thing', namespace: 'ns', name });
+        const ok = await s.createAll([
+          { key: k('a'), value: { v: 1 } },
+          { key: k('b'), value: { v: 2 } },
+        ]);
+        assert.equal(ok.ok, true);
+        assert.equal((await s.get(k('b')))?.resourceVersion, ok.ok ? ok.objects[1]!.resourceVersion : '');
+        const no = await s.createAll([
+          { key: k('c'), value: { v: 3 } },
+          { key: k('b'), value: { v: 9 } },
+        ]);
+        assert.equal(no.ok, false);
+        assert.deepEqual(
+          no.ok ? [] : no.existing.map((o) => [o.name, o.value]),
+          [['b', { v: 2 }]],
+        );
+        assert.equal(await s.get(k('c')), undefined, 'nothing written when one key exists');
+        await assert.rejects(
+          s.createAll([
+            { key: k('d'), value: 1 },
+            { key: k('d'), value: 2 },
+          ]),
+          /same key/,
+        );
+      } finally {
+        await s.close();
+      }
+    });
+
     test('keys are /multinet/<kind>/<ns>/<name> with the default prefix', async () => {
       const s = await openStore(etcd.url);
       try {

@@ -7,6 +7,7 @@ import {
   AlreadyExistsError,
   ConflictError,
   GoneError,
+  InvalidStoreInputError,
   NotFoundError,
   StoreError,
   StoreUnavailableError,
@@ -113,6 +114,44 @@ export class EtcdStore implements Store {
     );
     if (!res.succeeded) throw new AlreadyExistsError(key);
     return { ...key, value: JSON.parse(json) as T, resourceVersion: res.header.revision };
+  }
+
+  /**
+   * Creates every entry if none of the keys exists, else writes nothing and returns the existing
+   * ones: one transaction, one round trip (the IPAM's AtomicCreateStore capability).
+   */
+  async createAll(
+    entries: readonly { key: ResourceKey; value: unknown }[],
+  ): Promise<{ ok: true; objects: StoredObject[] } | { ok: false; existing: StoredObject[] }> {
+    if (entries.length === 0) return { ok: true, objects: [] };
+    const items = entries.map((e) => {
+      validateKey(e.key);
+      return { key: e.key, path: this.keyPath(e.key), json: JSON.stringify(e.value) };
+    });
+    if (new Set(items.map((it) => it.path)).size !== items.length) {
+      throw new InvalidStoreInputError('createAll: the same key is given twice');
+    }
+    const [first, ...rest] = items;
+    const res = await this.call(() => {
+      let txn = this.client.if(first!.path, 'Create', '==', 0);
+      for (const it of rest) txn = txn.and(it.path, 'Create', '==', 0);
+      return txn
+        .then(...items.map((it) => this.client.put(it.path).value(it.json)))
+        .else(...items.map((it) => this.client.get(it.path)))
+        .commit();
+    });
+    if (res.succeeded) {
+      return {
+        ok: true,
+        objects: items.map((it) => ({
+          ...it.key,
+          value: JSON.parse(it.json) as unknown,
+          resourceVersion: res.header.revision,
+        })),
+      };
+    }
+    const existing = res.responses.flatMap((r) => r.response_range.kvs.map((kv) => this.toObject(kv)));
+    return { ok: false, existing };
   }
 
   async update<T>(key: ResourceKey, value: T, resourceVersion: string): Promise<StoredObject<T>> {
