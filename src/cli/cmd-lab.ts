@@ -152,7 +152,7 @@ export function register(program: Command): void {
     .description('create the nodes, start their agents, then apply files if given')
     .option('--nodes <n>', 'number of nodes', '2')
     .option('--store <url>', 'datastore URL (default: embedded, in the lab folder)')
-    .option('--resync-seconds <s>', 'agents re-read the kernel this often', '5')
+    .option('--resync-seconds <s>', 'agents re-read the kernel this often', '10')
     .option('-f, --filename <path...>', 'files or folders to apply once up')
     .action(async (o: { nodes: string; store?: string; resyncSeconds: string; filename?: string[] }, cmd: Command) => {
       await requireTools();

@@ -3,22 +3,37 @@ import ipaddr from 'ipaddr.js';
 
 export type Family = 4 | 6;
 
-export function isIp(s: string): boolean {
-  return ipaddr.isValid(s) && !s.includes('/');
+/**
+ * Remember results of a pure string function: a sync of a 1000-pod node parses the same few
+ * thousand addresses each time, and ipaddr.js parsing (exceptions for the wrong family) dominated
+ * the expansion. Bounded: cleared when full. Errors are not cached (they throw again).
+ */
+function memo<R>(fn: (s: string) => R): (s: string) => R {
+  const m = new Map<string, R>();
+  return (s) => {
+    let r = m.get(s);
+    if (r === undefined && !m.has(s)) {
+      r = fn(s);
+      if (m.size >= 50_000) m.clear();
+      m.set(s, r);
+    }
+    return r as R;
+  };
 }
 
-export function familyOf(ip: string): Family {
-  return ipaddr.parse(ip.split('/')[0] ?? ip).kind() === 'ipv4' ? 4 : 6;
-}
+export const isIp = memo((s: string): boolean => ipaddr.isValid(s) && !s.includes('/'));
+
+export const familyOf = memo((ip: string): Family => (ipaddr.parse(ip.split('/')[0] ?? ip).kind() === 'ipv4' ? 4 : 6));
 
 /** Canonical text of an address (RFC 5952 for IPv6). */
-export function canonIp(ip: string): string {
+export const canonIp = memo((ip: string): string => {
   const a = ipaddr.parse(ip);
   return a.kind() === 'ipv6' ? (a as ipaddr.IPv6).toRFC5952String() : a.toString();
-}
+});
 
 /** Canonical CIDR with the host bits cleared: `10.50.1.2/16` -> `10.50.0.0/16`. */
-export function canonCidr(cidr: string): string {
+export const canonCidr = memo(canonCidrRaw);
+function canonCidrRaw(cidr: string): string {
   const [a, len] = ipaddr.parseCIDR(cidr);
   const net =
     a.kind() === 'ipv4'
@@ -27,9 +42,7 @@ export function canonCidr(cidr: string): string {
   return `${net.kind() === 'ipv6' ? (net as ipaddr.IPv6).toRFC5952String() : net.toString()}/${len}`;
 }
 
-export function isCidr(s: string): boolean {
-  return s.includes('/') && ipaddr.isValidCIDR(s);
-}
+export const isCidr = memo((s: string): boolean => s.includes('/') && ipaddr.isValidCIDR(s));
 
 /** `/32` or `/128` host CIDR of an address. */
 export function hostCidr(ip: string): string {

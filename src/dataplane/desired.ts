@@ -208,6 +208,22 @@ function podIfIndexes(pods: readonly PodInterfaceSpec[]): Map<string, number> {
   return out;
 }
 
+/**
+ * Hashing (names, MACs, completion marks) was most of the cost of expanding a 1000-pod node, and
+ * every sync expands the whole node again: remember results, bounded (cleared when full).
+ */
+const derived = new Map<string, { hostName: string; hostMac: string; mac: string }>();
+const hashes = new Map<string, string>();
+function remember<V>(m: Map<string, V>, k: string, f: () => V): V {
+  let v = m.get(k);
+  if (v === undefined) {
+    v = f();
+    if (m.size >= 50_000) m.clear();
+    m.set(k, v);
+  }
+  return v;
+}
+
 export function expandDesired(d: DesiredNode): WantNode {
   validateDesired(d);
   const mtu = overlayMtu(d);
@@ -229,9 +245,7 @@ export function expandDesired(d: DesiredNode): WantNode {
     const fdb: FdbState[] = [];
     const vx = vxlanName(n.vni);
     for (const p of podsOf.get(n.name) ?? []) {
-      const hostName = hostVethName(p);
-      const hostMac = hostVethMac(p);
-      const mac = podMac(p);
+      const { hostName, hostMac, mac } = remember(derived, `${podKey(p)}|${p.mac ?? ''}`, () => ({ hostName: hostVethName(p), hostMac: hostVethMac(p), mac: podMac(p) }));
       const addrs = p.addresses.map(hostCidr);
       const fams = new Set<Family>(p.addresses.map(familyOf));
       const podRoutes: RouteState[] = [];
@@ -249,7 +263,8 @@ export function expandDesired(d: DesiredNode): WantNode {
       if (fams.has(4)) podNeighs.push({ dev: p.ifname, addr: GATEWAY_V4, mac: hostMac, permanent: true });
       if (fams.has(6)) podNeighs.push({ dev: p.ifname, addr: GATEWAY_V6, mac: hostMac, permanent: true });
       const base = { key: podKey(p), network: n.name, netns: p.netns, ifname: p.ifname, mac, mtu, routingNs: ns, hostName, hostMac, addrs, routes: podRoutes, neighs: podNeighs };
-      const hash = createHash('sha256').update(JSON.stringify(base)).digest('hex').slice(0, 16);
+      const text = JSON.stringify(base);
+      const hash = remember(hashes, text, () => createHash('sha256').update(text).digest('hex').slice(0, 16));
       pods.push({ ...base, hash });
       hostVeths.push({ name: hostName, mac: hostMac, mtu, alias: HOST_ALIAS_PREFIX + hash, podKey: base.key });
       for (const a of p.addresses) {

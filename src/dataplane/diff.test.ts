@@ -52,3 +52,19 @@ test('bad input names object, field and reason', () => {
   assert.throws(() => expandDesired({ ...d, networks: [{ name: 'blue', vni: 0, ranges: [] }] }), (e: unknown) => e instanceof DesiredStateError && e.field === 'vni');
   assert.throws(() => expandDesired({ ...d, pods: [{ ...d.pods[0]!, netns: '../../etc' }] }), (e: unknown) => e instanceof DesiredStateError && e.field === 'netns');
 });
+
+test('from BULK_VETHS new pods on, their veths are created by one batch in the routing namespace', async () => {
+  const { BULK_VETHS } = await import('./diff.js');
+  const pods = Array.from({ length: BULK_VETHS }, (_, i) => ({ ...d.pods[0]!, netns: `/var/run/netns/pod${i}`, addresses: [`10.50.3.${i + 1}`] }));
+  const plan = diff(expandDesired({ ...d, pods }), { nodeLinks: [], routing: {}, pods: {} });
+  const veths = plan.batches.filter((b) => b.phase === Phase.Veths);
+  assert.equal(veths.length, 1);
+  assert.deepEqual(veths[0]!.target, { kind: 'netns', ref: routingNs('n1', 'blue') });
+  assert.equal(veths[0]!.ops.length, BULK_VETHS);
+  const podBatches = plan.batches.filter((b) => b.phase === Phase.Pods);
+  assert.equal(podBatches.length, BULK_VETHS);
+  assert.ok(podBatches.every((b) => !b.ops.some((o) => o.kind === 'veth-create')));
+  // one new pod: created inside its own batch, no extra process
+  const one = diff(expandDesired(d), { nodeLinks: [], routing: {}, pods: {} });
+  assert.equal(one.batches.filter((b) => b.phase === Phase.Veths).length, 0);
+});

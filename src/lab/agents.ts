@@ -38,7 +38,7 @@ export function startAgent(lab: LabConfig, node: LabNode, opts: AgentLaunchOptio
     '--underlay-interface', NODE_UPLINK,
     '--store', lab.storeUrl,
     '--socket', node.socket,
-    '--resync-seconds', String(opts.resyncSeconds ?? 5),
+    '--resync-seconds', String(opts.resyncSeconds ?? 10),
   ];
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', log, log] });
   closeSync(log);

@@ -66,7 +66,8 @@ describe('lab: policies on real traffic', { skip }, () => {
   };
 
   before(async () => {
-    lab = await Lab.up('pl', { nodes: 2, resyncSeconds: 2 }, quiet);
+    // A long full-resync period: the test measures the event-driven path, not a queued resync.
+    lab = await Lab.up('pl', { nodes: 2, resyncSeconds: 120 }, quiet);
     const r = await lab.apply([SEED, TESTDATA], quiet);
     assert.equal(r.errorCount, 0, JSON.stringify(r.issues));
     eps = await lab.endpoints();
