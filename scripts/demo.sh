@@ -12,6 +12,9 @@ echo
 echo "== networks"
 mn lab get networks
 echo
+echo "== network-aware services (ClusterIP answered only inside its network)"
+mn lab get services -o wide
+echo
 echo "== connectivity: every pair of pod interfaces, probed with ping"
 mn lab check
 cat <<'HINT'
