@@ -15,7 +15,11 @@ function iperf(lab: PolicyNetLab, server: string, client: string, seconds = 3): 
   const srv = spawn('ip', ['netns', 'exec', s.netns, 'iperf3', '-s', '-1', '-B', s.ip], { stdio: 'ignore' });
   spawnSync('sleep', ['0.5']);
   try {
-    const r = spawnSync('ip', ['netns', 'exec', c.netns, 'iperf3', '-c', s.ip, '-t', String(seconds), '-P', '1', '-J'], { encoding: 'utf8', timeout: 30_000 });
+    const r = spawnSync(
+      'ip',
+      ['netns', 'exec', c.netns, 'iperf3', '-c', s.ip, '-t', String(seconds), '-P', '1', '-J'],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
     if (r.status !== 0) throw new Error(`iperf3: ${r.stderr || r.stdout}`);
     const j = JSON.parse(r.stdout) as { end: { sum_received: { bits_per_second: number } } };
     return j.end.sum_received.bits_per_second / 1e9;
@@ -28,7 +32,9 @@ function iperf(lab: PolicyNetLab, server: string, client: string, seconds = 3): 
 function policyYaml(): string {
   const rules: string[] = [];
   for (let i = 0; i < RULES - 1; i++)
-    rules.push(`    - action: Deny\n      protocol: TCP\n      source: { selector: "role == 'blocked'" }\n      destination: { ports: [${10000 + (i % 50000)}] }`);
+    rules.push(
+      `    - action: Deny\n      protocol: TCP\n      source: { selector: "role == 'blocked'" }\n      destination: { ports: [${10000 + (i % 50000)}] }`,
+    );
   rules.push(`    - action: Allow\n      protocol: TCP\n      destination: { ports: [5201] }`);
   return `apiVersion: projectcalico.org/v3
 kind: GlobalNetworkPolicy
@@ -51,11 +57,14 @@ export async function run(_args: readonly string[]): Promise<string> {
   try {
     lab.addPod('a', '10.244.0.2');
     lab.addPod('b', '10.244.0.3');
-    const att = (name: string, ip: string, netns: string) => attachment({ pod: name, node: 'n1', network: DEFAULT_NETWORK, ifName: 'eth0', ip, netns });
+    const att = (name: string, ip: string, netns: string) =>
+      attachment({ pod: name, node: 'n1', network: DEFAULT_NETWORK, ifName: 'eth0', ip, netns });
     const atts = [...lab.pods.values()].map((p) => att(p.name, p.ip, p.netns));
     const base = iperf(lab, 'b', 'a');
 
-    const rs = resources(policyYaml() + pod('a', { app: 'bench' }) + pod('b', { app: 'bench' }) + pod('x', { role: 'blocked' }));
+    const rs = resources(
+      policyYaml() + pod('a', { app: 'bench' }) + pod('b', { app: 'bench' }) + pod('x', { role: 'blocked' }),
+    );
     let t0 = performance.now();
     const table = policyTables(view({ resources: rs, attachments: atts }), 'n1').get(DEFAULT_NETWORK)!;
     const calcMs = performance.now() - t0;
@@ -68,7 +77,9 @@ export async function run(_args: readonly string[]): Promise<string> {
 
     // One more pod joins the selector `role == 'blocked'`: the calc's diff is one element, written alone.
     const joined = att('x', '10.244.0.9', 'mn-none');
-    const after = policyTables(view({ resources: rs, attachments: [...atts, joined] }), 'n1').get(DEFAULT_NETWORK)!;
+    const after = policyTables(view({ resources: rs, attachments: [...atts, joined] }), 'n1').get(
+      DEFAULT_NETWORK,
+    )!;
     const diff: string[] = [];
     for (const [set, els] of Object.entries(after.elements)) {
       const before = new Set(table.elements[set] ?? []);
@@ -84,10 +95,18 @@ export async function run(_args: readonly string[]): Promise<string> {
 
     const ratio = withRules / base;
     rows.push(`| TCP, 1 stream, 3 s, no policy (baseline) | ${base.toFixed(2)} Gbit/s | |`);
-    rows.push(`| same, ${RULES.toLocaleString('en')} rules applied to both pods (${ruleCount} nft rules) | ${withRules.toFixed(2)} Gbit/s | ratio **${ratio.toFixed(2)}** (target >= 0.95) |`);
-    rows.push(`| add one pod to a selector with those rules present: nft write | ${addMs.toFixed(1)} ms | ${diff.length} element(s), one \`nft -f\` (target < 50 ms) |`);
-    rows.push(`| policyTables() for that view (calc, whole node) | ${recalcMs.toFixed(0)} ms | first run ${calcMs.toFixed(0)} ms |`);
-    rows.push(`| load the whole table (${RULES.toLocaleString('en')} rules) in one transaction | ${loadMs.toFixed(0)} ms | ${(script.length / 1024).toFixed(0)} KiB script |`);
+    rows.push(
+      `| same, ${RULES.toLocaleString('en')} rules applied to both pods (${ruleCount} nft rules) | ${withRules.toFixed(2)} Gbit/s | ratio **${ratio.toFixed(2)}** (target >= 0.95) |`,
+    );
+    rows.push(
+      `| add one pod to a selector with those rules present: nft write | ${addMs.toFixed(1)} ms | ${diff.length} element(s), one \`nft -f\` (target < 50 ms) |`,
+    );
+    rows.push(
+      `| policyTables() for that view (calc, whole node) | ${recalcMs.toFixed(0)} ms | first run ${calcMs.toFixed(0)} ms |`,
+    );
+    rows.push(
+      `| load the whole table (${RULES.toLocaleString('en')} rules) in one transaction | ${loadMs.toFixed(0)} ms | ${(script.length / 1024).toFixed(0)} KiB script |`,
+    );
   } finally {
     lab.down();
   }

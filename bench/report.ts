@@ -2,7 +2,8 @@
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 
 const FILE = 'docs/benchmarks.md';
-const HEADER = '# Benchmarks\n\nEach section is the latest run of `npm run bench -- NAME` on the project machine (2 cores).\nRatios are taken against a baseline measured in the same run.\n';
+const HEADER =
+  '# Benchmarks\n\nEach section is the latest run of `npm run bench -- NAME` on the project machine (2 cores).\nRatios are taken against a baseline measured in the same run.\n';
 
 export function writeSection(name: string, markdown: string): void {
   mkdirSync('docs', { recursive: true });

@@ -22,24 +22,56 @@ function view(services: number, endpoints: readonly string[]): ClusterView {
   const sel = parseLabelSelector('app=bench');
   if (!sel.ok) throw new Error(sel.error);
   const pods: Pod[] = endpoints.map((_, i) => ({
-    apiVersion: 'v1', kind: 'Pod', type: 'Pod', source: { file: 'bench', line: 0 }, attachments: [],
+    apiVersion: 'v1',
+    kind: 'Pod',
+    type: 'Pod',
+    source: { file: 'bench', line: 0 },
+    attachments: [],
     metadata: { name: `p${i}`, namespace: 'default', labels: { app: 'bench' }, annotations: {} },
     spec: { containers: [{ name: 'c', ports: [] }] },
   }));
-  const atts = endpoints.map((ip, i) => ({ podNamespace: 'default', podName: `p${i}`, network: 'blue', ips: [ip], ifName: 'eth1' }) as unknown as AttachmentRecord);
+  const atts = endpoints.map(
+    (ip, i) =>
+      ({
+        podNamespace: 'default',
+        podName: `p${i}`,
+        network: 'blue',
+        ips: [ip],
+        ifName: 'eth1',
+      }) as unknown as AttachmentRecord,
+  );
   const svcs: Service[] = Array.from({ length: services }, (_, i) => ({
-    apiVersion: 'v1', kind: 'Service', type: 'Service', source: { file: 'bench', line: 0 },
+    apiVersion: 'v1',
+    kind: 'Service',
+    type: 'Service',
+    source: { file: 'bench', line: 0 },
     metadata: { name: `s${i}`, namespace: 'default', labels: {}, annotations: {} },
-    spec: { type: 'ClusterIP', ports: [{ protocol: 'TCP', port: 80, targetPort: PORT }], clusterIP: vip(i), sessionAffinity: 'None' },
+    spec: {
+      type: 'ClusterIP',
+      ports: [{ protocol: 'TCP', port: 80, targetPort: PORT }],
+      clusterIP: vip(i),
+      sessionAffinity: 'None',
+    },
     multinet: { network: 'blue', selector: sel.value, selectorText: 'app=bench' },
   }));
-  return { networks: new Map([['blue', { name: 'blue', vni: 56, ranges: ['10.200.0.0/24'] }]]), nodes: new Map(), attachments: atts, pods, services: svcs };
+  return {
+    networks: new Map([['blue', { name: 'blue', vni: 56, ranges: ['10.200.0.0/24'] }]]),
+    nodes: new Map(),
+    attachments: atts,
+    pods,
+    services: svcs,
+  };
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** Connects `n` times from the client namespace to random ClusterIPs among the first `count`. */
-async function connectLatency(runner: ProcessRunner, ns: string, count: number, n: number): Promise<number[]> {
+async function connectLatency(
+  runner: ProcessRunner,
+  ns: string,
+  count: number,
+  n: number,
+): Promise<number[]> {
   const code = `
 const net = require('node:net');
 const count = ${count}, n = ${n};
@@ -53,7 +85,9 @@ const out = [];
   }
   process.stdout.write(JSON.stringify(out));
 })().catch((e) => { console.error(String(e)); process.exit(1); });`;
-  const r = await runChecked(runner, 'ip', ['netns', 'exec', ns, process.execPath, '-e', code], { timeoutMs: 120_000 });
+  const r = await runChecked(runner, 'ip', ['netns', 'exec', ns, process.execPath, '-e', code], {
+    timeoutMs: 120_000,
+  });
   return JSON.parse(r.stdout) as number[];
 }
 
@@ -68,7 +102,16 @@ export async function run(_args: readonly string[]): Promise<string> {
     for (const ns of [C, D, S]) await sh(['netns', 'add', ns]);
     await sh(['-n', D, 'link', 'add', 'mnc', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', C]);
     await sh(['-n', D, 'link', 'add', 'mns', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', S]);
-    for (const [ns, dev] of [[C, 'eth0'], [S, 'eth0'], [D, 'mnc'], [D, 'mns'], [C, 'lo'], [S, 'lo'], [D, 'lo']] as const) await sh(['-n', ns, 'link', 'set', dev, 'up']);
+    for (const [ns, dev] of [
+      [C, 'eth0'],
+      [S, 'eth0'],
+      [D, 'mnc'],
+      [D, 'mns'],
+      [C, 'lo'],
+      [S, 'lo'],
+      [D, 'lo'],
+    ] as const)
+      await sh(['-n', ns, 'link', 'set', dev, 'up']);
     await sh(['-n', C, 'addr', 'add', '10.201.0.1/24', 'dev', 'eth0']);
     await sh(['-n', D, 'addr', 'add', '10.201.0.254/24', 'dev', 'mnc']);
     await sh(['-n', D, 'addr', 'add', '10.200.0.254/24', 'dev', 'mns']);
@@ -76,7 +119,18 @@ export async function run(_args: readonly string[]): Promise<string> {
     await sh(['-n', C, 'route', 'add', '10.96.0.0/16', 'via', '10.201.0.254']);
     await sh(['-n', S, 'route', 'add', 'default', 'via', '10.200.0.254']);
     await runChecked(runner, 'ip', ['netns', 'exec', D, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
-    server = spawn('ip', ['netns', 'exec', S, process.execPath, '-e', `require('node:net').createServer((s) => s.end()).listen(${PORT})`], { stdio: 'ignore' });
+    server = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        S,
+        process.execPath,
+        '-e',
+        `require('node:net').createServer((s) => s.end()).listen(${PORT})`,
+      ],
+      { stdio: 'ignore' },
+    );
     await new Promise((r) => setTimeout(r, 500));
 
     // 1. program 10,000 services x 4 endpoints
@@ -111,7 +165,10 @@ export async function run(_args: readonly string[]): Promise<string> {
     const lat: Record<'10' | '10000', number[]> = { '10': [], '10000': [] };
     await connectLatency(runner, C, 10, 200); // warm-up
     for (let round = 0; round < 3; round++) {
-      for (const [label, t, count] of [['10', small, 10], ['10000', big, SERVICES]] as const) {
+      for (const [label, t, count] of [
+        ['10', small, 10],
+        ['10000', big, SERVICES],
+      ] as const) {
         const r = await nft.sync(new Map([[D, [t]]]));
         if (r.errors.length) throw new Error(r.errors[0]!.message);
         lat[label].push(median(await connectLatency(runner, C, count, 1000)));
@@ -128,7 +185,7 @@ export async function run(_args: readonly string[]): Promise<string> {
       `| ratio 10,000 / 10 | **${(l10k / l10).toFixed(2)}** | <= 1.2 |`,
     ];
     return [
-      'One network\'s routing domain (netns) between a client and a server namespace; the `mnsvc` table',
+      "One network's routing domain (netns) between a client and a server namespace; the `mnsvc` table",
       'from `serviceState` (shared lbN chains, `svc` verdict map, `eps` endpoint map) written by `LinuxNft`.',
       'Connects are real TCP handshakes through DNAT from a node process inside the client namespace.',
       '',

@@ -36,7 +36,13 @@ const blueConf = {
   dataplane_options: { network_name: 'blue' },
 };
 
-function req(command: CniRequest['command'], pod: string, ifName: string, netns: string, conf = blueConf): CniRequest {
+function req(
+  command: CniRequest['command'],
+  pod: string,
+  ifName: string,
+  netns: string,
+  conf = blueConf,
+): CniRequest {
   return {
     protocol: 1,
     command,
@@ -51,15 +57,36 @@ function req(command: CniRequest['command'], pod: string, ifName: string, netns:
 
 const ctx = { signal: new AbortController().signal };
 
-async function setup(store = new MemoryStore(), dp = new FakeDataplane(), node = 'n1', underlay = '10.99.0.1', ipam = new FakeAllocator()) {
-  await store.create({ kind: 'Network', namespace: '', name: 'blue' }, {
-    apiVersion: 'projectcalico.org/v3',
-    kind: 'Network',
-    metadata: { name: 'blue' },
-    spec: { vni: 56, range: '172.19.0.0/16' },
-  }).catch(() => undefined);
+async function setup(
+  store = new MemoryStore(),
+  dp = new FakeDataplane(),
+  node = 'n1',
+  underlay = '10.99.0.1',
+  ipam = new FakeAllocator(),
+) {
+  await store
+    .create(
+      { kind: 'Network', namespace: '', name: 'blue' },
+      {
+        apiVersion: 'projectcalico.org/v3',
+        kind: 'Network',
+        metadata: { name: 'blue' },
+        spec: { vni: 56, range: '172.19.0.0/16' },
+      },
+    )
+    .catch(() => undefined);
   if (!dp.kernel.namespaces.has(`mn-${node}`)) dp.kernel.addNamespace(`mn-${node}`);
-  const agent = new Agent({ node, netns: `mn-${node}`, underlay, mtu: 1500, store, dataplane: dp, ipam, log: silentLogger, resyncMs: 0 });
+  const agent = new Agent({
+    node,
+    netns: `mn-${node}`,
+    underlay,
+    mtu: 1500,
+    store,
+    dataplane: dp,
+    ipam,
+    log: silentLogger,
+    resyncMs: 0,
+  });
   await agent.start();
   return { store, dp, ipam, agent };
 }
@@ -95,7 +122,10 @@ describe('agent', () => {
     const { store, dp, ipam, agent } = await setup();
     dp.kernel.addNamespace('/run/netns/pb');
     dp.kernel.failWhen = (_op, ns) => ns === '/run/netns/pb';
-    await assert.rejects(agent.handler.add(req('ADD', 'pb', 'eth1', '/run/netns/pb'), ctx), (e: unknown) => e instanceof CniError && /dataplane/.test(e.msg));
+    await assert.rejects(
+      agent.handler.add(req('ADD', 'pb', 'eth1', '/run/netns/pb'), ctx),
+      (e: unknown) => e instanceof CniError && /dataplane/.test(e.msg),
+    );
     dp.kernel.failWhen = undefined;
     await agent.sync();
     assert.equal((await store.list(KIND_ATTACHMENT)).items.length, 0);
@@ -138,7 +168,10 @@ describe('agent', () => {
     dp.kernel.addNamespace('/run/netns/pc');
     await assert.rejects(agent.handler.add(req('ADD', 'pc', 'memif1', '/run/netns/pc'), ctx), /memif/);
     const red = { ...blueConf, name: 'network-red', dataplane_options: { network_name: 'red' } };
-    await assert.rejects(agent.handler.add(req('ADD', 'pc', 'eth2', '/run/netns/pc', red), ctx), (e: unknown) => e instanceof CniError && e.code === 7 && /red/.test(e.msg));
+    await assert.rejects(
+      agent.handler.add(req('ADD', 'pc', 'eth2', '/run/netns/pc', red), ctx),
+      (e: unknown) => e instanceof CniError && e.code === 7 && /red/.test(e.msg),
+    );
     assert.equal((await store.list(KIND_ATTACHMENT)).items.length, 0);
     assert.equal(ipam.held.size, 0);
     await agent.stop();
@@ -153,7 +186,8 @@ describe('agent', () => {
     dp.kernel.addNamespace('/run/netns/p2');
     await a1.agent.handler.add(req('ADD', 'p1', 'eth1', '/run/netns/p1'), ctx);
     await a2.agent.handler.add(req('ADD', 'p2', 'eth1', '/run/netns/p2'), ctx);
-    for (let i = 0; i < 50 && a1.agent.desired().remotes.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 50 && a1.agent.desired().remotes.length === 0; i++)
+      await new Promise((r) => setTimeout(r, 10));
     const remotes = a1.agent.desired().remotes;
     assert.equal(remotes.length, 1);
     assert.equal(remotes[0]?.underlay, '10.99.0.2');
@@ -161,7 +195,17 @@ describe('agent', () => {
     await a1.agent.sync();
     await a1.agent.stop();
     // restart on the same kernel and store: the first sync makes no change
-    const again = new Agent({ node: 'n1', netns: 'mn-n1', underlay: '10.99.0.1', mtu: 1500, store, dataplane: dp, ipam: a1.ipam, log: silentLogger, resyncMs: 0 });
+    const again = new Agent({
+      node: 'n1',
+      netns: 'mn-n1',
+      underlay: '10.99.0.1',
+      mtu: 1500,
+      store,
+      dataplane: dp,
+      ipam: a1.ipam,
+      log: silentLogger,
+      resyncMs: 0,
+    });
     await again.start();
     const report = await again.sync();
     assert.equal(report.changes, 0);

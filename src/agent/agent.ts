@@ -84,20 +84,30 @@ export class Agent {
     this.o.log.info({ node: this.o.node }, 'store in sync; first dataplane sync');
     this.nextFull = true;
     const report = await this.loop.request();
-    this.o.log.info({ changes: report.changes, failed: report.failed, ms: Math.round(report.durationMs) }, 'first sync done');
-    if (this.o.socketPath) this.server = await startCniServer(this.o.socketPath, this.handler, { log: this.o.log });
+    this.o.log.info(
+      { changes: report.changes, failed: report.failed, ms: Math.round(report.durationMs) },
+      'first sync done',
+    );
+    if (this.o.socketPath)
+      this.server = await startCniServer(this.o.socketPath, this.handler, { log: this.o.log });
     const resync = this.o.resyncMs ?? 30_000;
     if (resync > 0)
       this.timers.push(
         setInterval(() => {
           this.nextFull = true;
-          void this.loop.request().catch((e: unknown) => this.o.log.error({ err: String(e) }, 'resync failed'));
+          void this.loop
+            .request()
+            .catch((e: unknown) => this.o.log.error({ err: String(e) }, 'resync failed'));
         }, resync),
       );
     if (this.o.reclaim) {
       const reclaim = this.o.reclaim;
       this.timers.push(
-        setInterval(() => void reclaim().catch((e: unknown) => this.o.log.warn({ err: String(e) }, 'ipam reclaim failed')), this.o.reclaimMs ?? 60_000),
+        setInterval(
+          () =>
+            void reclaim().catch((e: unknown) => this.o.log.warn({ err: String(e) }, 'ipam reclaim failed')),
+          this.o.reclaimMs ?? 60_000,
+        ),
       );
     }
   }
@@ -128,7 +138,9 @@ export class Agent {
     const pol = policyTables(view, this.o.node);
     const nft = new Map<string, NftTableSpec[]>();
     for (const n of node.networks) {
-      const tables = [svc.tables.get(n.name), pol.get(n.name)].filter((t): t is NftTableSpec => t !== undefined);
+      const tables = [svc.tables.get(n.name), pol.get(n.name)].filter(
+        (t): t is NftTableSpec => t !== undefined,
+      );
       nft.set(routingNs(this.o.node, n.name), tables);
     }
     return { node, nft };
@@ -136,12 +148,19 @@ export class Agent {
 
   private async register(): Promise<void> {
     const key = { kind: KIND_NODE, namespace: '', name: this.o.node };
-    const rec: NodeRecord = { name: this.o.node, underlay: this.o.underlay, mtu: this.o.mtu, netns: this.o.netns, agentPid: process.pid };
+    const rec: NodeRecord = {
+      name: this.o.node,
+      underlay: this.o.underlay,
+      mtu: this.o.mtu,
+      netns: this.o.netns,
+      agentPid: process.pid,
+    };
     for (;;) {
       const cur = await this.o.store.get<NodeRecord>(key);
       try {
         if (!cur) await this.o.store.create(key, rec);
-        else if (JSON.stringify(cur.value) !== JSON.stringify(rec)) await this.o.store.update(key, rec, cur.resourceVersion);
+        else if (JSON.stringify(cur.value) !== JSON.stringify(rec))
+          await this.o.store.update(key, rec, cur.resourceVersion);
         return;
       } catch (e) {
         if (!isStoreError(e, 'Conflict') && !isStoreError(e, 'AlreadyExists')) throw e;
@@ -194,16 +213,25 @@ export class Agent {
         ...report,
         changes: report.changes + n.changes,
         failed: report.failed + n.errors.length,
-        errors: [...report.errors, ...n.errors.map((e) => ({ netns: e.netns, op: 'nft', message: e.message }))],
+        errors: [
+          ...report.errors,
+          ...n.errors.map((e) => ({ netns: e.netns, op: 'nft', message: e.message })),
+        ],
         processes: report.processes + n.processes,
       };
     }
     this.syncs++;
     if (report.failed > 0) {
-      this.o.log.warn({ failed: report.failed, errors: report.errors.slice(0, 5) }, 'sync left work to retry');
+      this.o.log.warn(
+        { failed: report.failed, errors: report.errors.slice(0, 5) },
+        'sync left work to retry',
+      );
       this.nextFull = true;
     } else if (report.changes > 0) {
-      this.o.log.info({ changes: report.changes, processes: report.processes, ms: Math.round(report.durationMs) }, 'synced');
+      this.o.log.info(
+        { changes: report.changes, processes: report.processes, ms: Math.round(report.durationMs) },
+        'synced',
+      );
     }
     void this.writeStatus(report);
     return report;
@@ -243,10 +271,12 @@ export class Agent {
     if (!link) return `interface ${rec.ifName} is missing`;
     if (!link.up) return `interface ${rec.ifName} is down`;
     for (const ip of rec.ips) {
-      if (!pod.addrs.some((a) => a.dev === rec.ifName && a.cidr.split('/')[0] === ip)) return `address ${ip} missing on ${rec.ifName}`;
+      if (!pod.addrs.some((a) => a.dev === rec.ifName && a.cidr.split('/')[0] === ip))
+        return `address ${ip} missing on ${rec.ifName}`;
     }
     for (const dst of spec.routes) {
-      if (!pod.routes.some((r) => r.dev === rec.ifName && r.dst === dst)) return `route ${dst} via ${rec.ifName} missing`;
+      if (!pod.routes.some((r) => r.dev === rec.ifName && r.dst === dst))
+        return `route ${dst} via ${rec.ifName} missing`;
     }
     return undefined;
   }

@@ -51,7 +51,8 @@ export class AttachmentService implements CniHandler {
     }
     if (!req.netns) throw new CniError(ErrorCode.InvalidEnvironment, 'CNI_NETNS is required for ADD');
     const plugin = pluginFromNetConf(req.netConf);
-    if (!plugin.ok) throw new CniError(ErrorCode.InvalidNetworkConfig, 'invalid network config', plugin.error);
+    if (!plugin.ok)
+      throw new CniError(ErrorCode.InvalidNetworkConfig, 'invalid network config', plugin.error);
     let network = cache.networks.get(plugin.value.network);
     if (!network) {
       // The Network may have been created a moment ago and its watch event not arrived yet.
@@ -93,9 +94,17 @@ export class AttachmentService implements CniHandler {
     if (ipamMode === 'delegated') {
       ips = (req.ipamResult?.ips ?? []).map((c) => c.address.split('/')[0]!).filter((a) => isIP(a) !== 0);
       if (ips.length === 0)
-        throw new CniError(ErrorCode.InvalidNetworkConfig, 'delegated IPAM returned no address', `ipam.type ${String(req.netConf.ipam?.type)}`);
+        throw new CniError(
+          ErrorCode.InvalidNetworkConfig,
+          'delegated IPAM returned no address',
+          `ipam.type ${String(req.netConf.ipam?.type)}`,
+        );
     } else if (ipamMode === 'none') {
-      throw new CniError(ErrorCode.InvalidNetworkConfig, 'no ipam section', 'the plugin config needs an "ipam" section (e.g. {"type": "whereabouts"})');
+      throw new CniError(
+        ErrorCode.InvalidNetworkConfig,
+        'no ipam section',
+        'the plugin config needs an "ipam" section (e.g. {"type": "whereabouts"})',
+      );
     } else {
       const ipamConf = plugin.value.ipam;
       const ranges: PoolRange[] =
@@ -122,7 +131,10 @@ export class AttachmentService implements CniHandler {
       }
     }
 
-    const mac = typeof req.netConf.runtimeConfig?.mac === 'string' ? (req.netConf.runtimeConfig.mac as string) : undefined;
+    const mac =
+      typeof req.netConf.runtimeConfig?.mac === 'string'
+        ? (req.netConf.runtimeConfig.mac as string)
+        : undefined;
     const rec: AttachmentRecord = {
       containerId: req.containerId,
       ifName: req.ifName,
@@ -156,7 +168,10 @@ export class AttachmentService implements CniHandler {
       recorded = true;
       cache.putAttachment(key.namespace, key.name, recFull);
       await this.requireSynced(this.d.sync(), recFull);
-      log.info({ pod: `${pod.namespace}/${pod.name}`, ifName: req.ifName, network: network.name, ips }, 'attached');
+      log.info(
+        { pod: `${pod.namespace}/${pod.name}`, ifName: req.ifName, network: network.name, ips },
+        'attached',
+      );
       return this.result(recFull, network.ranges);
     } catch (e) {
       log.warn({ err: (e as Error).message, ifName: req.ifName }, 'ADD failed; rolling back');
@@ -165,7 +180,10 @@ export class AttachmentService implements CniHandler {
         cache.putAttachment(key.namespace, key.name, undefined);
         await this.d.sync().catch(() => undefined);
       }
-      if (ipamMode === 'agent') await ipam.release({ network: network.name, containerId: req.containerId, ifName: req.ifName }).catch(() => undefined);
+      if (ipamMode === 'agent')
+        await ipam
+          .release({ network: network.name, containerId: req.containerId, ifName: req.ifName })
+          .catch(() => undefined);
       if (e instanceof CniError) throw e;
       if (isStoreError(e, 'AlreadyExists'))
         throw new CniError(ErrorCode.TryAgainLater, 'concurrent ADD for the same interface', name);
@@ -175,7 +193,11 @@ export class AttachmentService implements CniHandler {
 
   async del(req: CniRequest, _ctx: CniCallContext): Promise<void> {
     const pod = podIdentity(req);
-    const key = { kind: KIND_ATTACHMENT, namespace: pod.namespace, name: attachmentName(req.containerId, req.ifName) };
+    const key = {
+      kind: KIND_ATTACHMENT,
+      namespace: pod.namespace,
+      name: attachmentName(req.containerId, req.ifName),
+    };
     const existing = await this.d.store.get<AttachmentRecord>(key);
     const plugin = pluginFromNetConf(req.netConf);
     const network = existing?.value.network ?? (plugin.ok ? plugin.value.network : undefined);
@@ -183,7 +205,8 @@ export class AttachmentService implements CniHandler {
       await this.d.store.delete(key);
       this.d.cache.putAttachment(key.namespace, key.name, undefined);
       const report = await this.d.sync();
-      if (report.failed > 0) this.d.log.warn({ errors: report.errors }, 'DEL: sync reported errors (next sync retries)');
+      if (report.failed > 0)
+        this.d.log.warn({ errors: report.errors }, 'DEL: sync reported errors (next sync retries)');
     }
     // Release even without a record: an ADD that crashed between allocation and record leaves one.
     if (network && !existing?.value.delegatedIpam && req.ipam === 'agent') {
@@ -193,11 +216,21 @@ export class AttachmentService implements CniHandler {
 
   async check(req: CniRequest, _ctx: CniCallContext): Promise<void> {
     const pod = podIdentity(req);
-    const key = { kind: KIND_ATTACHMENT, namespace: pod.namespace, name: attachmentName(req.containerId, req.ifName) };
+    const key = {
+      kind: KIND_ATTACHMENT,
+      namespace: pod.namespace,
+      name: attachmentName(req.containerId, req.ifName),
+    };
     const existing = await this.d.store.get<AttachmentRecord>(key);
-    if (!existing) throw new CniError(ErrorCode.ContainerUnknown, 'attachment unknown', `${pod.namespace}/${pod.name} ${req.ifName}`);
+    if (!existing)
+      throw new CniError(
+        ErrorCode.ContainerUnknown,
+        'attachment unknown',
+        `${pod.namespace}/${pod.name} ${req.ifName}`,
+      );
     const problem = await this.d.inspectPod(existing.value);
-    if (problem) throw new CniError(ErrorCode.AgentInternal, 'attachment does not match its configuration', problem);
+    if (problem)
+      throw new CniError(ErrorCode.AgentInternal, 'attachment does not match its configuration', problem);
     const prevIps = (req.netConf.prevResult?.ips ?? []).map((i) => i.address.split('/')[0]);
     for (const ip of existing.value.ips) {
       if (req.netConf.prevResult && !prevIps.includes(ip))
@@ -219,9 +252,15 @@ export class AttachmentService implements CniHandler {
       if (rec.node !== this.d.node || rec.netConfName !== req.netConf.name) continue;
       if (valid.has(`${rec.containerId}/${rec.ifName}`)) continue;
       await this.del(
-        { ...req, command: 'DEL', containerId: rec.containerId, ifName: rec.ifName, netns: rec.netns,
+        {
+          ...req,
+          command: 'DEL',
+          containerId: rec.containerId,
+          ifName: rec.ifName,
+          netns: rec.netns,
           args: { K8S_POD_NAMESPACE: rec.podNamespace, K8S_POD_NAME: rec.podName },
-          ipam: rec.delegatedIpam ? 'delegated' : 'agent' },
+          ipam: rec.delegatedIpam ? 'delegated' : 'agent',
+        },
         ctx,
       );
     }
@@ -232,7 +271,11 @@ export class AttachmentService implements CniHandler {
     const mine = report.errors.filter((e) => e.netns === rec.netns || e.op.includes(rec.ifName));
     if (report.failed > 0 && (mine.length > 0 || report.errors.length === report.failed)) {
       const first = (mine[0] ?? report.errors[0])!;
-      throw new CniError(ErrorCode.AgentInternal, 'dataplane programming failed', `${first.netns}: ${first.op}: ${first.message}`);
+      throw new CniError(
+        ErrorCode.AgentInternal,
+        'dataplane programming failed',
+        `${first.netns}: ${first.op}: ${first.message}`,
+      );
     }
   }
 

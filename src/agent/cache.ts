@@ -12,10 +12,22 @@ export const KIND_NAD = 'NetworkAttachmentDefinition';
 export const KIND_POD = 'Pod';
 export const KIND_SERVICE = 'Service';
 /** Store kinds of policies (the api's resource `type`s). */
-export const POLICY_KINDS = ['CalicoNetworkPolicy', 'CalicoGlobalNetworkPolicy', 'KubernetesNetworkPolicy'] as const;
+export const POLICY_KINDS = [
+  'CalicoNetworkPolicy',
+  'CalicoGlobalNetworkPolicy',
+  'KubernetesNetworkPolicy',
+] as const;
 
 /** Kinds the agent watches. */
-export const WATCHED_KINDS = [KIND_NETWORK, KIND_NAD, KIND_NODE, KIND_ATTACHMENT, KIND_POD, KIND_SERVICE, ...POLICY_KINDS] as const;
+export const WATCHED_KINDS = [
+  KIND_NETWORK,
+  KIND_NAD,
+  KIND_NODE,
+  KIND_ATTACHMENT,
+  KIND_POD,
+  KIND_SERVICE,
+  ...POLICY_KINDS,
+] as const;
 
 /** Kinds kept as typed api resources (re-validated from the stored manifest). */
 const TYPED_KINDS: ReadonlySet<string> = new Set([KIND_POD, KIND_SERVICE, ...POLICY_KINDS]);

@@ -41,7 +41,12 @@ export function networkInfoFromManifest(raw: unknown): Result<NetworkInfo> {
   const { f, sink } = sinkFor(`Network/${m.name}`);
   const n = validateNetwork(
     f,
-    { apiVersion: 'projectcalico.org/v3', kind: 'Network', metadata: m, source: { file: '<store>', line: 0 } },
+    {
+      apiVersion: 'projectcalico.org/v3',
+      kind: 'Network',
+      metadata: m,
+      source: { file: '<store>', line: 0 },
+    },
     isObj(raw) ? raw.spec : undefined,
   );
   if (!n) return { ok: false, error: firstError(sink) };
@@ -62,12 +67,21 @@ export function pluginFromNetConf(netConf: Record<string, unknown>): Result<Mult
     },
     { config: JSON.stringify(netConf) },
   );
-  if (!nad) return { ok: false, error: `network config ${JSON.stringify(name)}: ${firstError(sink).replace(/^spec\.config\.?/, '')}` };
+  if (!nad)
+    return {
+      ok: false,
+      error: `network config ${JSON.stringify(name)}: ${firstError(sink).replace(/^spec\.config\.?/, '')}`,
+    };
   return { ok: true, value: nad.spec.plugin };
 }
 
 /** `ns/nad` as Multus names an attachment in network-status: the NAD whose config name matches. */
-export function nadNameFor(cache: ClusterCache, podNamespace: string, confName: string, network: string): string {
+export function nadNameFor(
+  cache: ClusterCache,
+  podNamespace: string,
+  confName: string,
+  network: string,
+): string {
   const nads = cache.list('NetworkAttachmentDefinition');
   const inNs = nads.filter((o) => o.namespace === podNamespace || o.namespace === 'default');
   for (const o of inNs) {

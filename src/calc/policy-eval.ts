@@ -21,7 +21,12 @@ export interface Side {
 
 type Dir = 'ingress' | 'egress';
 
-function portMatches(list: readonly PortMatch[], port: number | undefined, proto: number, facts: PodFacts): boolean {
+function portMatches(
+  list: readonly PortMatch[],
+  port: number | undefined,
+  proto: number,
+  facts: PodFacts,
+): boolean {
   return list.some((m) => {
     if (port === undefined) return false;
     if (m.kind === 'range') return port >= m.min && port <= m.max;
@@ -39,7 +44,15 @@ function entityMatches(e: NEntity, peer: PodFacts, ip: string, probe: Probe, por
   return true;
 }
 
-function ruleMatches(r: NRule, dir: Dir, self: Side, selfFacts: PodFacts, peer: Side, peerFacts: PodFacts, probe: Probe): boolean {
+function ruleMatches(
+  r: NRule,
+  dir: Dir,
+  self: Side,
+  selfFacts: PodFacts,
+  peer: Side,
+  peerFacts: PodFacts,
+  probe: Probe,
+): boolean {
   if (r.network !== self.att.network) return false;
   if (r.ipVersion && r.ipVersion !== (self.ip.includes(':') ? 6 : 4)) return false;
   if (r.protocol !== undefined && r.protocol !== probe.proto) return false;
@@ -47,16 +60,34 @@ function ruleMatches(r: NRule, dir: Dir, self: Side, selfFacts: PodFacts, peer: 
   if (r.icmp?.type !== undefined && (probe.proto !== 1 || r.icmp.type !== 8)) return false;
   // Ingress: the peer is the source, we are the destination; egress the other way round.
   const [src, srcFacts, srcIp, dst, dstFacts, dstIp] =
-    dir === 'ingress' ? [peer, peerFacts, peer.ip, self, selfFacts, self.ip] : [self, selfFacts, self.ip, peer, peerFacts, peer.ip];
+    dir === 'ingress'
+      ? [peer, peerFacts, peer.ip, self, selfFacts, self.ip]
+      : [self, selfFacts, self.ip, peer, peerFacts, peer.ip];
   void src;
   void dst;
   // Port matches are on the destination port; named ports resolve on the destination pod.
-  return entityMatches(r.src, srcFacts, srcIp, { proto: probe.proto }, dstFacts) && entityMatches(r.dst, dstFacts, dstIp, probe, dstFacts);
+  return (
+    entityMatches(r.src, srcFacts, srcIp, { proto: probe.proto }, dstFacts) &&
+    entityMatches(r.dst, dstFacts, dstIp, probe, dstFacts)
+  );
 }
 
 /** Allowed in one direction at one interface? No policy selecting it in that direction = allowed. */
-function allowedAt(policies: readonly NPolicy[], dir: Dir, self: Side, selfFacts: PodFacts, peer: Side, peerFacts: PodFacts, probe: Probe): boolean {
-  const applicable = policies.filter((p) => p[dir] !== undefined && p.selects(selfFacts) && (p.kind !== 'KubernetesNetworkPolicy' || self.att.network === DEFAULT_NETWORK));
+function allowedAt(
+  policies: readonly NPolicy[],
+  dir: Dir,
+  self: Side,
+  selfFacts: PodFacts,
+  peer: Side,
+  peerFacts: PodFacts,
+  probe: Probe,
+): boolean {
+  const applicable = policies.filter(
+    (p) =>
+      p[dir] !== undefined &&
+      p.selects(selfFacts) &&
+      (p.kind !== 'KubernetesNetworkPolicy' || self.att.network === DEFAULT_NETWORK),
+  );
   if (applicable.length === 0) return true;
   for (const p of applicable) {
     for (const r of p[dir]!) {
@@ -75,5 +106,8 @@ export function policyAllows(view: ClusterView, from: Side, to: Side, probe: Pro
   const facts = podFacts(view);
   const f = factsOf(facts, from.att);
   const t = factsOf(facts, to.att);
-  return allowedAt(policies, 'egress', from, f, to, t, probe) && allowedAt(policies, 'ingress', to, t, from, f, probe);
+  return (
+    allowedAt(policies, 'egress', from, f, to, t, probe) &&
+    allowedAt(policies, 'ingress', to, t, from, f, probe)
+  );
 }

@@ -43,9 +43,14 @@ const AFFINITY_SEED = '0x6d6e7376';
 
 const PROTO: Record<L4Protocol, string> = { TCP: 'tcp', UDP: 'udp', SCTP: 'sctp' };
 const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
-const isV4 = (ip: string): boolean => IPV4.test(ip) && ip.split('.').every((o) => Number(o) <= 255 && String(Number(o)) === o);
+const isV4 = (ip: string): boolean =>
+  IPV4.test(ip) && ip.split('.').every((o) => Number(o) <= 255 && String(Number(o)) === o);
 const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-const ipKey = (ip: string): string => ip.split('.').map((o) => o.padStart(3, '0')).join('.');
+const ipKey = (ip: string): string =>
+  ip
+    .split('.')
+    .map((o) => o.padStart(3, '0'))
+    .join('.');
 
 /** The skeleton for chains 1..k (k a multiple of LB_STEP). */
 export function servicesSkeleton(k: number): string {
@@ -56,13 +61,21 @@ export function servicesSkeleton(k: number): string {
     '  set hairpin { type ipv4_addr . ipv4_addr; }',
   ];
   for (let n = 1; n <= k; n++) {
-    lines.push(`  chain lb${n} {`, `    dnat ip to ip daddr . meta l4proto . th dport . numgen random mod ${n} map @eps`, '  }');
+    lines.push(
+      `  chain lb${n} {`,
+      `    dnat ip to ip daddr . meta l4proto . th dport . numgen random mod ${n} map @eps`,
+      '  }',
+    );
     // ClientIP affinity: a hash of the client address instead of a random pick. Stateless, so it
     // holds across agent restarts and is the same on every node; it remaps only when the number
     // of endpoints changes (kube-proxy's affinity also resets for clients of a removed endpoint).
     // An nft dynamic set with a timeout would need to store the chosen endpoint per client, which
     // nft 1.0.6 cannot do from a numgen result.
-    lines.push(`  chain lba${n} {`, `    dnat ip to ip daddr . meta l4proto . th dport . jhash ip saddr mod ${n} seed ${AFFINITY_SEED} map @eps`, '  }');
+    lines.push(
+      `  chain lba${n} {`,
+      `    dnat ip to ip daddr . meta l4proto . th dport . jhash ip saddr mod ${n} seed ${AFFINITY_SEED} map @eps`,
+      '  }',
+    );
   }
   lines.push(
     '  chain services {',
@@ -100,14 +113,18 @@ function podKey(ns: string, name: string): string {
 function resolveTargetPort(sp: ServicePort, pod: Pod): number | undefined {
   if (typeof sp.targetPort === 'number') return sp.targetPort;
   for (const c of pod.spec.containers) {
-    for (const p of c.ports) if (p.name === sp.targetPort && p.protocol === sp.protocol) return p.containerPort;
+    for (const p of c.ports)
+      if (p.name === sp.targetPort && p.protocol === sp.protocol) return p.containerPort;
   }
   return undefined;
 }
 
 /** The network a service lives in and its selector, or undefined when it selects nothing we program. */
-function serviceScope(s: Service): { network: string; matches: (labels: Readonly<Record<string, string>>) => boolean } | undefined {
-  if (s.multinet) return { network: s.multinet.network, matches: (l) => matchesLabels(s.multinet!.selector, l) };
+function serviceScope(
+  s: Service,
+): { network: string; matches: (labels: Readonly<Record<string, string>>) => boolean } | undefined {
+  if (s.multinet)
+    return { network: s.multinet.network, matches: (l) => matchesLabels(s.multinet!.selector, l) };
   const sel = s.spec.selector;
   // Kubernetes: a Service without selector (or with an empty one) gets no managed endpoints.
   if (!sel || Object.keys(sel).length === 0) return undefined;
@@ -135,22 +152,36 @@ export function serviceState(view: ClusterView): ServiceState {
   }
   const nets = new Map<string, NetAcc>();
   const info = new Map<string, ServiceInfo>();
-  const services = [...(view.services ?? [])].sort((a, b) => byString(podKey(a.metadata.namespace ?? 'default', a.metadata.name), podKey(b.metadata.namespace ?? 'default', b.metadata.name)));
+  const services = [...(view.services ?? [])].sort((a, b) =>
+    byString(
+      podKey(a.metadata.namespace ?? 'default', a.metadata.name),
+      podKey(b.metadata.namespace ?? 'default', b.metadata.name),
+    ),
+  );
   for (const s of services) {
     const scope = serviceScope(s);
     const vip = s.spec.clusterIP;
     // IPv4 ClusterIPs only (the table is family ip); '' (not allocated yet) and 'None' get nothing.
     if (!scope || !isV4(vip) || !view.networks.has(scope.network) || s.spec.type === 'ExternalName') continue;
     const ns = s.metadata.namespace ?? 'default';
-    const acc: NetAcc = nets.get(scope.network) ?? { svc: new Map(), eps: [], vips: new Set(), hairpin: new Set(), maxN: 0 };
+    const acc: NetAcc = nets.get(scope.network) ?? {
+      svc: new Map(),
+      eps: [],
+      vips: new Set(),
+      hairpin: new Set(),
+      maxN: 0,
+    };
     nets.set(scope.network, acc);
     if (acc.vips.has(vip)) continue; // two services claim one ClusterIP: the first (by name) keeps it
     acc.vips.add(vip);
     const selected: { pod: Pod; ips: string[] }[] = [];
     for (const [k, atts] of byNetPod.get(scope.network) ?? []) {
       const pod = pods.get(k);
-      if (!pod || (pod.metadata.namespace ?? 'default') !== ns || !scope.matches(pod.metadata.labels)) continue;
-      const ips = [...new Set(atts.flatMap((a) => a.ips).filter(isV4))].sort((x, y) => byString(ipKey(x), ipKey(y)));
+      if (!pod || (pod.metadata.namespace ?? 'default') !== ns || !scope.matches(pod.metadata.labels))
+        continue;
+      const ips = [...new Set(atts.flatMap((a) => a.ips).filter(isV4))].sort((x, y) =>
+        byString(ipKey(x), ipKey(y)),
+      );
       selected.push({ pod, ips });
       // Every pair of this pod's addresses in the network (itself included) needs hairpin SNAT.
       for (const x of ips) for (const y of ips) acc.hairpin.add(`${x} . ${y}`);
@@ -166,7 +197,10 @@ export function serviceState(view: ClusterView): ServiceState {
       }
       // Stable order: the same endpoints give the same indices on every node and every sync.
       eps.sort((x, y) => byString(ipKey(x.ip), ipKey(y.ip)) || x.port - y.port);
-      perPort.set(`${sp.port}/${sp.protocol}`, eps.map((e) => `${e.ip}:${e.port}`));
+      perPort.set(
+        `${sp.port}/${sp.protocol}`,
+        eps.map((e) => `${e.ip}:${e.port}`),
+      );
       if (eps.length === 0) continue; // vips + unserved chain reject it
       const key = `${vip} . ${proto} . ${sp.port}`;
       acc.svc.set(key, `${key} : goto ${s.spec.sessionAffinity === 'ClientIP' ? 'lba' : 'lb'}${eps.length}`);
@@ -180,7 +214,10 @@ export function serviceState(view: ClusterView): ServiceState {
   const tables = new Map<string, NftTableSpec>();
   for (const [net, acc] of [...nets].sort((a, b) => byString(a[0], b[0]))) {
     const vips = [...acc.vips].sort((x, y) => byString(ipKey(x), ipKey(y)));
-    routes.set(net, vips.map((v) => `${v}/32`));
+    routes.set(
+      net,
+      vips.map((v) => `${v}/32`),
+    );
     const k = Math.max(1, Math.ceil(acc.maxN / LB_STEP)) * LB_STEP;
     tables.set(net, {
       family: 'ip',

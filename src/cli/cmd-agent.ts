@@ -33,8 +33,8 @@ export function register(program: Command): void {
     .option('--store <url>', 'datastore URL (embedded:///path, etcd://host:port)')
     .option('--netns <name>', 'network namespace of the node ("host" = this one)', 'host')
     .option('--underlay-address <ip>', 'underlay address (default: from --underlay-interface)')
-    .option('--underlay-interface <if>', 'underlay interface (default: the default route\'s)')
-    .option('--mtu <n>', 'underlay MTU (default: the interface\'s)')
+    .option('--underlay-interface <if>', "underlay interface (default: the default route's)")
+    .option('--mtu <n>', "underlay MTU (default: the interface's)")
     .option('--socket <path>', 'CNI socket', DEFAULT_CNI_SOCKET)
     .option('--resync-seconds <s>', 'full resync interval', '30')
     .option('--reclaim-seconds <s>', 'IPAM leak reclaim interval', '60')
@@ -78,6 +78,9 @@ export function register(program: Command): void {
       process.once('SIGTERM', () => void shutdown('SIGTERM'));
       process.once('SIGINT', () => void shutdown('SIGINT'));
       await agent.start();
-      log.info({ node: o.node, underlay: address, mtu, socket: o.socket, store: store.description }, 'agent ready');
+      log.info(
+        { node: o.node, underlay: address, mtu, socket: o.socket, store: store.description },
+        'agent ready',
+      );
     });
 }

@@ -10,7 +10,15 @@ const NAME_RE = /^[A-Za-z0-9]([A-Za-z0-9_.-]{0,251}[A-Za-z0-9])?$/;
 export interface NetworkView {
   readonly namespace: string;
   readonly network: string;
-  readonly vxlan?: { name: string; vni: number; port: number; local?: string; mtu: number; mac: string; up: boolean };
+  readonly vxlan?: {
+    name: string;
+    vni: number;
+    port: number;
+    local?: string;
+    mtu: number;
+    mac: string;
+    up: boolean;
+  };
   readonly forwarding: boolean;
   readonly localPods: { hostVeth: string; addresses: string[]; complete: boolean }[];
   readonly remoteRoutes: { dst: string; via?: string }[];
@@ -23,12 +31,30 @@ export function viewOf(ns: string, s: NetnsState): NetworkView {
   return {
     namespace: ns,
     network: vx?.alias?.split('/').pop() ?? '?',
-    ...(vx?.vxlan ? { vxlan: { name: vx.name, vni: vx.vxlan.vni, port: vx.vxlan.port, ...(vx.vxlan.local ? { local: vx.vxlan.local } : {}), mtu: vx.mtu, mac: vx.mac, up: vx.up } } : {}),
+    ...(vx?.vxlan
+      ? {
+          vxlan: {
+            name: vx.name,
+            vni: vx.vxlan.vni,
+            port: vx.vxlan.port,
+            ...(vx.vxlan.local ? { local: vx.vxlan.local } : {}),
+            mtu: vx.mtu,
+            mac: vx.mac,
+            up: vx.up,
+          },
+        }
+      : {}),
     forwarding: s.forwarding.v4,
     localPods: s.links
       .filter((l) => l.name.startsWith(HOST_VETH_PREFIX))
-      .map((l) => ({ hostVeth: l.name, addresses: routes.filter((r) => r.dev === l.name).map((r) => r.dst), complete: (l.alias ?? '').startsWith('mn:') })),
-    remoteRoutes: routes.filter((r) => vx && r.dev === vx.name).map((r) => ({ dst: r.dst, ...(r.via ? { via: r.via } : {}) })),
+      .map((l) => ({
+        hostVeth: l.name,
+        addresses: routes.filter((r) => r.dev === l.name).map((r) => r.dst),
+        complete: (l.alias ?? '').startsWith('mn:'),
+      })),
+    remoteRoutes: routes
+      .filter((r) => vx && r.dev === vx.name)
+      .map((r) => ({ dst: r.dst, ...(r.via ? { via: r.via } : {}) })),
     fdb: s.fdb.map((f) => ({ mac: f.mac, dst: f.dst })),
   };
 }
@@ -38,9 +64,16 @@ export function renderTable(node: string, views: readonly NetworkView[]): string
   const out: string[] = [];
   for (const v of views) {
     out.push(`network ${v.network}  (namespace ${v.namespace}, forwarding ${v.forwarding ? 'on' : 'OFF'})`);
-    out.push(v.vxlan ? `  vxlan   ${v.vxlan.name} vni ${v.vxlan.vni} port ${v.vxlan.port} local ${v.vxlan.local ?? '-'} mtu ${v.vxlan.mtu} mac ${v.vxlan.mac}${v.vxlan.up ? '' : ' DOWN'}` : '  vxlan   MISSING');
+    out.push(
+      v.vxlan
+        ? `  vxlan   ${v.vxlan.name} vni ${v.vxlan.vni} port ${v.vxlan.port} local ${v.vxlan.local ?? '-'} mtu ${v.vxlan.mtu} mac ${v.vxlan.mac}${v.vxlan.up ? '' : ' DOWN'}`
+        : '  vxlan   MISSING',
+    );
     out.push(`  local pods (${v.localPods.length})`);
-    for (const p of v.localPods) out.push(`    ${p.hostVeth.padEnd(16)} ${p.addresses.join(', ')}${p.complete ? '' : '  (setup incomplete)'}`);
+    for (const p of v.localPods)
+      out.push(
+        `    ${p.hostVeth.padEnd(16)} ${p.addresses.join(', ')}${p.complete ? '' : '  (setup incomplete)'}`,
+      );
     out.push(`  remote routes (${v.remoteRoutes.length})`);
     for (const r of v.remoteRoutes) out.push(`    ${r.dst.padEnd(20)} via ${r.via ?? '-'}`);
     out.push(`  vteps (${v.fdb.length})`);
@@ -57,13 +90,18 @@ export function register(program: Command): void {
     .option('-o, --output <format>', 'table or json', 'table')
     .action(async (opts: { node: string; output: string }) => {
       if (!NAME_RE.test(opts.node)) throw new Error(`--node: invalid node name ${JSON.stringify(opts.node)}`);
-      if (opts.output !== 'table' && opts.output !== 'json') throw new Error(`--output: must be table or json, got ${JSON.stringify(opts.output)}`);
+      if (opts.output !== 'table' && opts.output !== 'json')
+        throw new Error(`--output: must be table or json, got ${JSON.stringify(opts.output)}`);
       const k = new LinuxKernel();
       const views: NetworkView[] = [];
       for (const ns of await k.listNamespaces(routingNsPrefix(opts.node))) {
         const s = await k.readNetns(ns, true);
         if (s !== 'missing') views.push(viewOf(ns, s));
       }
-      process.stdout.write(opts.output === 'json' ? JSON.stringify({ node: opts.node, networks: views }, null, 2) + '\n' : renderTable(opts.node, views));
+      process.stdout.write(
+        opts.output === 'json'
+          ? JSON.stringify({ node: opts.node, networks: views }, null, 2) + '\n'
+          : renderTable(opts.node, views),
+      );
     });
 }

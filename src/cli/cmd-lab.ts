@@ -42,8 +42,13 @@ export async function checkCommand(lab: Lab, opts: { quiet?: boolean } = {}): Pr
   const bad = mismatches(results);
   const probed = results.filter((r) => r.seen !== undefined).length;
   if (!opts.quiet) say(formatMatrix(endpoints, results));
-  say(`${probed} pairs probed over ${endpoints.length} interfaces: ${probed - bad.length} as expected, ${bad.length} not`);
-  for (const b of bad) say(`  MISMATCH ${b.from.pod}/${b.from.ifName} (${b.from.network}) -> ${b.to.pod}/${b.to.ifName} ${b.to.ip} (${b.to.network}): expected ${b.expected}, seen ${b.seen}`);
+  say(
+    `${probed} pairs probed over ${endpoints.length} interfaces: ${probed - bad.length} as expected, ${bad.length} not`,
+  );
+  for (const b of bad)
+    say(
+      `  MISMATCH ${b.from.pod}/${b.from.ifName} (${b.from.network}) -> ${b.to.pod}/${b.to.ifName} ${b.to.ip} (${b.to.network}): expected ${b.expected}, seen ${b.seen}`,
+    );
   return bad.length === 0;
 }
 
@@ -67,21 +72,49 @@ async function get(lab: Lab, what: string, name: string | undefined, output: Out
       const objs = pick(cluster.stored.filter((o) => o.kind === 'Network'));
       const rows = objs.map((o) => {
         const v = o.value as { spec: { vni: number; range: string } };
-        const pods = new Set(atts.filter((a) => a.network === o.name).map((a) => `${a.podNamespace}/${a.podName}`));
-        return [o.name, String(v.spec.vni), v.spec.range, String(pods.size), ...(wide ? [[...pods].join(',')] : [])];
+        const pods = new Set(
+          atts.filter((a) => a.network === o.name).map((a) => `${a.podNamespace}/${a.podName}`),
+        );
+        return [
+          o.name,
+          String(v.spec.vni),
+          v.spec.range,
+          String(pods.size),
+          ...(wide ? [[...pods].join(',')] : []),
+        ];
       });
-      return emit(output, objs.map((o) => o.value), ['NAME', 'VNI', 'RANGE', 'PODS', ...(wide ? ['POD NAMES'] : [])], rows);
+      return emit(
+        output,
+        objs.map((o) => o.value),
+        ['NAME', 'VNI', 'RANGE', 'PODS', ...(wide ? ['POD NAMES'] : [])],
+        rows,
+      );
     }
     case 'nads':
     case 'nad':
     case 'network-attachment-definitions': {
-      const rs = cluster.resources.filter((r) => r.type === 'NetworkAttachmentDefinition' && (!name || r.metadata.name === name));
+      const rs = cluster.resources.filter(
+        (r) => r.type === 'NetworkAttachmentDefinition' && (!name || r.metadata.name === name),
+      );
       const rows = rs.map((r) => {
         if (r.type !== 'NetworkAttachmentDefinition') return [];
         const ipam = r.spec.plugin.ipam;
-        return [r.metadata.namespace ?? '', r.metadata.name, r.spec.plugin.network, ipam.type, ipam.rangeFromNetwork ? '(network range)' : ipam.ranges.map((x) => x.range.text).join(',')];
+        return [
+          r.metadata.namespace ?? '',
+          r.metadata.name,
+          r.spec.plugin.network,
+          ipam.type,
+          ipam.rangeFromNetwork ? '(network range)' : ipam.ranges.map((x) => x.range.text).join(','),
+        ];
       });
-      return emit(output, cluster.stored.filter((o) => o.kind === 'NetworkAttachmentDefinition' && (!name || o.name === name)).map((o) => o.value), ['NAMESPACE', 'NAME', 'NETWORK', 'IPAM', 'RANGES'], rows);
+      return emit(
+        output,
+        cluster.stored
+          .filter((o) => o.kind === 'NetworkAttachmentDefinition' && (!name || o.name === name))
+          .map((o) => o.value),
+        ['NAMESPACE', 'NAME', 'NETWORK', 'IPAM', 'RANGES'],
+        rows,
+      );
     }
     case 'pods':
     case 'pod': {
@@ -92,9 +125,21 @@ async function get(lab: Lab, what: string, name: string | undefined, output: Out
           .filter((a) => st && a.containerId === st.containerId)
           .sort((a, b) => a.ifName.localeCompare(b.ifName))
           .map((a) => `${a.ifName}=${a.network}:${a.ips.join(',')}`);
-        return [o.namespace, o.name, st?.nodeName ?? '', st?.phase ?? 'Pending', ifs.join(' '), ...(wide ? [st?.reason ?? '', st?.netns ?? ''] : [])];
+        return [
+          o.namespace,
+          o.name,
+          st?.nodeName ?? '',
+          st?.phase ?? 'Pending',
+          ifs.join(' '),
+          ...(wide ? [st?.reason ?? '', st?.netns ?? ''] : []),
+        ];
       });
-      return emit(output, objs.map((o) => o.value), ['NAMESPACE', 'NAME', 'NODE', 'STATUS', 'INTERFACES', ...(wide ? ['REASON', 'NETNS'] : [])], rows);
+      return emit(
+        output,
+        objs.map((o) => o.value),
+        ['NAMESPACE', 'NAME', 'NODE', 'STATUS', 'INTERFACES', ...(wide ? ['REASON', 'NETNS'] : [])],
+        rows,
+      );
     }
     case 'services':
     case 'service':
@@ -105,33 +150,80 @@ async function get(lab: Lab, what: string, name: string | undefined, output: Out
       const rows = rs.map((r) => {
         if (r.type !== 'Service') return [];
         const ports = r.spec.ports.map((p) => `${p.port}->${p.targetPort}/${p.protocol}`).join(',');
-        const row = [r.metadata.namespace ?? '', r.metadata.name, r.multinet?.network ?? '(default)', r.spec.clusterIP || '<pending>', ports, r.multinet?.selectorText ?? JSON.stringify(r.spec.selector ?? {})];
+        const row = [
+          r.metadata.namespace ?? '',
+          r.metadata.name,
+          r.multinet?.network ?? '(default)',
+          r.spec.clusterIP || '<pending>',
+          ports,
+          r.multinet?.selectorText ?? JSON.stringify(r.spec.selector ?? {}),
+        ];
         if (!svcState) return row;
-        const eps = svcState.services.get(`${r.metadata.namespace ?? 'default'}/${r.metadata.name}`)?.endpoints;
-        const text = eps ? [...eps].map(([p, e]) => `${p}=${e.length ? e.join(',') : '<none>'}`).join(' ') : '<none>';
+        const eps = svcState.services.get(
+          `${r.metadata.namespace ?? 'default'}/${r.metadata.name}`,
+        )?.endpoints;
+        const text = eps
+          ? [...eps].map(([p, e]) => `${p}=${e.length ? e.join(',') : '<none>'}`).join(' ')
+          : '<none>';
         return [...row, text];
       });
-      return emit(output, cluster.stored.filter((o) => o.kind === 'Service' && (!name || o.name === name)).map((o) => o.value), ['NAMESPACE', 'NAME', 'NETWORK', 'CLUSTER-IP', 'PORTS', 'SELECTOR', ...(wide ? ['ENDPOINTS'] : [])], rows);
+      return emit(
+        output,
+        cluster.stored.filter((o) => o.kind === 'Service' && (!name || o.name === name)).map((o) => o.value),
+        ['NAMESPACE', 'NAME', 'NETWORK', 'CLUSTER-IP', 'PORTS', 'SELECTOR', ...(wide ? ['ENDPOINTS'] : [])],
+        rows,
+      );
     }
     case 'policies':
     case 'policy':
     case 'networkpolicies': {
-      const rs = cluster.resources.filter((r) => (r.type === 'CalicoNetworkPolicy' || r.type === 'CalicoGlobalNetworkPolicy') && (!name || r.metadata.name === name));
+      const rs = cluster.resources.filter(
+        (r) =>
+          (r.type === 'CalicoNetworkPolicy' || r.type === 'CalicoGlobalNetworkPolicy') &&
+          (!name || r.metadata.name === name),
+      );
       const bindings = wide
-        ? policyBindings({ ...clusterViewForServices(cluster, atts), policies: cluster.resources.filter((r): r is PolicyResource => r.type === 'CalicoNetworkPolicy' || r.type === 'CalicoGlobalNetworkPolicy' || r.type === 'KubernetesNetworkPolicy') })
+        ? policyBindings({
+            ...clusterViewForServices(cluster, atts),
+            policies: cluster.resources.filter(
+              (r): r is PolicyResource =>
+                r.type === 'CalicoNetworkPolicy' ||
+                r.type === 'CalicoGlobalNetworkPolicy' ||
+                r.type === 'KubernetesNetworkPolicy',
+            ),
+          })
         : undefined;
       const rows = rs.map((r) => {
         if (r.type !== 'CalicoNetworkPolicy' && r.type !== 'CalicoGlobalNetworkPolicy') return [];
         const nets = new Set([...r.spec.ingress, ...r.spec.egress].map((x) => x.network ?? '(default)'));
-        const row = [r.metadata.namespace ?? '', r.metadata.name, String(r.spec.order ?? ''), r.spec.selectorText, r.spec.types.join(','), [...nets].join(',')];
+        const row = [
+          r.metadata.namespace ?? '',
+          r.metadata.name,
+          String(r.spec.order ?? ''),
+          r.spec.selectorText,
+          r.spec.types.join(','),
+          [...nets].join(','),
+        ];
         if (!bindings) return row;
         // Interfaces the policy polices, per network (the same calc the agents run).
         const id = `${r.type}/${r.type === 'CalicoNetworkPolicy' ? (r.metadata.namespace ?? 'default') : ''}/${r.metadata.name}`;
         const perNet = new Map<string, string[]>();
-        for (const b of bindings.filter((x) => x.policy === id)) perNet.set(b.network, [...(perNet.get(b.network) ?? []), `${b.pod.replace(/^default\//, '')}/${b.ifName}`]);
-        return [...row, perNet.size ? [...perNet].map(([n, ifs]) => `${n}: ${ifs.join(',')}`).join('; ') : '<none>'];
+        for (const b of bindings.filter((x) => x.policy === id))
+          perNet.set(b.network, [
+            ...(perNet.get(b.network) ?? []),
+            `${b.pod.replace(/^default\//, '')}/${b.ifName}`,
+          ]);
+        return [
+          ...row,
+          perNet.size ? [...perNet].map(([n, ifs]) => `${n}: ${ifs.join(',')}`).join('; ') : '<none>',
+        ];
       });
-      return emit(output, rs.map((r) => r.metadata), ['NAMESPACE', 'NAME', 'ORDER', 'SELECTOR', 'TYPES', 'NETWORKS', ...(wide ? ['APPLIES TO'] : [])], rows);
+      return emit(
+        output,
+        rs.map((r) => r.metadata),
+        ['NAMESPACE', 'NAME', 'ORDER', 'SELECTOR', 'TYPES', 'NETWORKS', ...(wide ? ['APPLIES TO'] : [])],
+        rows,
+      );
     }
     case 'nodes':
     case 'node': {
@@ -140,12 +232,17 @@ async function get(lab: Lab, what: string, name: string | undefined, output: Out
       return emit(output, ns, ['NAME', 'UNDERLAY', 'NETNS', 'AGENT', 'LAST SYNC'], rows);
     }
     default:
-      throw new Error(`unknown resource type ${JSON.stringify(what)}: use networks, nads, pods, services, policies or nodes`);
+      throw new Error(
+        `unknown resource type ${JSON.stringify(what)}: use networks, nads, pods, services, policies or nodes`,
+      );
   }
 }
 
 export function register(program: Command): void {
-  const lab = program.command('lab').description('a local multi-node cluster in network namespaces').option('--lab <name>', 'lab name', undefined);
+  const lab = program
+    .command('lab')
+    .description('a local multi-node cluster in network namespaces')
+    .option('--lab <name>', 'lab name', undefined);
 
   lab
     .command('up')
@@ -154,22 +251,34 @@ export function register(program: Command): void {
     .option('--store <url>', 'datastore URL (default: embedded, in the lab folder)')
     .option('--resync-seconds <s>', 'agents re-read the kernel this often', '10')
     .option('-f, --filename <path...>', 'files or folders to apply once up')
-    .action(async (o: { nodes: string; store?: string; resyncSeconds: string; filename?: string[] }, cmd: Command) => {
-      await requireTools();
-      const nodes = Number(o.nodes);
-      if (!Number.isInteger(nodes) || nodes < 1 || nodes > 16) throw new Error(`--nodes ${o.nodes}: must be an integer from 1 to 16`);
-      const l = await Lab.up(labName(cmd), { nodes, ...(o.store ? { storeUrl: o.store } : {}), resyncSeconds: Number(o.resyncSeconds) }, progress);
-      try {
-        say(`lab ${l.config.name} is up: ${l.config.nodes.map((n) => n.name).join(', ')} (store ${l.config.storeUrl})`);
-        if (o.filename?.length) {
-          const r = await l.apply(o.filename, progress);
-          for (const i of r.issues) say(formatIssue(i));
-          if (r.errorCount > 0) process.exitCode = 1;
+    .action(
+      async (
+        o: { nodes: string; store?: string; resyncSeconds: string; filename?: string[] },
+        cmd: Command,
+      ) => {
+        await requireTools();
+        const nodes = Number(o.nodes);
+        if (!Number.isInteger(nodes) || nodes < 1 || nodes > 16)
+          throw new Error(`--nodes ${o.nodes}: must be an integer from 1 to 16`);
+        const l = await Lab.up(
+          labName(cmd),
+          { nodes, ...(o.store ? { storeUrl: o.store } : {}), resyncSeconds: Number(o.resyncSeconds) },
+          progress,
+        );
+        try {
+          say(
+            `lab ${l.config.name} is up: ${l.config.nodes.map((n) => n.name).join(', ')} (store ${l.config.storeUrl})`,
+          );
+          if (o.filename?.length) {
+            const r = await l.apply(o.filename, progress);
+            for (const i of r.issues) say(formatIssue(i));
+            if (r.errorCount > 0) process.exitCode = 1;
+          }
+        } finally {
+          await l.close();
         }
-      } finally {
-        await l.close();
-      }
-    });
+      },
+    );
 
   lab
     .command('apply')
@@ -206,7 +315,8 @@ export function register(program: Command): void {
     .option('-o, --output <format>', 'wide, json or yaml')
     .action(async (type: string, name: string | undefined, o: { output?: string }, cmd: Command) => {
       const output = (o.output ?? 'table') as Output;
-      if (!['table', 'wide', 'json', 'yaml'].includes(output)) throw new Error(`-o ${o.output}: use wide, json or yaml`);
+      if (!['table', 'wide', 'json', 'yaml'].includes(output))
+        throw new Error(`-o ${o.output}: use wide, json or yaml`);
       await withLab(cmd, (l) => get(l, type, name, output));
     });
 
@@ -236,7 +346,19 @@ export function register(program: Command): void {
     .action(async (_o: unknown, cmd: Command) =>
       withLab(cmd, async (l) => {
         const ns = await l.nodeStatus();
-        say(table(['NODE', 'UNDERLAY', 'NETNS', 'AGENT', 'PID', 'LAST SYNC'], ns.map((n) => [n.name, n.underlay, n.netns, n.agent === 'alive' ? 'alive' : 'DEAD', String(n.pid ?? ''), n.lastSync ?? ''])));
+        say(
+          table(
+            ['NODE', 'UNDERLAY', 'NETNS', 'AGENT', 'PID', 'LAST SYNC'],
+            ns.map((n) => [
+              n.name,
+              n.underlay,
+              n.netns,
+              n.agent === 'alive' ? 'alive' : 'DEAD',
+              String(n.pid ?? ''),
+              n.lastSync ?? '',
+            ]),
+          ),
+        );
         let storeState = 'reachable';
         try {
           await (await l.store()).list('Node');

@@ -23,7 +23,9 @@ function memo<R>(fn: (s: string) => R): (s: string) => R {
 
 export const isIp = memo((s: string): boolean => ipaddr.isValid(s) && !s.includes('/'));
 
-export const familyOf = memo((ip: string): Family => (ipaddr.parse(ip.split('/')[0] ?? ip).kind() === 'ipv4' ? 4 : 6));
+export const familyOf = memo((ip: string): Family =>
+  ipaddr.parse(ip.split('/')[0] ?? ip).kind() === 'ipv4' ? 4 : 6,
+);
 
 /** Canonical text of an address (RFC 5952 for IPv6). */
 export const canonIp = memo((ip: string): string => {

@@ -11,7 +11,12 @@ const NETS = [
   { name: 'red', vni: 88 },
 ];
 
-function desired(step: { nets: boolean[]; pods: number[]; remotePods: number[]; remoteAt: number }): DesiredNode {
+function desired(step: {
+  nets: boolean[];
+  pods: number[];
+  remotePods: number[];
+  remoteAt: number;
+}): DesiredNode {
   const nets = NETS.filter((_, i) => step.nets[i]);
   return {
     name: 'n1',
@@ -21,8 +26,21 @@ function desired(step: { nets: boolean[]; pods: number[]; remotePods: number[]; 
     // pod i lives in pod namespace i%6, on network i%2 when present
     pods: step.pods
       .filter((i) => nets.some((n) => n.name === NETS[i % 2]!.name))
-      .map((i) => ({ network: NETS[i % 2]!.name, netns: `pod${i % 6}`, ifname: `eth${i}`, addresses: [`10.50.0.${i + 1}`], routes: ['10.50.0.0/16'], defaultRoute: i % 3 === 0 })),
-    remotes: [{ name: 'n2', underlay: `10.99.0.${step.remoteAt}`, pods: Object.fromEntries(nets.map((n) => [n.name, step.remotePods.map((j) => `10.50.1.${j + 1}`)])) }],
+      .map((i) => ({
+        network: NETS[i % 2]!.name,
+        netns: `pod${i % 6}`,
+        ifname: `eth${i}`,
+        addresses: [`10.50.0.${i + 1}`],
+        routes: ['10.50.0.0/16'],
+        defaultRoute: i % 3 === 0,
+      })),
+    remotes: [
+      {
+        name: 'n2',
+        underlay: `10.99.0.${step.remoteAt}`,
+        pods: Object.fromEntries(nets.map((n) => [n.name, step.remotePods.map((j) => `10.50.1.${j + 1}`)])),
+      },
+    ],
   };
 }
 

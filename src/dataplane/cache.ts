@@ -36,14 +36,24 @@ function model(s: NetnsState): NsModel {
 }
 
 export function toCache(a: Pick<ActualState, 'nodeLinks' | 'routing'>): NodeCache {
-  return { nodeLinks: [...a.nodeLinks], routing: new Map(Object.entries(a.routing).map(([ns, s]) => [ns, model(s)])) };
+  return {
+    nodeLinks: [...a.nodeLinks],
+    routing: new Map(Object.entries(a.routing).map(([ns, s]) => [ns, model(s)])),
+  };
 }
 
 /** The cache in the shape the diff reads. */
 export function cacheView(c: NodeCache): Pick<ActualState, 'nodeLinks' | 'routing'> {
   const routing: Record<string, NetnsState> = {};
   for (const [ns, m] of c.routing)
-    routing[ns] = { links: [...m.links.values()], addrs: [], routes: [...m.routes.values()], neighs: [...m.neighs.values()], fdb: [...m.fdb.values()], forwarding: { ...m.forwarding } };
+    routing[ns] = {
+      links: [...m.links.values()],
+      addrs: [],
+      routes: [...m.routes.values()],
+      neighs: [...m.neighs.values()],
+      fdb: [...m.fdb.values()],
+      forwarding: { ...m.forwarding },
+    };
   return { nodeLinks: [...c.nodeLinks], routing };
 }
 
@@ -67,7 +77,17 @@ export function applyPlan(c: NodeCache, plan: Plan, nodeNs: string): void {
     for (const op of b.ops) {
       switch (op.kind) {
         case 'netns-add':
-          c.routing.set(op.name, model({ links: [], addrs: [], routes: [], neighs: [], fdb: [], forwarding: { v4: false, v6: false } }));
+          c.routing.set(
+            op.name,
+            model({
+              links: [],
+              addrs: [],
+              routes: [],
+              neighs: [],
+              fdb: [],
+              forwarding: { v4: false, v6: false },
+            }),
+          );
           break;
         case 'netns-del':
           c.routing.delete(op.name);
@@ -79,14 +99,33 @@ export function applyPlan(c: NodeCache, plan: Plan, nodeNs: string): void {
         }
         case 'vxlan-create': {
           const v = op.vx;
-          ns(op.into)?.links.set(v.name, { name: v.name, kind: 'vxlan', mtu: v.mtu, up: false, mac: v.mac, vxlan: { vni: v.vni, port: v.port, local: v.local, learning: false } });
+          ns(op.into)?.links.set(v.name, {
+            name: v.name,
+            kind: 'vxlan',
+            mtu: v.mtu,
+            up: false,
+            mac: v.mac,
+            vxlan: { vni: v.vni, port: v.port, local: v.local, learning: false },
+          });
           break;
         }
         case 'veth-create':
-          ns(op.routingNs)?.links.set(op.hostName, { name: op.hostName, kind: 'veth', mtu: op.mtu, up: false, mac: op.hostMac });
+          ns(op.routingNs)?.links.set(op.hostName, {
+            name: op.hostName,
+            kind: 'veth',
+            mtu: op.mtu,
+            up: false,
+            mac: op.hostMac,
+          });
           break;
         case 'veth-create-host':
-          m?.links.set(op.hostName, { name: op.hostName, kind: 'veth', mtu: op.mtu, up: false, mac: op.hostMac });
+          m?.links.set(op.hostName, {
+            name: op.hostName,
+            kind: 'veth',
+            mtu: op.mtu,
+            up: false,
+            mac: op.hostMac,
+          });
           break;
         case 'link-del':
           if (here === nodeNs && !m) c.nodeLinks = c.nodeLinks.filter((l) => l.name !== op.dev);
@@ -96,7 +135,13 @@ export function applyPlan(c: NodeCache, plan: Plan, nodeNs: string): void {
         case 'link-set': {
           const l = m?.links.get(op.dev);
           if (m && l)
-            m.links.set(op.dev, { ...l, ...(op.mtu !== undefined ? { mtu: op.mtu } : {}), ...(op.mac !== undefined ? { mac: op.mac } : {}), ...(op.alias !== undefined ? { alias: op.alias } : {}), ...(op.up ? { up: true } : {}) });
+            m.links.set(op.dev, {
+              ...l,
+              ...(op.mtu !== undefined ? { mtu: op.mtu } : {}),
+              ...(op.mac !== undefined ? { mac: op.mac } : {}),
+              ...(op.alias !== undefined ? { alias: op.alias } : {}),
+              ...(op.up ? { up: true } : {}),
+            });
           break;
         }
         case 'route-replace':

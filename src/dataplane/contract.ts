@@ -40,11 +40,40 @@ export function dataplaneContract(name: string, makeEnv: () => Promise<ContractE
       underlay: { address: '10.99.0.1', mtu: 1500 },
       networks: nets.map((n) => ({ name: n, vni: n === 'blue' ? 56 : 88, ranges: ['10.50.0.0/16'] })),
       pods: [
-        { network: 'blue', netns: pods[0]!, ifname: 'eth0', addresses: ['10.50.0.1'], routes: ['10.50.0.0/16'], defaultRoute: true },
-        { network: 'blue', netns: pods[1]!, ifname: 'eth0', addresses: ['10.50.0.2', 'fd00:50::2'], routes: ['10.50.0.0/16', 'fd00:50::/64'] },
-        ...(nets.includes('red') ? [{ network: 'red', netns: pods[2]!, ifname: 'eth1', addresses: ['10.50.0.1'], routes: ['10.50.0.0/16'] }] : []),
+        {
+          network: 'blue',
+          netns: pods[0]!,
+          ifname: 'eth0',
+          addresses: ['10.50.0.1'],
+          routes: ['10.50.0.0/16'],
+          defaultRoute: true,
+        },
+        {
+          network: 'blue',
+          netns: pods[1]!,
+          ifname: 'eth0',
+          addresses: ['10.50.0.2', 'fd00:50::2'],
+          routes: ['10.50.0.0/16', 'fd00:50::/64'],
+        },
+        ...(nets.includes('red')
+          ? [
+              {
+                network: 'red',
+                netns: pods[2]!,
+                ifname: 'eth1',
+                addresses: ['10.50.0.1'],
+                routes: ['10.50.0.0/16'],
+              },
+            ]
+          : []),
       ],
-      remotes: [{ name: 'other', underlay: '10.99.0.2', pods: { blue: ['10.50.1.1'], ...(nets.includes('red') ? { red: ['10.50.1.1', '10.50.1.2'] } : {}) } }],
+      remotes: [
+        {
+          name: 'other',
+          underlay: '10.99.0.2',
+          pods: { blue: ['10.50.1.1'], ...(nets.includes('red') ? { red: ['10.50.1.1', '10.50.1.2'] } : {}) },
+        },
+      ],
     });
     const skip = (t: { skip: (m: string) => void }) => {
       if (!env) t.skip('needs root');
@@ -63,7 +92,9 @@ export function dataplaneContract(name: string, makeEnv: () => Promise<ContractE
       const seen = await env!.dp.observe(desired());
       const blue = seen.routing[routingNs(node, 'blue')];
       assert.ok(blue, 'blue routing namespace exists');
-      assert.ok(blue.links.some((l) => l.name === vxlanName(56) && l.vxlan?.vni === 56 && l.mtu === 1450 && l.up));
+      assert.ok(
+        blue.links.some((l) => l.name === vxlanName(56) && l.vxlan?.vni === 56 && l.mtu === 1450 && l.up),
+      );
       assert.ok(blue.routes.some((r) => r.dst === '10.50.1.1/32' && r.dev === vxlanName(56)));
       assert.ok(blue.routes.some((r) => r.dst === 'fd00:50::2/128'));
       assert.ok(blue.fdb.some((f) => f.dst === '10.99.0.2'));
@@ -87,11 +118,16 @@ export function dataplaneContract(name: string, makeEnv: () => Promise<ContractE
       assert.deepEqual(quick.errors, []);
       assert.equal(quick.changes, 0, 'a non-full sync trusts what the last clean sync left');
       assert.equal(quick.batches, 0);
-      assert.ok(!(await env!.dp.observe(desired())).routing[ns]!.routes.some((r) => r.dst === '10.50.1.2/32'));
+      assert.ok(
+        !(await env!.dp.observe(desired())).routing[ns]!.routes.some((r) => r.dst === '10.50.1.2/32'),
+      );
       const r = await env!.dp.sync(desired(), { full: true });
       assert.deepEqual(r.errors, []);
       assert.equal(r.changes, 1);
-      assert.ok((await env!.dp.observe(desired())).routing[ns]!.routes.some((x) => x.dst === '10.50.1.2/32'), 'route restored');
+      assert.ok(
+        (await env!.dp.observe(desired())).routing[ns]!.routes.some((x) => x.dst === '10.50.1.2/32'),
+        'route restored',
+      );
       assert.ok(await env!.hasLink(ns, 'zz0'));
       assert.equal((await env!.dp.sync(desired())).changes, 0);
       assert.equal((await env!.dp.sync(desired(), { full: true })).changes, 0);
@@ -126,7 +162,11 @@ export function dataplaneContract(name: string, makeEnv: () => Promise<ContractE
     test('bad input is refused with object, field and reason, and nothing changes', async (t) => {
       if (skip(t)) return;
       const bad = { ...desired(), pods: [{ ...desired().pods[0]!, addresses: ['10.50.0.999'] }] };
-      await assert.rejects(env!.dp.sync(bad), (e: unknown) => e instanceof DesiredStateError && e.field === 'addresses[0]' && /not an IP/.test(e.message));
+      await assert.rejects(
+        env!.dp.sync(bad),
+        (e: unknown) =>
+          e instanceof DesiredStateError && e.field === 'addresses[0]' && /not an IP/.test(e.message),
+      );
       const injected = { ...desired(), pods: [{ ...desired().pods[0]!, ifname: 'eth0; rm -rf /' }] };
       await assert.rejects(env!.dp.sync(injected), DesiredStateError);
       assert.equal((await env!.dp.sync(desired(['blue']))).changes, 0);
@@ -144,7 +184,13 @@ export function dataplaneContract(name: string, makeEnv: () => Promise<ContractE
         netns: env!.nodeNs,
         underlay: { address: '10.99.0.1', mtu: 1500 },
         networks: [{ name: net, vni, ranges: ['10.70.0.0/16'] }],
-        pods: ns.map((n, i) => ({ network: net, netns: n, ifname: 'eth0', addresses: [`10.70.${i >> 8}.${(i & 255) + 1}`], routes: ['10.70.0.0/16'] })),
+        pods: ns.map((n, i) => ({
+          network: net,
+          netns: n,
+          ifname: 'eth0',
+          addresses: [`10.70.${i >> 8}.${(i & 255) + 1}`],
+          routes: ['10.70.0.0/16'],
+        })),
         remotes: [{ name: 'other', underlay: '10.99.0.2', pods: { [net]: ['10.70.200.1'] } }],
       });
       const nodes = [`${node}-e`, `${node}-b`];
@@ -154,10 +200,18 @@ export function dataplaneContract(name: string, makeEnv: () => Promise<ContractE
         assert.deepEqual(e1.errors, []);
         const fifty = await env!.dp.sync(mk(nodes[1]!, 'yellow', 91, podNs.slice(0, 50)));
         assert.deepEqual(fifty.errors, []);
-        assert.equal((await env!.dp.sync(mk(nodes[1]!, 'yellow', 91, podNs.slice(0, 50)), { full: true })).changes, 0, 'bulk-created pods are complete');
+        assert.equal(
+          (await env!.dp.sync(mk(nodes[1]!, 'yellow', 91, podNs.slice(0, 50)), { full: true })).changes,
+          0,
+          'bulk-created pods are complete',
+        );
         const b1 = await env!.dp.sync(mk(nodes[1]!, 'yellow', 91, podNs));
         assert.deepEqual(b1.errors, []);
-        assert.equal(b1.processes, e1.processes, `one more pod: ${b1.processes} processes on a 50-pod node, ${e1.processes} on an empty one`);
+        assert.equal(
+          b1.processes,
+          e1.processes,
+          `one more pod: ${b1.processes} processes on a 50-pod node, ${e1.processes} on an empty one`,
+        );
         assert.equal(b1.batches, e1.batches);
         assert.equal(b1.changes, e1.changes);
         assert.ok(b1.processes <= 2, `one pod batch and one routing batch, no reads (got ${b1.processes})`);
@@ -171,7 +225,10 @@ export function dataplaneContract(name: string, makeEnv: () => Promise<ContractE
       if (skip(t)) return;
       await env!.addForeignLink(pods[2]!, 'eth1');
       const r = await env!.dp.sync(desired());
-      assert.ok(r.errors.some((e) => /not ours/.test(e.message)), JSON.stringify(r));
+      assert.ok(
+        r.errors.some((e) => /not ours/.test(e.message)),
+        JSON.stringify(r),
+      );
       assert.ok(await env!.hasLink(pods[2]!, 'eth1'));
     });
   });

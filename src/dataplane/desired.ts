@@ -31,7 +31,7 @@ export class DesiredStateError extends Error {
 const NAME_RE = /^[A-Za-z0-9]([A-Za-z0-9_.-]{0,251}[A-Za-z0-9])?$/;
 const IFNAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
 const NETNS_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,200}$/;
-const NETNS_PATH_RE = /^\/[A-Za-z0-9_.\/-]{1,4000}$/;
+const NETNS_PATH_RE = /^\/[A-Za-z0-9_./-]{1,4000}$/;
 const MAC_RE = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
 
 function checkNetns(object: string, field: string, v: string, allowHost: boolean): void {
@@ -44,21 +44,25 @@ function checkNetns(object: string, field: string, v: string, allowHost: boolean
       throw new DesiredStateError(object, field, `invalid namespace path ${JSON.stringify(v)}`);
     return;
   }
-  if (!NETNS_NAME_RE.test(v)) throw new DesiredStateError(object, field, `invalid namespace name ${JSON.stringify(v)}`);
+  if (!NETNS_NAME_RE.test(v))
+    throw new DesiredStateError(object, field, `invalid namespace name ${JSON.stringify(v)}`);
 }
 
 function checkIp(object: string, field: string, v: unknown): string {
-  if (typeof v !== 'string' || !isIp(v)) throw new DesiredStateError(object, field, `not an IP address: ${JSON.stringify(v)}`);
+  if (typeof v !== 'string' || !isIp(v))
+    throw new DesiredStateError(object, field, `not an IP address: ${JSON.stringify(v)}`);
   return canonIp(v);
 }
 
 function checkCidr(object: string, field: string, v: unknown): string {
-  if (typeof v !== 'string' || !isCidr(v)) throw new DesiredStateError(object, field, `not a CIDR: ${JSON.stringify(v)}`);
+  if (typeof v !== 'string' || !isCidr(v))
+    throw new DesiredStateError(object, field, `not a CIDR: ${JSON.stringify(v)}`);
   return canonCidr(v);
 }
 
 function checkMac(object: string, field: string, v: unknown): string {
-  if (typeof v !== 'string' || !MAC_RE.test(v)) throw new DesiredStateError(object, field, `not a MAC address: ${JSON.stringify(v)}`);
+  if (typeof v !== 'string' || !MAC_RE.test(v))
+    throw new DesiredStateError(object, field, `not a MAC address: ${JSON.stringify(v)}`);
   const first = parseInt(v.slice(0, 2), 16);
   if (first & 1) throw new DesiredStateError(object, field, `multicast MAC not allowed: ${v}`);
   return v.toLowerCase();
@@ -67,22 +71,31 @@ function checkMac(object: string, field: string, v: unknown): string {
 /** Throws DesiredStateError on the first problem. */
 export function validateDesired(d: DesiredNode): void {
   const node = `node ${JSON.stringify(d?.name)}`;
-  if (typeof d?.name !== 'string' || !NAME_RE.test(d.name)) throw new DesiredStateError('node', 'name', 'must be a DNS-like name');
+  if (typeof d?.name !== 'string' || !NAME_RE.test(d.name))
+    throw new DesiredStateError('node', 'name', 'must be a DNS-like name');
   checkNetns(node, 'netns', String(d.netns), true);
   checkIp(node, 'underlay.address', d.underlay?.address);
   const mtu = d.underlay?.mtu;
   if (!Number.isInteger(mtu) || mtu < 1280 || mtu > 65535)
-    throw new DesiredStateError(node, 'underlay.mtu', `must be an integer 1280..65535, got ${JSON.stringify(mtu)}`);
+    throw new DesiredStateError(
+      node,
+      'underlay.mtu',
+      `must be an integer 1280..65535, got ${JSON.stringify(mtu)}`,
+    );
   const nets = new Set<string>();
   const vnis = new Set<number>();
   for (const [i, n] of d.networks.entries()) {
     const o = `network ${JSON.stringify(n?.name)}`;
-    if (typeof n?.name !== 'string' || !NAME_RE.test(n.name)) throw new DesiredStateError(`networks[${i}]`, 'name', 'must be a DNS-like name');
+    if (typeof n?.name !== 'string' || !NAME_RE.test(n.name))
+      throw new DesiredStateError(`networks[${i}]`, 'name', 'must be a DNS-like name');
     if (nets.has(n.name)) throw new DesiredStateError(o, 'name', 'duplicate network');
-    if (!Number.isInteger(n.vni) || n.vni < 1 || n.vni > 0xffffff) throw new DesiredStateError(o, 'vni', `must be 1..16777215, got ${JSON.stringify(n.vni)}`);
-    if (vnis.has(n.vni)) throw new DesiredStateError(o, 'vni', `VNI ${n.vni} used by two networks on this node`);
+    if (!Number.isInteger(n.vni) || n.vni < 1 || n.vni > 0xffffff)
+      throw new DesiredStateError(o, 'vni', `must be 1..16777215, got ${JSON.stringify(n.vni)}`);
+    if (vnis.has(n.vni))
+      throw new DesiredStateError(o, 'vni', `VNI ${n.vni} used by two networks on this node`);
     const port = n.vxlanPort ?? 4789;
-    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new DesiredStateError(o, 'vxlanPort', `must be 1..65535, got ${JSON.stringify(port)}`);
+    if (!Number.isInteger(port) || port < 1 || port > 65535)
+      throw new DesiredStateError(o, 'vxlanPort', `must be 1..65535, got ${JSON.stringify(port)}`);
     for (const [j, r] of n.ranges.entries()) checkCidr(o, `ranges[${j}]`, r);
     nets.add(n.name);
     vnis.add(n.vni);
@@ -92,18 +105,26 @@ export function validateDesired(d: DesiredNode): void {
   const addrsPerNet = new Map<string, string>();
   for (const [i, p] of d.pods.entries()) {
     const o = `pod interface ${JSON.stringify(`${p?.netns}/${p?.ifname}`)}`;
-    if (!nets.has(p?.network)) throw new DesiredStateError(o, 'network', `unknown network ${JSON.stringify(p?.network)}`);
+    if (!nets.has(p?.network))
+      throw new DesiredStateError(o, 'network', `unknown network ${JSON.stringify(p?.network)}`);
     checkNetns(o, 'netns', String(p.netns), false);
-    if (typeof p.ifname !== 'string' || !IFNAME_RE.test(p.ifname)) throw new DesiredStateError(o, 'ifname', 'must be 1-15 of [A-Za-z0-9_.-]');
+    if (typeof p.ifname !== 'string' || !IFNAME_RE.test(p.ifname))
+      throw new DesiredStateError(o, 'ifname', 'must be 1-15 of [A-Za-z0-9_.-]');
     const podIf = `${p.netns}|${p.ifname}`;
-    if (ifnames.has(podIf)) throw new DesiredStateError(o, 'ifname', 'two interfaces with the same name in one pod');
+    if (ifnames.has(podIf))
+      throw new DesiredStateError(o, 'ifname', 'two interfaces with the same name in one pod');
     ifnames.add(podIf);
     keys.add(podKey(p));
     if (!p.addresses.length) throw new DesiredStateError(o, 'addresses', 'at least one address is required');
     for (const [j, a] of p.addresses.entries()) {
       const ip = checkIp(o, `addresses[${j}]`, a);
       const k = `${p.network}|${ip}`;
-      if (addrsPerNet.has(k)) throw new DesiredStateError(o, `addresses[${j}]`, `${ip} already used in network ${p.network} by ${addrsPerNet.get(k)}`);
+      if (addrsPerNet.has(k))
+        throw new DesiredStateError(
+          o,
+          `addresses[${j}]`,
+          `${ip} already used in network ${p.network} by ${addrsPerNet.get(k)}`,
+        );
       addrsPerNet.set(k, `pod ${p.netns}`);
     }
     if (p.mac !== undefined) checkMac(o, 'mac', p.mac);
@@ -113,19 +134,27 @@ export function validateDesired(d: DesiredNode): void {
   const remotes = new Set<string>();
   for (const [i, r] of d.remotes.entries()) {
     const o = `remote node ${JSON.stringify(r?.name)}`;
-    if (typeof r?.name !== 'string' || !NAME_RE.test(r.name)) throw new DesiredStateError(`remotes[${i}]`, 'name', 'must be a DNS-like name');
+    if (typeof r?.name !== 'string' || !NAME_RE.test(r.name))
+      throw new DesiredStateError(`remotes[${i}]`, 'name', 'must be a DNS-like name');
     if (r.name === d.name) throw new DesiredStateError(o, 'name', 'a node cannot be its own remote');
     if (remotes.has(r.name)) throw new DesiredStateError(o, 'name', 'duplicate remote node');
     remotes.add(r.name);
     const u = checkIp(o, 'underlay', r.underlay);
-    if (familyOf(u) !== familyOf(d.underlay.address)) throw new DesiredStateError(o, 'underlay', 'address family differs from this node\'s underlay');
+    if (familyOf(u) !== familyOf(d.underlay.address))
+      throw new DesiredStateError(o, 'underlay', "address family differs from this node's underlay");
     for (const [net, mac] of Object.entries(r.vtepMacs ?? {})) checkMac(o, `vtepMacs.${net}`, mac);
     for (const [net, ips] of Object.entries(r.pods)) {
-      if (!nets.has(net)) throw new DesiredStateError(o, `pods.${net}`, `unknown network ${JSON.stringify(net)}`);
+      if (!nets.has(net))
+        throw new DesiredStateError(o, `pods.${net}`, `unknown network ${JSON.stringify(net)}`);
       for (const [j, a] of ips.entries()) {
         const ip = checkIp(o, `pods.${net}[${j}]`, a);
         const k = `${net}|${ip}`;
-        if (addrsPerNet.has(k)) throw new DesiredStateError(o, `pods.${net}[${j}]`, `${ip} already used in network ${net} by ${addrsPerNet.get(k)}`);
+        if (addrsPerNet.has(k))
+          throw new DesiredStateError(
+            o,
+            `pods.${net}[${j}]`,
+            `${ip} already used in network ${net} by ${addrsPerNet.get(k)}`,
+          );
         addrsPerNet.set(k, `remote node ${r.name}`);
       }
     }
@@ -245,7 +274,11 @@ export function expandDesired(d: DesiredNode): WantNode {
     const fdb: FdbState[] = [];
     const vx = vxlanName(n.vni);
     for (const p of podsOf.get(n.name) ?? []) {
-      const { hostName, hostMac, mac } = remember(derived, `${podKey(p)}|${p.mac ?? ''}`, () => ({ hostName: hostVethName(p), hostMac: hostVethMac(p), mac: podMac(p) }));
+      const { hostName, hostMac, mac } = remember(derived, `${podKey(p)}|${p.mac ?? ''}`, () => ({
+        hostName: hostVethName(p),
+        hostMac: hostVethMac(p),
+        mac: podMac(p),
+      }));
       const addrs = p.addresses.map(hostCidr);
       const fams = new Set<Family>(p.addresses.map(familyOf));
       const podRoutes: RouteState[] = [];
@@ -257,16 +290,41 @@ export function expandDesired(d: DesiredNode): WantNode {
       const metric = POD_ROUTE_METRIC + (ifIndex.get(`${p.netns}|${p.ifname}`) ?? 0);
       for (const dst of [...new Set(dsts)]) {
         const f = familyOf(dst);
-        podRoutes.push({ dst, dev: p.ifname, via: f === 4 ? GATEWAY_V4 : GATEWAY_V6, proto: RT_PROTO, metric });
+        podRoutes.push({
+          dst,
+          dev: p.ifname,
+          via: f === 4 ? GATEWAY_V4 : GATEWAY_V6,
+          proto: RT_PROTO,
+          metric,
+        });
       }
       const podNeighs: NeighState[] = [];
       if (fams.has(4)) podNeighs.push({ dev: p.ifname, addr: GATEWAY_V4, mac: hostMac, permanent: true });
       if (fams.has(6)) podNeighs.push({ dev: p.ifname, addr: GATEWAY_V6, mac: hostMac, permanent: true });
-      const base = { key: podKey(p), network: n.name, netns: p.netns, ifname: p.ifname, mac, mtu, routingNs: ns, hostName, hostMac, addrs, routes: podRoutes, neighs: podNeighs };
+      const base = {
+        key: podKey(p),
+        network: n.name,
+        netns: p.netns,
+        ifname: p.ifname,
+        mac,
+        mtu,
+        routingNs: ns,
+        hostName,
+        hostMac,
+        addrs,
+        routes: podRoutes,
+        neighs: podNeighs,
+      };
       const text = JSON.stringify(base);
       const hash = remember(hashes, text, () => createHash('sha256').update(text).digest('hex').slice(0, 16));
       pods.push({ ...base, hash });
-      hostVeths.push({ name: hostName, mac: hostMac, mtu, alias: HOST_ALIAS_PREFIX + hash, podKey: base.key });
+      hostVeths.push({
+        name: hostName,
+        mac: hostMac,
+        mtu,
+        alias: HOST_ALIAS_PREFIX + hash,
+        podKey: base.key,
+      });
       for (const a of p.addresses) {
         routes.push({ dst: hostCidr(a), dev: hostName, proto: RT_PROTO });
         neighs.push({ dev: hostName, addr: canonIp(a), mac, permanent: true });
@@ -285,7 +343,15 @@ export function expandDesired(d: DesiredNode): WantNode {
     routing.push({
       ns,
       network: n.name,
-      vxlan: { name: vx, vni: n.vni, port: n.vxlanPort ?? 4789, local, mac: vtepMac(d.name, n.name), mtu, alias: `mn:${d.name}/${n.name}` },
+      vxlan: {
+        name: vx,
+        vni: n.vni,
+        port: n.vxlanPort ?? 4789,
+        local,
+        mac: vtepMac(d.name, n.name),
+        mtu,
+        alias: `mn:${d.name}/${n.name}`,
+      },
       hostVeths,
       routes,
       neighs,

@@ -1,6 +1,6 @@
 // The pure heart of the driver: wanted kernel objects + observed kernel state -> the smallest list
 // of operations, grouped into one batch per namespace and ordered in phases. No I/O.
-import type { WantNode, WantPod, WantRouting, WantVxlan } from './desired.js';
+import type { WantNode, WantPod, WantVxlan } from './desired.js';
 import { HOST_VETH_PREFIX, POD_IF_ALIAS, RT_PROTO, VXLAN_PREFIX } from './naming.js';
 import type { ActualState, FdbState, LinkState, NeighState, NetnsState, RouteState } from './types.js';
 
@@ -105,7 +105,8 @@ export function countOps(plan: Plan): number {
 const isOurs = (dev: string) => dev.startsWith(VXLAN_PREFIX) || dev.startsWith(HOST_VETH_PREFIX);
 const routeKey = (r: Pick<RouteState, 'dst' | 'metric'>) => `${r.dst}|${r.metric ?? ''}`;
 const neighKey = (n: Pick<NeighState, 'dev' | 'addr'>) => `${n.dev}|${n.addr}`;
-const sameRoute = (a: RouteState, b: RouteState) => a.dev === b.dev && (a.via ?? '') === (b.via ?? '') && a.metric === b.metric;
+const sameRoute = (a: RouteState, b: RouteState) =>
+  a.dev === b.dev && (a.via ?? '') === (b.via ?? '') && a.metric === b.metric;
 
 /** Ops turning the owned routes (proto 77) and permanent neighbours on `devs` into the wanted ones. */
 function diffRoutesNeighs(
@@ -115,7 +116,9 @@ function diffRoutesNeighs(
   ownsDev: (dev: string) => boolean,
 ): Op[] {
   const ops: Op[] = [];
-  const haveNeigh = new Map(actual.neighs.filter((n) => n.permanent && ownsDev(n.dev)).map((n) => [neighKey(n), n]));
+  const haveNeigh = new Map(
+    actual.neighs.filter((n) => n.permanent && ownsDev(n.dev)).map((n) => [neighKey(n), n]),
+  );
   for (const n of neighs) {
     const h = haveNeigh.get(neighKey(n));
     if (!h || h.mac !== n.mac) ops.push({ kind: 'neigh-replace', neigh: n });
@@ -140,10 +143,23 @@ function linkSet(have: LinkState, want: { mtu: number; mac: string }, name: stri
   return Object.keys(change).length ? [{ kind: 'link-set', dev: name, ...change }] : [];
 }
 
-const EMPTY: NetnsState = { links: [], addrs: [], routes: [], neighs: [], fdb: [], forwarding: { v4: false, v6: false } };
+const EMPTY: NetnsState = {
+  links: [],
+  addrs: [],
+  routes: [],
+  neighs: [],
+  fdb: [],
+  forwarding: { v4: false, v6: false },
+};
 
 function vxlanMatches(h: LinkState, w: WantVxlan): boolean {
-  return h.kind === 'vxlan' && h.vxlan?.vni === w.vni && h.vxlan.port === w.port && h.vxlan.local === w.local && !h.vxlan.learning;
+  return (
+    h.kind === 'vxlan' &&
+    h.vxlan?.vni === w.vni &&
+    h.vxlan.port === w.port &&
+    h.vxlan.local === w.local &&
+    !h.vxlan.learning
+  );
 }
 
 interface PodOutcome {
@@ -153,22 +169,53 @@ interface PodOutcome {
   readonly done: boolean;
 }
 
-function diffPod(w: WantPod, hostVeth: LinkState | undefined, actual: NetnsState | 'missing' | undefined, full: boolean): PodOutcome {
-  if (hostVeth && hostVeth.alias === `mn:${w.hash}` && !full && actual === undefined) return { ops: [], done: true };
-  if (actual === 'missing') return { ops: [], done: false, problem: { netns: w.netns, object: `pod interface ${w.ifname}`, message: 'pod network namespace does not exist' } };
+function diffPod(
+  w: WantPod,
+  hostVeth: LinkState | undefined,
+  actual: NetnsState | 'missing' | undefined,
+  full: boolean,
+): PodOutcome {
+  if (hostVeth && hostVeth.alias === `mn:${w.hash}` && !full && actual === undefined)
+    return { ops: [], done: true };
+  if (actual === 'missing')
+    return {
+      ops: [],
+      done: false,
+      problem: {
+        netns: w.netns,
+        object: `pod interface ${w.ifname}`,
+        message: 'pod network namespace does not exist',
+      },
+    };
   const p = actual ?? EMPTY;
   const ops: Op[] = [];
   const link = p.links.find((l) => l.name === w.ifname);
   let fresh = false;
   if (link && !(link.kind === 'veth' && link.alias === POD_IF_ALIAS)) {
-    return { ops: [], done: false, problem: { netns: w.netns, object: `interface ${w.ifname}`, message: 'exists in the pod and is not ours; left untouched' } };
+    return {
+      ops: [],
+      done: false,
+      problem: {
+        netns: w.netns,
+        object: `interface ${w.ifname}`,
+        message: 'exists in the pod and is not ours; left untouched',
+      },
+    };
   }
   if (link && !hostVeth) {
     // Ours but its peer is not in this network's routing namespace (the pod moved network): recreate.
     ops.push({ kind: 'link-del', dev: w.ifname });
   }
   if (!link || !hostVeth) {
-    ops.push({ kind: 'veth-create', ifname: w.ifname, mac: w.mac, mtu: w.mtu, hostName: w.hostName, hostMac: w.hostMac, routingNs: w.routingNs });
+    ops.push({
+      kind: 'veth-create',
+      ifname: w.ifname,
+      mac: w.mac,
+      mtu: w.mtu,
+      hostName: w.hostName,
+      hostMac: w.hostMac,
+      routingNs: w.routingNs,
+    });
     ops.push({ kind: 'link-set', dev: w.ifname, up: true, alias: POD_IF_ALIAS });
     fresh = true;
   } else {
@@ -176,7 +223,9 @@ function diffPod(w: WantPod, hostVeth: LinkState | undefined, actual: NetnsState
   }
   const mine = (dev: string) => dev === w.ifname;
   const cur: NetnsState = fresh ? EMPTY : p;
-  const haveAddrs = new Set(cur.addrs.filter((a) => mine(a.dev) && !a.cidr.startsWith('fe80:')).map((a) => a.cidr));
+  const haveAddrs = new Set(
+    cur.addrs.filter((a) => mine(a.dev) && !a.cidr.startsWith('fe80:')).map((a) => a.cidr),
+  );
   for (const a of w.addrs) {
     if (!haveAddrs.has(a)) ops.push({ kind: 'addr-add', dev: w.ifname, cidr: a });
     haveAddrs.delete(a);
@@ -192,7 +241,11 @@ function diffPod(w: WantPod, hostVeth: LinkState | undefined, actual: NetnsState
  * desired (expanded) + actual -> plan. `full` ignores the completion marks on host veths and
  * reconciles every pod that was read.
  */
-export function diff(want: WantNode, actual: ActualState, opts: { full?: boolean; bulkVeths?: number } = {}): Plan {
+export function diff(
+  want: WantNode,
+  actual: ActualState,
+  opts: { full?: boolean; bulkVeths?: number } = {},
+): Plan {
   const bulkMin = opts.bulkVeths ?? BULK_VETHS;
   const batches: Batch[] = [];
   const problems: Problem[] = [];
@@ -201,21 +254,31 @@ export function diff(want: WantNode, actual: ActualState, opts: { full?: boolean
   const nodeOps: Op[] = [];
   const wantNs = new Set(want.routing.map((r) => r.ns));
 
-  for (const ns of Object.keys(actual.routing).sort()) if (!wantNs.has(ns)) rootOps.push({ kind: 'netns-del', name: ns });
-  for (const l of actual.nodeLinks) if (l.name.startsWith(VXLAN_PREFIX)) nodeOps.push({ kind: 'link-del', dev: l.name });
+  for (const ns of Object.keys(actual.routing).sort())
+    if (!wantNs.has(ns)) rootOps.push({ kind: 'netns-del', name: ns });
+  for (const l of actual.nodeLinks)
+    if (l.name.startsWith(VXLAN_PREFIX)) nodeOps.push({ kind: 'link-del', dev: l.name });
 
   const podByKey = new Map(want.pods.map((p) => [p.key, p]));
   for (const r of want.routing) {
     const have = actual.routing[r.ns];
     const a = have ?? EMPTY;
     if (!have) rootOps.push({ kind: 'netns-add', name: r.ns });
-    if (!a.forwarding.v4 || !a.forwarding.v6) batches.push({ phase: Phase.Sysctl, target: { kind: 'netns', ref: r.ns }, tool: 'sysctl', ops: [{ kind: 'forwarding', ns: r.ns }] });
+    if (!a.forwarding.v4 || !a.forwarding.v6)
+      batches.push({
+        phase: Phase.Sysctl,
+        target: { kind: 'netns', ref: r.ns },
+        tool: 'sysctl',
+        ops: [{ kind: 'forwarding', ns: r.ns }],
+      });
 
     const ops: Op[] = [];
     const links = new Map(a.links.map((l) => [l.name, l]));
     const wantHost = new Map(r.hostVeths.map((h) => [h.name, h]));
     // Removed pods and stale devices: deleting the host end removes the pod end too.
-    for (const l of a.links) if (isOurs(l.name) && l.name !== r.vxlan.name && !wantHost.has(l.name)) ops.push({ kind: 'link-del', dev: l.name });
+    for (const l of a.links)
+      if (isOurs(l.name) && l.name !== r.vxlan.name && !wantHost.has(l.name))
+        ops.push({ kind: 'link-del', dev: l.name });
 
     const vx = links.get(r.vxlan.name);
     if (vx && !vxlanMatches(vx, r.vxlan)) {
@@ -244,11 +307,19 @@ export function diff(want: WantNode, actual: ActualState, opts: { full?: boolean
         problems.push({ netns: r.ns, object: `link ${h.name}`, message: 'has our name but is not a veth' });
         continue;
       }
-      if (out.ops.length) podBatches.push({ phase: Phase.Pods, target: { kind: 'netns', ref: w.netns }, tool: 'ip', ops: out.ops, podKey: w.key });
+      if (out.ops.length)
+        podBatches.push({
+          phase: Phase.Pods,
+          target: { kind: 'netns', ref: w.netns },
+          tool: 'ip',
+          ops: out.ops,
+          podKey: w.key,
+        });
       const created = out.ops.some((o) => o.kind === 'veth-create');
       if (hv && !created) ops.push(...linkSet(hv, h, h.name));
       else ops.push({ kind: 'link-set', dev: h.name, up: true, afterPod: w.key });
-      if (hv?.alias !== h.alias || created) pendingAliases.push({ kind: 'link-set', dev: h.name, alias: h.alias, afterPod: w.key });
+      if (hv?.alias !== h.alias || created)
+        pendingAliases.push({ kind: 'link-set', dev: h.name, alias: h.alias, afterPod: w.key });
     }
     // Many brand-new pods: their veths are created by one batch in the routing namespace instead.
     const fresh = podBatches.filter((b) => b.ops[0]?.kind === 'veth-create').length;
@@ -257,7 +328,16 @@ export function diff(want: WantNode, actual: ActualState, opts: { full?: boolean
       for (const b of podBatches) {
         const c = b.ops[0];
         if (c?.kind === 'veth-create' && b.target.kind === 'netns' && b.podKey) {
-          vethOps.push({ kind: 'veth-create-host', hostName: c.hostName, hostMac: c.hostMac, mtu: c.mtu, ifname: c.ifname, mac: c.mac, podNetns: b.target.ref, podKey: b.podKey });
+          vethOps.push({
+            kind: 'veth-create-host',
+            hostName: c.hostName,
+            hostMac: c.hostMac,
+            mtu: c.mtu,
+            ifname: c.ifname,
+            mac: c.mac,
+            podNetns: b.target.ref,
+            podKey: b.podKey,
+          });
           batches.push({ ...b, ops: b.ops.slice(1) });
         } else batches.push(b);
       }
@@ -265,7 +345,8 @@ export function diff(want: WantNode, actual: ActualState, opts: { full?: boolean
     } else batches.push(...podBatches);
     ops.push(...diffRoutesNeighs(a, r.routes, r.neighs, isOurs));
     ops.push(...pendingAliases);
-    if (ops.length) batches.push({ phase: Phase.Routing, target: { kind: 'netns', ref: r.ns }, tool: 'ip', ops });
+    if (ops.length)
+      batches.push({ phase: Phase.Routing, target: { kind: 'netns', ref: r.ns }, tool: 'ip', ops });
 
     const fdbOps: Op[] = [];
     const haveFdb = new Map(a.fdb.filter((f) => f.dev === r.vxlan.name).map((f) => [f.mac, f]));
@@ -276,10 +357,13 @@ export function diff(want: WantNode, actual: ActualState, opts: { full?: boolean
       haveFdb.delete(f.mac);
     }
     for (const f of haveFdb.values()) fdbOps.push({ kind: 'fdb-del', fdb: f });
-    if (fdbOps.length) batches.push({ phase: Phase.Fdb, target: { kind: 'netns', ref: r.ns }, tool: 'bridge', ops: fdbOps });
+    if (fdbOps.length)
+      batches.push({ phase: Phase.Fdb, target: { kind: 'netns', ref: r.ns }, tool: 'bridge', ops: fdbOps });
   }
-  if (rootOps.length) batches.push({ phase: Phase.Namespaces, target: { kind: 'root' }, tool: 'ip', ops: rootOps });
-  if (nodeOps.length) batches.push({ phase: Phase.Node, target: { kind: 'netns', ref: want.netns }, tool: 'ip', ops: nodeOps });
+  if (rootOps.length)
+    batches.push({ phase: Phase.Namespaces, target: { kind: 'root' }, tool: 'ip', ops: rootOps });
+  if (nodeOps.length)
+    batches.push({ phase: Phase.Node, target: { kind: 'netns', ref: want.netns }, tool: 'ip', ops: nodeOps });
   batches.sort((x, y) => x.phase - y.phase);
   return { batches, problems, again };
 }

@@ -19,7 +19,14 @@ interface Peer {
   dev: string;
 }
 
-const emptyNs = (): FakeNs => ({ links: [{ name: 'lo', kind: 'loopback', mtu: 65536, up: false, mac: '00:00:00:00:00:00' }], addrs: [], routes: [], neighs: [], fdb: [], forwarding: { v4: false, v6: false } });
+const emptyNs = (): FakeNs => ({
+  links: [{ name: 'lo', kind: 'loopback', mtu: 65536, up: false, mac: '00:00:00:00:00:00' }],
+  addrs: [],
+  routes: [],
+  neighs: [],
+  fdb: [],
+  forwarding: { v4: false, v6: false },
+});
 
 export class FakeKernel implements KernelIO {
   readonly namespaces = new Map<string, FakeNs>();
@@ -54,7 +61,9 @@ export class FakeKernel implements KernelIO {
 
   async readNodeLinks(node: string): Promise<LinkState[]> {
     this.processes++;
-    return this.ns(node).links.filter((l) => l.kind === 'vxlan').map((l) => ({ ...l }));
+    return this.ns(node)
+      .links.filter((l) => l.kind === 'vxlan')
+      .map((l) => ({ ...l }));
   }
 
   async readNetns(ref: string, withFdb: boolean): Promise<NetnsState | 'missing'> {
@@ -115,12 +124,14 @@ export class FakeKernel implements KernelIO {
   private applyOp(op: Op, ref: string): void {
     switch (op.kind) {
       case 'netns-add':
-        if (this.namespaces.has(op.name)) throw new Error(`Cannot create namespace "${op.name}": File exists`);
+        if (this.namespaces.has(op.name))
+          throw new Error(`Cannot create namespace "${op.name}": File exists`);
         this.addNamespace(op.name);
         return;
       case 'netns-del': {
         const n = this.ns(op.name);
-        for (const l of [...n.links]) if (this.peers.has(`${op.name}|${l.name}`)) this.removeLink(op.name, l.name);
+        for (const l of [...n.links])
+          if (this.peers.has(`${op.name}|${l.name}`)) this.removeLink(op.name, l.name);
         this.namespaces.delete(op.name);
         return;
       }
@@ -129,7 +140,14 @@ export class FakeKernel implements KernelIO {
         return;
       case 'vxlan-create': {
         const v = op.vx;
-        const l: LinkState = { name: v.name, kind: 'vxlan', mtu: v.mtu, up: false, mac: v.mac, vxlan: { vni: v.vni, port: v.port, local: v.local, learning: false } };
+        const l: LinkState = {
+          name: v.name,
+          kind: 'vxlan',
+          mtu: v.mtu,
+          up: false,
+          mac: v.mac,
+          vxlan: { vni: v.vni, port: v.port, local: v.local, learning: false },
+        };
         this.addLink(ref, l);
         // the move fails on its own (separate batch line), leaving the device in the node ns
         this.ns(ref).links = this.ns(ref).links.filter((x) => x !== l);
@@ -143,16 +161,24 @@ export class FakeKernel implements KernelIO {
       }
       case 'veth-create': {
         if (!this.namespaces.has(op.routingNs)) throw new Error(`Invalid netns value "${op.routingNs}"`);
-        if (this.ns(op.routingNs).links.some((x) => x.name === op.hostName)) throw new Error('RTNETLINK answers: File exists');
+        if (this.ns(op.routingNs).links.some((x) => x.name === op.hostName))
+          throw new Error('RTNETLINK answers: File exists');
         this.addLink(ref, { name: op.ifname, kind: 'veth', mtu: op.mtu, up: false, mac: op.mac });
-        this.addLink(op.routingNs, { name: op.hostName, kind: 'veth', mtu: op.mtu, up: false, mac: op.hostMac });
+        this.addLink(op.routingNs, {
+          name: op.hostName,
+          kind: 'veth',
+          mtu: op.mtu,
+          up: false,
+          mac: op.hostMac,
+        });
         this.peers.set(`${ref}|${op.ifname}`, { ns: op.routingNs, dev: op.hostName });
         this.peers.set(`${op.routingNs}|${op.hostName}`, { ns: ref, dev: op.ifname });
         return;
       }
       case 'veth-create-host': {
         if (!this.namespaces.has(op.podNetns)) throw new Error(`Invalid netns value "${op.podNetns}"`);
-        if (this.ns(op.podNetns).links.some((x) => x.name === op.ifname)) throw new Error('RTNETLINK answers: File exists');
+        if (this.ns(op.podNetns).links.some((x) => x.name === op.ifname))
+          throw new Error('RTNETLINK answers: File exists');
         this.addLink(ref, { name: op.hostName, kind: 'veth', mtu: op.mtu, up: false, mac: op.hostMac });
         this.addLink(op.podNetns, { name: op.ifname, kind: 'veth', mtu: op.mtu, up: false, mac: op.mac });
         this.peers.set(`${ref}|${op.hostName}`, { ns: op.podNetns, dev: op.ifname });
@@ -165,14 +191,21 @@ export class FakeKernel implements KernelIO {
       case 'link-set': {
         const l = this.link(ref, op.dev);
         const n = this.ns(ref);
-        const next: LinkState = { ...l, ...(op.mtu !== undefined ? { mtu: op.mtu } : {}), ...(op.mac !== undefined ? { mac: op.mac } : {}), ...(op.alias !== undefined ? { alias: op.alias } : {}), ...(op.up ? { up: true } : {}) };
+        const next: LinkState = {
+          ...l,
+          ...(op.mtu !== undefined ? { mtu: op.mtu } : {}),
+          ...(op.mac !== undefined ? { mac: op.mac } : {}),
+          ...(op.alias !== undefined ? { alias: op.alias } : {}),
+          ...(op.up ? { up: true } : {}),
+        };
         n.links = n.links.map((x) => (x === l ? next : x));
         return;
       }
       case 'addr-add': {
         this.link(ref, op.dev);
         const n = this.ns(ref);
-        if (!n.addrs.some((a) => a.dev === op.dev && a.cidr === op.cidr)) n.addrs.push({ dev: op.dev, cidr: op.cidr });
+        if (!n.addrs.some((a) => a.dev === op.dev && a.cidr === op.cidr))
+          n.addrs.push({ dev: op.dev, cidr: op.cidr });
         return;
       }
       case 'addr-del': {
@@ -185,21 +218,35 @@ export class FakeKernel implements KernelIO {
       case 'route-replace': {
         this.link(ref, op.route.dev);
         const n = this.ns(ref);
-        n.routes = [...n.routes.filter((r) => !(r.dst === op.route.dst && r.metric === op.route.metric)), { ...op.route }];
+        n.routes = [
+          ...n.routes.filter((r) => !(r.dst === op.route.dst && r.metric === op.route.metric)),
+          { ...op.route },
+        ];
         return;
       }
       case 'route-del': {
         const n = this.ns(ref);
         const before = n.routes.length;
         // `route del DST dev DEV metric M` only matches a route through DEV (as the kernel does)
-        n.routes = n.routes.filter((r) => !(r.dst === op.route.dst && r.dev === op.route.dev && r.proto === op.route.proto && r.metric === op.route.metric));
+        n.routes = n.routes.filter(
+          (r) =>
+            !(
+              r.dst === op.route.dst &&
+              r.dev === op.route.dev &&
+              r.proto === op.route.proto &&
+              r.metric === op.route.metric
+            ),
+        );
         if (n.routes.length === before) throw new Error('RTNETLINK answers: No such process');
         return;
       }
       case 'neigh-replace': {
         this.link(ref, op.neigh.dev);
         const n = this.ns(ref);
-        n.neighs = [...n.neighs.filter((x) => !(x.dev === op.neigh.dev && x.addr === op.neigh.addr)), { ...op.neigh }];
+        n.neighs = [
+          ...n.neighs.filter((x) => !(x.dev === op.neigh.dev && x.addr === op.neigh.addr)),
+          { ...op.neigh },
+        ];
         return;
       }
       case 'neigh-del': {

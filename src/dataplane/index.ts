@@ -6,4 +6,15 @@ export { FakeDataplane, FakeKernel } from './fake.js';
 export { Reconciler, type KernelIO } from './reconcile.js';
 export { diff, countOps, type Op, type Plan, type Batch } from './diff.js';
 export { expandDesired, validateDesired, overlayMtu, DesiredStateError, type WantNode } from './desired.js';
-export { routingNs, routingNsPrefix, vxlanName, hostVethName, vtepMac, vtepNextHop, podKey, RT_PROTO, GATEWAY_V4, GATEWAY_V6 } from './naming.js';
+export {
+  routingNs,
+  routingNsPrefix,
+  vxlanName,
+  hostVethName,
+  vtepMac,
+  vtepNextHop,
+  podKey,
+  RT_PROTO,
+  GATEWAY_V4,
+  GATEWAY_V6,
+} from './naming.js';

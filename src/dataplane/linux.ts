@@ -46,7 +46,11 @@ export function parseLinks(rows: J[]): LinkState[] {
               vni: Number(data.id),
               port: Number(data.port),
               learning: Boolean(data.learning),
-              ...(data.local !== undefined ? { local: canonIp(String(data.local)) } : data.local6 !== undefined ? { local: canonIp(String(data.local6)) } : {}),
+              ...(data.local !== undefined
+                ? { local: canonIp(String(data.local)) }
+                : data.local6 !== undefined
+                  ? { local: canonIp(String(data.local6)) }
+                  : {}),
             },
           }
         : {}),
@@ -71,15 +75,28 @@ export function parseRoutes(rows: J[]): RouteState[] {
     if (r.table !== undefined && r.table !== 'main') continue;
     if (r.type !== undefined && r.type !== 'unicast') continue;
     const dst = String(r.dst);
-    const fam: Family = dst === 'default' ? (r.gateway && String(r.gateway).includes(':') ? 6 : 4) : familyOf(dst.split('/')[0] ?? dst);
-    const via = r.gateway !== undefined ? String(r.gateway) : r.via !== undefined ? String((r.via as J).host) : undefined;
+    const fam: Family =
+      dst === 'default'
+        ? r.gateway && String(r.gateway).includes(':')
+          ? 6
+          : 4
+        : familyOf(dst.split('/')[0] ?? dst);
+    const via =
+      r.gateway !== undefined
+        ? String(r.gateway)
+        : r.via !== undefined
+          ? String((r.via as J).host)
+          : undefined;
     out.push({
       dst: routeDst(dst, fam),
       dev: String(r.dev),
       ...(via !== undefined ? { via: canonIp(via) } : {}),
-      proto: r.protocol !== undefined ? (/^\d+$/.test(String(r.protocol)) ? Number(r.protocol) : -1) : RT_PROTO,
+      proto:
+        r.protocol !== undefined ? (/^\d+$/.test(String(r.protocol)) ? Number(r.protocol) : -1) : RT_PROTO,
       // The kernel's defaults (0 for IPv4, 1024 for IPv6) read as "no metric set".
-      ...(typeof r.metric === 'number' && r.metric !== 0 && !(fam === 6 && r.metric === 1024) ? { metric: r.metric } : {}),
+      ...(typeof r.metric === 'number' && r.metric !== 0 && !(fam === 6 && r.metric === 1024)
+        ? { metric: r.metric }
+        : {}),
     });
   }
   return out;
@@ -109,8 +126,12 @@ function parseForwarding(rows: J[]): { v4: boolean; v6: boolean } {
 
 /** Split the output of `ip -json -batch` (one JSON document per command, one per line). */
 function jsonLines(text: string, expected: number, what: string): J[][] {
-  const docs = text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as J[]);
-  if (docs.length !== expected) throw new Error(`${what}: expected ${expected} JSON documents from ip, got ${docs.length}`);
+  const docs = text
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as J[]);
+  if (docs.length !== expected)
+    throw new Error(`${what}: expected ${expected} JSON documents from ip, got ${docs.length}`);
   return docs;
 }
 
@@ -135,9 +156,13 @@ export function renderOp(op: Op): string[] {
       ];
     }
     case 'veth-create':
-      return [`link add ${op.ifname} address ${op.mac} mtu ${op.mtu} type veth peer name ${op.hostName} address ${op.hostMac} mtu ${op.mtu} netns ${op.routingNs}`];
+      return [
+        `link add ${op.ifname} address ${op.mac} mtu ${op.mtu} type veth peer name ${op.hostName} address ${op.hostMac} mtu ${op.mtu} netns ${op.routingNs}`,
+      ];
     case 'veth-create-host':
-      return [`link add ${op.hostName} address ${op.hostMac} mtu ${op.mtu} type veth peer name ${op.ifname} address ${op.mac} mtu ${op.mtu} netns ${op.podNetns}`];
+      return [
+        `link add ${op.hostName} address ${op.hostMac} mtu ${op.mtu} type veth peer name ${op.ifname} address ${op.mac} mtu ${op.mtu} netns ${op.podNetns}`,
+      ];
     case 'link-del':
       return [`link del dev ${op.dev}`];
     case 'link-set': {
@@ -159,10 +184,14 @@ export function renderOp(op: Op): string[] {
       if (!r.via) return [`route replace ${r.dst} dev ${r.dev} proto ${RT_PROTO}${m}`];
       const viaFam = famOf(r.via);
       const via = viaFam !== fam ? `inet6 ${r.via}` : r.via;
-      return [`route replace ${r.dst} via ${via} dev ${r.dev} proto ${RT_PROTO}${viaFam === 4 ? ' onlink' : ''}${m}`];
+      return [
+        `route replace ${r.dst} via ${via} dev ${r.dev} proto ${RT_PROTO}${viaFam === 4 ? ' onlink' : ''}${m}`,
+      ];
     }
     case 'route-del':
-      return [`route del ${op.route.dst} dev ${op.route.dev} proto ${RT_PROTO}${op.route.metric !== undefined ? ` metric ${op.route.metric}` : ''}`];
+      return [
+        `route del ${op.route.dst} dev ${op.route.dev} proto ${RT_PROTO}${op.route.metric !== undefined ? ` metric ${op.route.metric}` : ''}`,
+      ];
     case 'neigh-replace':
       return [`neigh replace ${op.neigh.addr} lladdr ${op.neigh.mac} dev ${op.neigh.dev} nud permanent`];
     case 'neigh-del':
@@ -212,7 +241,9 @@ export class LinuxKernel implements KernelIO {
 
   async listNamespaces(prefix: string): Promise<string[]> {
     if (!existsSync(NETNS_DIR)) return [];
-    return readdirSync(NETNS_DIR).filter((n) => n.startsWith(prefix)).sort();
+    return readdirSync(NETNS_DIR)
+      .filter((n) => n.startsWith(prefix))
+      .sort();
   }
 
   async readNodeLinks(node: string): Promise<LinkState[]> {
@@ -226,27 +257,57 @@ export class LinuxKernel implements KernelIO {
   async readNetns(ref: string, withFdb: boolean): Promise<NetnsState | 'missing'> {
     if (!netnsExists(ref)) return 'missing';
     const [cmd, pre] = inNetns(ref, 'ip');
-    const cmds = ['link show', 'addr show', `route show table all proto ${RT_PROTO}`, 'neigh show', 'netconf show'];
-    const ipRun = this.runner.run(cmd, [...pre, '-d', '-json', '-batch', '-'], { input: cmds.join('\n') + '\n' });
+    const cmds = [
+      'link show',
+      'addr show',
+      `route show table all proto ${RT_PROTO}`,
+      'neigh show',
+      'netconf show',
+    ];
+    const ipRun = this.runner.run(cmd, [...pre, '-d', '-json', '-batch', '-'], {
+      input: cmds.join('\n') + '\n',
+    });
     const [bcmd, bpre] = inNetns(ref, 'bridge');
     const brRun = withFdb ? this.runner.run(bcmd, [...bpre, '-json', 'fdb', 'show']) : undefined;
     const r = await ipRun;
     if (r.code !== 0) throw new Error(`reading namespace ${ref}: ${r.stderr.trim()}`);
-    const [links, addrs, routes, neighs, netconf] = jsonLines(r.stdout, cmds.length, `namespace ${ref}`) as [J[], J[], J[], J[], J[]];
+    const [links, addrs, routes, neighs, netconf] = jsonLines(r.stdout, cmds.length, `namespace ${ref}`) as [
+      J[],
+      J[],
+      J[],
+      J[],
+      J[],
+    ];
     let fdb: FdbState[] = [];
     if (brRun) {
       const b = await brRun;
       if (b.code !== 0) throw new Error(`reading fdb of ${ref}: ${b.stderr.trim()}`);
       fdb = parseFdb(JSON.parse(b.stdout || '[]') as J[]);
     }
-    return { links: parseLinks(links), addrs: parseAddrs(addrs), routes: parseRoutes(routes), neighs: parseNeighs(neighs), fdb, forwarding: parseForwarding(netconf) };
+    return {
+      links: parseLinks(links),
+      addrs: parseAddrs(addrs),
+      routes: parseRoutes(routes),
+      neighs: parseNeighs(neighs),
+      fdb,
+      forwarding: parseForwarding(netconf),
+    };
   }
 
   async apply(batch: Batch): Promise<BatchFailure[]> {
     if (batch.tool === 'sysctl') {
       if (batch.target.kind !== 'netns') return [];
       // Only ever in our routing namespaces, never in the root namespace.
-      const r = await this.runner.run('ip', ['netns', 'exec', batch.target.ref, 'sysctl', '-q', '-w', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']);
+      const r = await this.runner.run('ip', [
+        'netns',
+        'exec',
+        batch.target.ref,
+        'sysctl',
+        '-q',
+        '-w',
+        'net.ipv4.ip_forward=1',
+        'net.ipv6.conf.all.forwarding=1',
+      ]);
       return r.code === 0 ? [] : [{ op: 0, message: r.stderr.trim() || `sysctl exited ${r.code}` }];
     }
     const { text, lineOp } = renderBatch(batch.ops);
@@ -254,7 +315,11 @@ export class LinuxKernel implements KernelIO {
     let pre: string[];
     if (batch.target.kind === 'root') [cmd, pre] = [batch.tool, []];
     else {
-      if (!netnsExists(batch.target.ref)) return batch.ops.map((_, i) => ({ op: i, message: `namespace ${batch.target.kind === 'netns' ? batch.target.ref : ''} does not exist` }));
+      if (!netnsExists(batch.target.ref))
+        return batch.ops.map((_, i) => ({
+          op: i,
+          message: `namespace ${batch.target.kind === 'netns' ? batch.target.ref : ''} does not exist`,
+        }));
       [cmd, pre] = inNetns(batch.target.ref, batch.tool as 'ip' | 'bridge');
     }
     // Pod batches stop at the first error: if creating the interface failed, the following lines
@@ -263,7 +328,9 @@ export class LinuxKernel implements KernelIO {
     const r = await this.runner.run(cmd, [...pre, ...force, '-batch', '-'], { input: text });
     if (r.code === 0) return [];
     const failures = parseBatchErrors(r.stderr, lineOp);
-    return failures.length ? failures : [{ op: 0, message: r.stderr.trim() || `${batch.tool} exited ${r.code}` }];
+    return failures.length
+      ? failures
+      : [{ op: 0, message: r.stderr.trim() || `${batch.tool} exited ${r.code}` }];
   }
 }
 

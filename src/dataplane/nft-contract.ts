@@ -34,10 +34,19 @@ const SKELETON = `
 `;
 
 function table(elems: { svc?: string[]; vips?: string[] }, skeleton = SKELETON): NftTableSpec {
-  return { family: 'ip', name: 'mntest', skeleton, elements: { svc: elems.svc ?? [], vips: elems.vips ?? [] } };
+  return {
+    family: 'ip',
+    name: 'mntest',
+    skeleton,
+    elements: { svc: elems.svc ?? [], vips: elems.vips ?? [] },
+  };
 }
 
-export function nftContract(name: string, make: () => Promise<NftHarness>, opts: { skip?: string | false } = {}): void {
+export function nftContract(
+  name: string,
+  make: () => Promise<NftHarness>,
+  opts: { skip?: string | false } = {},
+): void {
   describe(`nft layer contract: ${name}`, { skip: opts.skip ?? false }, () => {
     let h: NftHarness;
     let rec: Recorder;
@@ -57,36 +66,97 @@ export function nftContract(name: string, make: () => Promise<NftHarness>, opts:
       await h?.deleteNetns(B);
     });
 
-    const elems = async (ns: string, set: string): Promise<string[]> => [...((await nft.read(ns)).get('ip mntest')?.elements.get(set) ?? [])].sort();
+    const elems = async (ns: string, set: string): Promise<string[]> =>
+      [...((await nft.read(ns)).get('ip mntest')?.elements.get(set) ?? [])].sort();
 
     test('creates a table with its elements; re-reading the kernel gives the same strings', async () => {
-      const r = await nft.sync(new Map([[A, [table({ svc: ['10.96.0.1 . tcp . 80 : goto lb1', '10.96.0.1 . udp . 53 : goto lb2'], vips: ['10.96.0.1'] })]]]));
+      const r = await nft.sync(
+        new Map([
+          [
+            A,
+            [
+              table({
+                svc: ['10.96.0.1 . tcp . 80 : goto lb1', '10.96.0.1 . udp . 53 : goto lb2'],
+                vips: ['10.96.0.1'],
+              }),
+            ],
+          ],
+        ]),
+      );
       assert.deepEqual(r.errors, []);
-      assert.deepEqual(await elems(A, 'svc'), ['10.96.0.1 . tcp . 80 : goto lb1', '10.96.0.1 . udp . 53 : goto lb2']);
+      assert.deepEqual(await elems(A, 'svc'), [
+        '10.96.0.1 . tcp . 80 : goto lb1',
+        '10.96.0.1 . udp . 53 : goto lb2',
+      ]);
       assert.deepEqual(await elems(A, 'vips'), ['10.96.0.1']);
       // Nothing changed: no process at all.
-      const again = await nft.sync(new Map([[A, [table({ svc: ['10.96.0.1 . tcp . 80 : goto lb1', '10.96.0.1 . udp . 53 : goto lb2'], vips: ['10.96.0.1'] })]]]));
+      const again = await nft.sync(
+        new Map([
+          [
+            A,
+            [
+              table({
+                svc: ['10.96.0.1 . tcp . 80 : goto lb1', '10.96.0.1 . udp . 53 : goto lb2'],
+                vips: ['10.96.0.1'],
+              }),
+            ],
+          ],
+        ]),
+      );
       assert.equal(again.processes, 0);
       // Full: re-reads, finds everything in place, writes nothing.
-      const full = await nft.sync(new Map([[A, [table({ svc: ['10.96.0.1 . tcp . 80 : goto lb1', '10.96.0.1 . udp . 53 : goto lb2'], vips: ['10.96.0.1'] })]]]), { full: true });
+      const full = await nft.sync(
+        new Map([
+          [
+            A,
+            [
+              table({
+                svc: ['10.96.0.1 . tcp . 80 : goto lb1', '10.96.0.1 . udp . 53 : goto lb2'],
+                vips: ['10.96.0.1'],
+              }),
+            ],
+          ],
+        ]),
+        { full: true },
+      );
       assert.equal(full.processes, 1);
       assert.equal(full.changes, 0);
     });
 
     test('an element change writes only that element; a changed map value is delete + add', async () => {
       rec.scripts = [];
-      const r = await nft.sync(new Map([[A, [table({ svc: ['10.96.0.1 . tcp . 80 : goto lb2', '10.96.0.1 . udp . 53 : goto lb2'], vips: ['10.96.0.1'] })]]]));
+      const r = await nft.sync(
+        new Map([
+          [
+            A,
+            [
+              table({
+                svc: ['10.96.0.1 . tcp . 80 : goto lb2', '10.96.0.1 . udp . 53 : goto lb2'],
+                vips: ['10.96.0.1'],
+              }),
+            ],
+          ],
+        ]),
+      );
       assert.deepEqual(r.errors, []);
       assert.equal(r.changes, 2);
       assert.equal(rec.scripts.length, 1);
-      assert.equal(rec.scripts[0], 'delete element ip mntest svc { 10.96.0.1 . tcp . 80 : goto lb1 }\nadd element ip mntest svc { 10.96.0.1 . tcp . 80 : goto lb2 }\n');
-      assert.deepEqual(await elems(A, 'svc'), ['10.96.0.1 . tcp . 80 : goto lb2', '10.96.0.1 . udp . 53 : goto lb2']);
+      assert.equal(
+        rec.scripts[0],
+        'delete element ip mntest svc { 10.96.0.1 . tcp . 80 : goto lb1 }\nadd element ip mntest svc { 10.96.0.1 . tcp . 80 : goto lb2 }\n',
+      );
+      assert.deepEqual(await elems(A, 'svc'), [
+        '10.96.0.1 . tcp . 80 : goto lb2',
+        '10.96.0.1 . udp . 53 : goto lb2',
+      ]);
     });
 
     test('a skeleton change re-creates the table in one transaction', async () => {
       rec.scripts = [];
       const sk = SKELETON + '  chain lb3 {\n  }\n';
-      const r = await nft.sync(new Map([[A, [table({ svc: ['10.96.0.1 . tcp . 80 : goto lb3'], vips: ['10.96.0.1'] }, sk)]]]));
+      const r = await nft.sync(
+        new Map([[A, [table({ svc: ['10.96.0.1 . tcp . 80 : goto lb3'], vips: ['10.96.0.1'] }, sk)]]]),
+      );
       assert.deepEqual(r.errors, []);
       assert.equal(rec.scripts.length, 1);
       assert.match(rec.scripts[0]!, /^add table ip mntest\ndelete table ip mntest\ntable ip mntest \{/);
@@ -94,7 +164,10 @@ export function nftContract(name: string, make: () => Promise<NftHarness>, opts:
     });
 
     test('tables not named mn* are never touched; an mn table no longer wanted is deleted', async () => {
-      await h.exec(A, 'table ip filter {\n  set keep { type ipv4_addr; }\n}\nadd element ip filter keep { 1.2.3.4 }\ntable ip mnold {\n  set x { type ipv4_addr; }\n}\n');
+      await h.exec(
+        A,
+        'table ip filter {\n  set keep { type ipv4_addr; }\n}\nadd element ip filter keep { 1.2.3.4 }\ntable ip mnold {\n  set x { type ipv4_addr; }\n}\n',
+      );
       const r = await nft.sync(new Map([[A, [table({ vips: ['10.96.0.9'] })]]]), { full: true });
       assert.deepEqual(r.errors, []);
       const now = await nft.read(A);
@@ -114,15 +187,25 @@ export function nftContract(name: string, make: () => Promise<NftHarness>, opts:
       assert.deepEqual(await elems(A, 'vips'), ['10.96.0.1', '10.96.0.3']);
       // A full sync repairs drift that no write would have hit.
       await h.exec(A, 'delete element ip mntest vips { 10.96.0.3 }\n');
-      const full = await nft.sync(new Map([[A, [table({ vips: ['10.96.0.1', '10.96.0.3'] })]]]), { full: true });
+      const full = await nft.sync(new Map([[A, [table({ vips: ['10.96.0.1', '10.96.0.3'] })]]]), {
+        full: true,
+      });
       assert.deepEqual(full.errors, []);
       assert.deepEqual(await elems(A, 'vips'), ['10.96.0.1', '10.96.0.3']);
     });
 
     test('a rejected transaction applies nothing (not even its other tables) and is reported', async () => {
       const before_ = await nft.read(A);
-      const clash = table({ svc: ['10.96.0.7 . tcp . 80 : goto lb1', '10.96.0.7 . tcp . 80 : goto lb2'], vips: ['10.96.0.1', '10.96.0.3', '10.96.0.4'] });
-      const other: NftTableSpec = { family: 'ip', name: 'mnother', skeleton: '  set s { type ipv4_addr; }\n', elements: { s: ['10.0.0.1'] } };
+      const clash = table({
+        svc: ['10.96.0.7 . tcp . 80 : goto lb1', '10.96.0.7 . tcp . 80 : goto lb2'],
+        vips: ['10.96.0.1', '10.96.0.3', '10.96.0.4'],
+      });
+      const other: NftTableSpec = {
+        family: 'ip',
+        name: 'mnother',
+        skeleton: '  set s { type ipv4_addr; }\n',
+        elements: { s: ['10.0.0.1'] },
+      };
       const r = await nft.sync(new Map([[A, [clash, other]]]));
       assert.equal(r.errors.length, 1);
       assert.equal(r.errors[0]!.netns, A);
@@ -132,10 +215,12 @@ export function nftContract(name: string, make: () => Promise<NftHarness>, opts:
     });
 
     test('namespaces are independent: a missing one is reported, the others are written', async () => {
-      const r = await nft.sync(new Map([
-        [B, [table({ vips: ['10.96.1.1'] })]],
-        [`mn-svct-${suffix}x`, [table({ vips: ['10.96.1.1'] })]],
-      ]));
+      const r = await nft.sync(
+        new Map([
+          [B, [table({ vips: ['10.96.1.1'] })]],
+          [`mn-svct-${suffix}x`, [table({ vips: ['10.96.1.1'] })]],
+        ]),
+      );
       assert.equal(r.errors.length, 1);
       assert.equal(r.errors[0]!.netns, `mn-svct-${suffix}x`);
       assert.deepEqual(await elems(B, 'vips'), ['10.96.1.1']);

@@ -70,7 +70,12 @@ export class FakeNftKernel implements Runner {
       nftArgs = args.slice(4);
     } else return { code: 127, stdout: '', stderr: `fake nft: unsupported command ${cmd} ${args.join(' ')}` };
     const state = this.namespaces.get(ns);
-    if (!state) return { code: 1, stdout: '', stderr: `nsenter: cannot open /run/netns/${ns}: No such file or directory` };
+    if (!state)
+      return {
+        code: 1,
+        stdout: '',
+        stderr: `nsenter: cannot open /run/netns/${ns}: No such file or directory`,
+      };
     const rest = nftArgs.join(' ');
     if (rest === '-j list ruleset') return { code: 0, stdout: listJson(state), stderr: '' };
     if (rest !== '-f -') return { code: 1, stdout: '', stderr: `fake nft: unsupported arguments ${rest}` };
@@ -99,7 +104,8 @@ function apply(ns: FakeNs, script: string): FakeNs {
     if ((m = line.match(/^add table (\w+) (\w+)$/))) {
       if (!next.has(`${m[1]} ${m[2]}`)) next.set(`${m[1]} ${m[2]}`, { chains: new Set(), sets: new Map() });
     } else if ((m = line.match(/^delete table (\w+) (\w+)$/))) {
-      if (!next.delete(`${m[1]} ${m[2]}`)) throw new ScriptError(`delete table ${m[1]} ${m[2]}: No such file or directory`);
+      if (!next.delete(`${m[1]} ${m[2]}`))
+        throw new ScriptError(`delete table ${m[1]} ${m[2]}: No such file or directory`);
     } else if ((m = line.match(/^table (\w+) (\w+) \{$/))) {
       const key = `${m[1]} ${m[2]}`;
       const t = next.get(key) ?? { chains: new Set<string>(), sets: new Map() };
@@ -129,7 +135,8 @@ function apply(ns: FakeNs, script: string): FakeNs {
           const clash = [...s.elems].find((x) => x.split(' : ')[0] === key && x !== e);
           if (clash) throw new ScriptError(`add element ${m[4]} { ${e} }: File exists`);
           s.elems.add(e);
-        } else if (!s.elems.delete(e)) throw new ScriptError(`delete element ${m[4]} { ${e} }: No such file or directory`);
+        } else if (!s.elems.delete(e))
+          throw new ScriptError(`delete element ${m[4]} { ${e} }: No such file or directory`);
       }
     } else throw new ScriptError(`fake nft: cannot parse line ${i + 1}: ${line}`);
   }

@@ -12,7 +12,8 @@ nftContract(
       runner,
       addNetns: async (n) => void (await runChecked(runner, 'ip', ['netns', 'add', n])),
       deleteNetns: async (n) => void (await runner.run('ip', ['netns', 'del', n])),
-      exec: async (n, script) => void (await runChecked(runner, 'ip', ['netns', 'exec', n, 'nft', '-f', '-'], { input: script })),
+      exec: async (n, script) =>
+        void (await runChecked(runner, 'ip', ['netns', 'exec', n, 'nft', '-f', '-'], { input: script })),
     };
   },
   { skip: root ? false : 'needs root (network namespaces)' },

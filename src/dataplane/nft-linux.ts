@@ -41,12 +41,19 @@ export function checkNftDesired(desired: NftDesired): void {
     if (!NETNS_RE.test(ns)) throw new Error(`nft: namespace ${JSON.stringify(ns)}: not a plain netns name`);
     const seen = new Set<string>();
     for (const t of tables) {
-      if (!FAMILIES.includes(t.family)) throw new Error(`nft: table ${t.name} in ${ns}: family ${JSON.stringify(t.family)} must be ip, ip6 or inet`);
-      if (!NFT_TABLE_RE.test(t.name)) throw new Error(`nft: table ${JSON.stringify(t.name)} in ${ns}: must match ${NFT_TABLE_RE} (ownership mark)`);
+      if (!FAMILIES.includes(t.family))
+        throw new Error(
+          `nft: table ${t.name} in ${ns}: family ${JSON.stringify(t.family)} must be ip, ip6 or inet`,
+        );
+      if (!NFT_TABLE_RE.test(t.name))
+        throw new Error(
+          `nft: table ${JSON.stringify(t.name)} in ${ns}: must match ${NFT_TABLE_RE} (ownership mark)`,
+        );
       if (seen.has(tableKey(t))) throw new Error(`nft: table ${tableKey(t)} in ${ns}: listed twice`);
       seen.add(tableKey(t));
       for (const set of Object.keys(t.elements)) {
-        if (!/^[A-Za-z][A-Za-z0-9_-]{0,63}$/.test(set)) throw new Error(`nft: table ${t.name} in ${ns}: set name ${JSON.stringify(set)} is not plain`);
+        if (!/^[A-Za-z][A-Za-z0-9_-]{0,63}$/.test(set))
+          throw new Error(`nft: table ${t.name} in ${ns}: set name ${JSON.stringify(set)} is not plain`);
       }
     }
   }
@@ -54,14 +61,25 @@ export function checkNftDesired(desired: NftDesired): void {
 
 /** `table <f> <n> { skeleton + mark }` and its elements: the whole table in nft syntax. */
 export function renderTable(t: NftTableSpec): string {
-  const lines = [`table ${t.family} ${t.name} {`, t.skeleton.trimEnd(), `chain ${SKELETON_MARK}${skeletonHash(t)} {`, '}', '}'];
+  const lines = [
+    `table ${t.family} ${t.name} {`,
+    t.skeleton.trimEnd(),
+    `chain ${SKELETON_MARK}${skeletonHash(t)} {`,
+    '}',
+    '}',
+  ];
   for (const [set, elems] of Object.entries(t.elements)) {
     if (elems.length) lines.push(elementCmd('add', t, set, elems));
   }
   return lines.join('\n') + '\n';
 }
 
-function elementCmd(verb: 'add' | 'delete', t: { family: string; name: string }, set: string, elems: Iterable<string>): string {
+function elementCmd(
+  verb: 'add' | 'delete',
+  t: { family: string; name: string },
+  set: string,
+  elems: Iterable<string>,
+): string {
   return `${verb} element ${t.family} ${t.name} ${set} { ${[...elems].join(', ')} }`;
 }
 
@@ -70,7 +88,10 @@ function elementCmd(verb: 'add' | 'delete', t: { family: string; name: string },
  * Element strings are compared as given: produce them in nft's own output form
  * (`a . b : goto x`, protocols by name, numbers in decimal) so that a re-read matches.
  */
-export function planNamespace(have: NsState | undefined, want: readonly NftTableSpec[]): { script: string; changes: number } {
+export function planNamespace(
+  have: NsState | undefined,
+  want: readonly NftTableSpec[],
+): { script: string; changes: number } {
   const out: string[] = [];
   let changes = 0;
   const wanted = new Set(want.map(tableKey));
@@ -84,7 +105,11 @@ export function planNamespace(have: NsState | undefined, want: readonly NftTable
     if (!cur || cur.skeletonHash !== skeletonHash(t)) {
       // Skeleton changed (or unknown): delete and re-create in this same transaction.
       // `add table` first so that the delete cannot fail on a missing table.
-      out.push(`add table ${t.family} ${t.name}`, `delete table ${t.family} ${t.name}`, renderTable(t).trimEnd());
+      out.push(
+        `add table ${t.family} ${t.name}`,
+        `delete table ${t.family} ${t.name}`,
+        renderTable(t).trimEnd(),
+      );
       changes += 1 + Object.values(t.elements).reduce((n, e) => n + e.length, 0);
       continue;
     }
@@ -110,7 +135,10 @@ function sorted(xs: readonly string[]): readonly string[] {
 }
 
 /** Elements only in `now` (gone) and only in `next` (fresh); both sorted: one linear merge. */
-export function diffSorted(now: readonly string[], next: readonly string[]): { gone: string[]; fresh: string[] } {
+export function diffSorted(
+  now: readonly string[],
+  next: readonly string[],
+): { gone: string[]; fresh: string[] } {
   const gone: string[] = [];
   const fresh: string[] = [];
   let i = 0;
@@ -163,11 +191,18 @@ export function exprText(e: Json): string {
 export function parseRuleset(json: string): NsState {
   const doc = JSON.parse(json) as { nftables?: Record<string, Json>[] };
   const out: NsState = new Map();
-  const mine = (o: { family?: Json; table?: Json; name?: Json }): NftTableState | undefined => out.get(`${String(o.family)} ${String(o.table)}`);
+  const mine = (o: { family?: Json; table?: Json; name?: Json }): NftTableState | undefined =>
+    out.get(`${String(o.family)} ${String(o.table)}`);
   for (const item of doc.nftables ?? []) {
     if (item.table) {
       const t = item.table as { family: NftFamily; name: string };
-      if (NFT_TABLE_RE.test(t.name)) out.set(tableKey(t), { family: t.family, name: t.name, skeletonHash: undefined, elements: new Map() });
+      if (NFT_TABLE_RE.test(t.name))
+        out.set(tableKey(t), {
+          family: t.family,
+          name: t.name,
+          skeletonHash: undefined,
+          elements: new Map(),
+        });
     }
   }
   for (const item of doc.nftables ?? []) {
@@ -176,7 +211,8 @@ export function parseRuleset(json: string): NsState {
       const t = mine(chain);
       if (t) out.set(tableKey(t), { ...t, skeletonHash: chain.name.slice(SKELETON_MARK.length) });
     }
-    const set = (item.set ?? item.map) as { family: string; table: string; name: string; elem?: Json[] } | undefined;
+    const set = (item.set ?? item.map) as
+      { family: string; table: string; name: string; elem?: Json[] } | undefined;
     if (set) {
       const t = mine(set);
       if (!t) continue;

@@ -4,7 +4,16 @@ import { expandDesired, type WantNode } from './desired.js';
 import { applyPlan, cacheView, toCache, type NodeCache } from './cache.js';
 import { countOps, diff, Phase, type Batch, type Plan } from './diff.js';
 import { routingNsPrefix } from './naming.js';
-import type { ActualState, Dataplane, DesiredNode, LinkState, NetnsState, SyncError, SyncOptions, SyncReport } from './types.js';
+import type {
+  ActualState,
+  Dataplane,
+  DesiredNode,
+  LinkState,
+  NetnsState,
+  SyncError,
+  SyncOptions,
+  SyncReport,
+} from './types.js';
 
 export interface BatchFailure {
   /** index into batch.ops */
@@ -76,10 +85,15 @@ export class Reconciler implements Dataplane {
    * Pods are read only when their completion mark is wrong, when asked for a full check, or when
    * their last batch failed: adding one pod to a node with 1000 costs the same as to an empty one.
    */
-  private async readPods(want: WantNode, routing: Readonly<Record<string, NetnsState>>, full: boolean): Promise<Record<string, NetnsState | 'missing'>> {
+  private async readPods(
+    want: WantNode,
+    routing: Readonly<Record<string, NetnsState>>,
+    full: boolean,
+  ): Promise<Record<string, NetnsState | 'missing'>> {
     // host veth aliases by `ns|name`: one pass over the links, not one search per pod
     const aliases = new Map<string, string | undefined>();
-    for (const [ns, s] of Object.entries(routing)) for (const l of s.links) aliases.set(`${ns}|${l.name}`, l.alias);
+    for (const [ns, s] of Object.entries(routing))
+      for (const l of s.links) aliases.set(`${ns}|${l.name}`, l.alias);
     const toRead = want.pods.filter((p) => {
       if (this.suspects.has(p.key)) return true;
       const k = `${p.routingNs}|${p.hostName}`;
@@ -120,7 +134,10 @@ export class Reconciler implements Dataplane {
       } else known = undefined;
       if (pass === 1 || (!plan.again && r.length === 0)) {
         // Report what is still wrong after the last pass; earlier failures were retried.
-        errors.push(...r, ...plan.problems.map((p) => ({ netns: p.netns, op: p.object, message: p.message })));
+        errors.push(
+          ...r,
+          ...plan.problems.map((p) => ({ netns: p.netns, op: p.object, message: p.message })),
+        );
         break;
       }
     }
@@ -138,10 +155,21 @@ export class Reconciler implements Dataplane {
   private async execute(plan: Plan): Promise<SyncError[]> {
     const errors: SyncError[] = [];
     const failedPods = new Set<string>();
-    for (const phase of [Phase.Namespaces, Phase.Node, Phase.Sysctl, Phase.Veths, Phase.Pods, Phase.Routing, Phase.Fdb]) {
+    for (const phase of [
+      Phase.Namespaces,
+      Phase.Node,
+      Phase.Sysctl,
+      Phase.Veths,
+      Phase.Pods,
+      Phase.Routing,
+      Phase.Fdb,
+    ]) {
       const bs = plan.batches
         .filter((b) => b.phase === phase && !(b.podKey && failedPods.has(b.podKey)))
-        .map((b) => ({ ...b, ops: b.ops.filter((o) => !(o.kind === 'link-set' && o.afterPod && failedPods.has(o.afterPod))) }))
+        .map((b) => ({
+          ...b,
+          ops: b.ops.filter((o) => !(o.kind === 'link-set' && o.afterPod && failedPods.has(o.afterPod))),
+        }))
         .filter((b) => b.ops.length);
       await pool(bs, phase === Phase.Pods ? this.podConcurrency : this.concurrency, async (b) => {
         const failures = await this.kernel.apply(b);
@@ -171,11 +199,28 @@ export class Reconciler implements Dataplane {
     const p0 = this.kernel.processes;
     const ns = await this.kernel.listNamespaces(routingNsPrefix(node.name));
     const nodeLinks = await this.kernel.readNodeLinks(node.netns);
-    const plan = diff({ node: node.name, netns: node.netns, routing: [], pods: [] }, { nodeLinks, routing: Object.fromEntries(ns.map((n) => [n, EMPTY_NS])), pods: {} });
+    const plan = diff(
+      { node: node.name, netns: node.netns, routing: [], pods: [] },
+      { nodeLinks, routing: Object.fromEntries(ns.map((n) => [n, EMPTY_NS])), pods: {} },
+    );
     const errors = await this.execute(plan);
     this.cache.delete(`${node.name}|${node.netns}`);
-    return { changes: countOps(plan), failed: errors.length, errors, processes: this.kernel.processes - p0, batches: plan.batches.length, durationMs: performance.now() - t0 };
+    return {
+      changes: countOps(plan),
+      failed: errors.length,
+      errors,
+      processes: this.kernel.processes - p0,
+      batches: plan.batches.length,
+      durationMs: performance.now() - t0,
+    };
   }
 }
 
-const EMPTY_NS: NetnsState = { links: [], addrs: [], routes: [], neighs: [], fdb: [], forwarding: { v4: true, v6: true } };
+const EMPTY_NS: NetnsState = {
+  links: [],
+  addrs: [],
+  routes: [],
+  neighs: [],
+  fdb: [],
+  forwarding: { v4: true, v6: true },
+};

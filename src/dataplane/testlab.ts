@@ -30,7 +30,24 @@ export class Underlay {
     for (let i = 1; i <= count; i++) {
       const ns = this.addNs(`mn-${this.tag}-n${i}`);
       const address = `10.99.0.${i}`;
-      sh('ip', ['-n', ns, 'link', 'add', 'ul0', 'mtu', String(this.mtu), 'type', 'veth', 'peer', 'name', `n${i}`, 'mtu', String(this.mtu), 'netns', ul]);
+      sh('ip', [
+        '-n',
+        ns,
+        'link',
+        'add',
+        'ul0',
+        'mtu',
+        String(this.mtu),
+        'type',
+        'veth',
+        'peer',
+        'name',
+        `n${i}`,
+        'mtu',
+        String(this.mtu),
+        'netns',
+        ul,
+      ]);
       sh('ip', ['-n', ul, 'link', 'set', `n${i}`, 'master', 'br0', 'up']);
       sh('ip', ['-n', ns, 'addr', 'add', `${address}/24`, 'dev', 'ul0']);
       sh('ip', ['-n', ns, 'link', 'set', 'ul0', 'up']);

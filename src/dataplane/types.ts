@@ -111,7 +111,12 @@ export interface LinkState {
   readonly up: boolean;
   readonly mac: string;
   readonly alias?: string;
-  readonly vxlan?: { readonly vni: number; readonly port: number; readonly local?: string; readonly learning: boolean };
+  readonly vxlan?: {
+    readonly vni: number;
+    readonly port: number;
+    readonly local?: string;
+    readonly learning: boolean;
+  };
 }
 
 export interface AddrState {

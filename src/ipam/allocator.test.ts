@@ -234,7 +234,11 @@ test('one-write path: the reservation and the index are created together or not 
   await s.create({ kind: RESERVATION_KIND, namespace: 'blue', name: '10.3.0.1' }, { address: '10.3.0.1' });
   const a = await ipam.allocate({ network: 'blue', pool, ...pod(1) });
   assert.equal(a.ips[0]!.address, '10.3.0.2');
-  const idx = await s.get<{ addresses: string[] }>({ kind: ALLOCATION_KIND, namespace: 'blue', name: 'c1@net1' });
+  const idx = await s.get<{ addresses: string[] }>({
+    kind: ALLOCATION_KIND,
+    namespace: 'blue',
+    name: 'c1@net1',
+  });
   assert.deepEqual(idx?.value.addresses, ['10.3.0.2']);
   await assert.rejects(ipam.allocate({ network: 'blue', pool, ...pod(2) }), /pool exhausted: network "blue"/);
   assert.equal((await s.list(ALLOCATION_KIND, 'blue')).items.length, 1);

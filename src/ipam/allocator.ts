@@ -85,7 +85,6 @@ interface NetworkCache {
   loaded: boolean;
 }
 
- 
 const CONTAINER_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 // eslint-disable-next-line no-control-regex
 const IFNAME_RE = /^[^/:\s\u0000-\u001f]{1,15}$/;
@@ -181,8 +180,10 @@ export class Ipam {
       : undefined;
     const families = [...net.families.values()].sort((a, b) => a.pool.family - b.pool.family);
     const picks = new Map<Family, bigint>();
-    const state = new Map<Family, ClaimState>(families.map((fc) => [fc.pool.family, { misses: 0, reloaded: false }]));
-    for (let indexConflicts = 0; ; ) {
+    const state = new Map<Family, ClaimState>(
+      families.map((fc) => [fc.pool.family, { misses: 0, reloaded: false }]),
+    );
+    for (let indexConflicts = 0; ;) {
       if (!requested) {
         for (const fc of families) {
           if (!picks.has(fc.pool.family))
@@ -190,7 +191,9 @@ export class Ipam {
         }
       }
       const chosen = requested ?? families.map((fc) => ({ fc, value: picks.get(fc.pool.family)! }));
-      const records = chosen.map(({ fc, value }) => this.reservation(net, fromBigInt(value, fc.pool.family), req));
+      const records = chosen.map(({ fc, value }) =>
+        this.reservation(net, fromBigInt(value, fc.pool.family), req),
+      );
       const index: AllocationRecord = {
         containerId: req.containerId,
         ifName: req.ifName,
@@ -210,7 +213,8 @@ export class Ipam {
         for (const { fc, value } of chosen) fc.taken.add(value);
         return toAllocation(req, records);
       }
-      const idx = res.existing.find((o) => o.kind === ALLOCATION_KIND) as StoredObject<AllocationRecord> | undefined;
+      const idx = res.existing.find((o) => o.kind === ALLOCATION_KIND) as
+        StoredObject<AllocationRecord> | undefined;
       if (idx) {
         // A repeated request: answer with what it got (confirm drops a stale index, then retry).
         const again = await this.confirm(net, idx, req);
@@ -242,7 +246,11 @@ export class Ipam {
   }
 
   /** Validates a requested address against the pool. */
-  private resolveRequested(net: NetworkCache, ip: string, req: AllocateRequest): { fc: FamilyCache; value: bigint } {
+  private resolveRequested(
+    net: NetworkCache,
+    ip: string,
+    req: AllocateRequest,
+  ): { fc: FamilyCache; value: bigint } {
     const where = `network ${JSON.stringify(req.network)}: requested IP ${JSON.stringify(ip)}`;
     const text = typeof ip === 'string' ? ip.split('/')[0]! : '';
     if (!ipaddr.isValid(text)) throw new IpamError('InvalidRequest', `${where}: not an IP address`);

@@ -33,12 +33,18 @@ export function startAgent(lab: LabConfig, node: LabNode, opts: AgentLaunchOptio
   const args = [
     CLI,
     'agent',
-    '--node', node.name,
-    '--netns', node.netns,
-    '--underlay-interface', NODE_UPLINK,
-    '--store', lab.storeUrl,
-    '--socket', node.socket,
-    '--resync-seconds', String(opts.resyncSeconds ?? 10),
+    '--node',
+    node.name,
+    '--netns',
+    node.netns,
+    '--underlay-interface',
+    NODE_UPLINK,
+    '--store',
+    lab.storeUrl,
+    '--socket',
+    node.socket,
+    '--resync-seconds',
+    String(opts.resyncSeconds ?? 10),
   ];
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', log, log] });
   closeSync(log);
@@ -65,7 +71,9 @@ export async function waitForAgent(node: LabNode, timeoutMs = 20_000): Promise<v
     if (!isAlive(agentPid(node))) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  const tail = existsSync(node.logFile) ? readFileSync(node.logFile, 'utf8').split('\n').slice(-8).join('\n') : '';
+  const tail = existsSync(node.logFile)
+    ? readFileSync(node.logFile, 'utf8').split('\n').slice(-8).join('\n')
+    : '';
   throw new Error(`the agent of ${node.name} did not start (log ${node.logFile}):\n${tail}`);
 }
 

@@ -1,18 +1,46 @@
 // `lab apply -f` / `lab delete -f` with kubectl semantics: everything is validated first (against
 // what the cluster already holds), then objects are created or updated in the store, and pods
 // are created, changed or removed on the nodes.
-import { validateDocuments, validateObject, validateAll, type Issue, type RawDocument, type Resource, type Pod, type NetAttachDef, type Service } from '../api/index.js';
+import {
+  validateDocuments,
+  validateObject,
+  validateAll,
+  type Issue,
+  type RawDocument,
+  type Resource,
+  type Pod,
+  type NetAttachDef,
+  type Service,
+} from '../api/index.js';
 import { loadPaths } from '../api/load.js';
 import type { Store, StoredObject } from '../store/types.js';
 import { isStoreError } from '../store/types.js';
 import type { Runner } from '../util/exec.js';
 import type { LabConfig } from './layout.js';
 import { assignClusterIPs, withClusterIP } from './services-ip.js';
-import { attachOne, createPod, deletePod, detachOne, networkStatus, NETWORK_STATUS_ANNOTATION, type PodAttachmentState, type PodContext, type PodStatus } from './pods.js';
+import {
+  attachOne,
+  createPod,
+  deletePod,
+  detachOne,
+  networkStatus,
+  NETWORK_STATUS_ANNOTATION,
+  type PodAttachmentState,
+  type PodContext,
+  type PodStatus,
+} from './pods.js';
 
 export type Progress = (line: string) => void;
 
-const KIND_ORDER = ['Network', 'NetworkAttachmentDefinition', 'Service', 'CalicoNetworkPolicy', 'CalicoGlobalNetworkPolicy', 'KubernetesNetworkPolicy', 'Pod'];
+const KIND_ORDER = [
+  'Network',
+  'NetworkAttachmentDefinition',
+  'Service',
+  'CalicoNetworkPolicy',
+  'CalicoGlobalNetworkPolicy',
+  'KubernetesNetworkPolicy',
+  'Pod',
+];
 
 export function storeKind(r: Resource): string {
   return r.type;
@@ -33,7 +61,13 @@ export async function readCluster(store: Store): Promise<ClusterObjects> {
   for (const k of KIND_ORDER) stored.push(...(await store.list(k)).items);
   const resources: Resource[] = [];
   stored.forEach((o, index) => {
-    const doc: RawDocument = { file: '<cluster>', line: 0, index, value: stripStatus(o.value), lines: new Map() };
+    const doc: RawDocument = {
+      file: '<cluster>',
+      line: 0,
+      index,
+      value: stripStatus(o.value),
+      lines: new Map(),
+    };
     const r = validateObject(doc).resource;
     if (r) resources.push(r);
   });
@@ -56,13 +90,23 @@ function podIdentity(r: { metadata: { namespace?: string; name: string } }): str
   return `${r.metadata.namespace ?? 'default'}/${r.metadata.name}`;
 }
 
-export function podContext(runner: Runner, lab: LabConfig, cniPath: string, resources: readonly Resource[]): PodContext {
+export function podContext(
+  runner: Runner,
+  lab: LabConfig,
+  cniPath: string,
+  resources: readonly Resource[],
+): PodContext {
   const nads = new Map<string, NetAttachDef>();
-  for (const r of resources) if (r.type === 'NetworkAttachmentDefinition') nads.set(`${r.metadata.namespace}/${r.metadata.name}`, r);
+  for (const r of resources)
+    if (r.type === 'NetworkAttachmentDefinition') nads.set(`${r.metadata.namespace}/${r.metadata.name}`, r);
   return { runner, lab, cniPath, nads };
 }
 
-async function upsert(store: Store, key: { kind: string; namespace: string; name: string }, value: unknown): Promise<'created' | 'configured' | 'unchanged'> {
+async function upsert(
+  store: Store,
+  key: { kind: string; namespace: string; name: string },
+  value: unknown,
+): Promise<'created' | 'configured' | 'unchanged'> {
   for (;;) {
     const cur = await store.get(key);
     try {
@@ -79,9 +123,16 @@ async function upsert(store: Store, key: { kind: string; namespace: string; name
   }
 }
 
-function pickNode(lab: LabConfig, pod: Pod, cluster: ClusterObjects, extra: Map<string, number>): string | Error {
+function pickNode(
+  lab: LabConfig,
+  pod: Pod,
+  cluster: ClusterObjects,
+  extra: Map<string, number>,
+): string | Error {
   if (pod.spec.nodeName) {
-    return lab.nodes.some((n) => n.name === pod.spec.nodeName) ? pod.spec.nodeName : new Error(`spec.nodeName ${pod.spec.nodeName}: no such node in the lab`);
+    return lab.nodes.some((n) => n.name === pod.spec.nodeName)
+      ? pod.spec.nodeName
+      : new Error(`spec.nodeName ${pod.spec.nodeName}: no such node in the lab`);
   }
   const counts = new Map(lab.nodes.map((n) => [n.name, extra.get(n.name) ?? 0]));
   for (const o of cluster.stored) {
@@ -94,17 +145,30 @@ function pickNode(lab: LabConfig, pod: Pod, cluster: ClusterObjects, extra: Map<
 function withStatus(raw: unknown, status: PodStatus): Record<string, unknown> {
   const m = { ...(raw as Record<string, unknown>) };
   const meta = { ...((m.metadata as Record<string, unknown>) ?? {}) };
-  meta.annotations = { ...((meta.annotations as Record<string, string>) ?? {}), [NETWORK_STATUS_ANNOTATION]: JSON.stringify(status.networkStatus) };
+  meta.annotations = {
+    ...((meta.annotations as Record<string, string>) ?? {}),
+    [NETWORK_STATUS_ANNOTATION]: JSON.stringify(status.networkStatus),
+  };
   m.metadata = meta;
   m.status = status;
   return m;
 }
 
-function sameAttachment(a: { nad: string; ifName: string }, b: { namespace: string; name: string; interface: string }): boolean {
+function sameAttachment(
+  a: { nad: string; ifName: string },
+  b: { namespace: string; name: string; interface: string },
+): boolean {
   return a.nad === `${b.namespace}/${b.name}` && a.ifName === b.interface;
 }
 
-export async function applyPaths(store: Store, runner: Runner, lab: LabConfig, cniPath: string, paths: readonly string[], progress: Progress): Promise<ApplyOutcome> {
+export async function applyPaths(
+  store: Store,
+  runner: Runner,
+  lab: LabConfig,
+  cniPath: string,
+  paths: readonly string[],
+  progress: Progress,
+): Promise<ApplyOutcome> {
   const loaded = await loadPaths(paths);
   const report = validateDocuments(loaded.documents, loaded.issues);
   const cluster = await readCluster(store);
@@ -118,14 +182,21 @@ export async function applyPaths(store: Store, runner: Runner, lab: LabConfig, c
   const errorCount = issues.filter((i) => i.severity === 'error').length;
   if (errorCount > 0) return { issues, errorCount, changed: [] };
   // ClusterIPs are decided before anything is written, so a conflict applies nothing.
-  const svcIps = assignClusterIPs(lab.serviceRange, report.resources.filter((r): r is Service => r.type === 'Service'), cluster.stored);
-  if (svcIps.issues.length) return { issues: [...issues, ...svcIps.issues], errorCount: svcIps.issues.length, changed: [] };
+  const svcIps = assignClusterIPs(
+    lab.serviceRange,
+    report.resources.filter((r): r is Service => r.type === 'Service'),
+    cluster.stored,
+  );
+  if (svcIps.issues.length)
+    return { issues: [...issues, ...svcIps.issues], errorCount: svcIps.issues.length, changed: [] };
 
   const docs = new Map<Resource, unknown>();
   report.objects.forEach((o, i) => {
     if (o.resource) docs.set(o.resource, loaded.documents[i]!.value);
   });
-  const ordered = [...report.resources].sort((a, b) => KIND_ORDER.indexOf(storeKind(a)) - KIND_ORDER.indexOf(storeKind(b)));
+  const ordered = [...report.resources].sort(
+    (a, b) => KIND_ORDER.indexOf(storeKind(a)) - KIND_ORDER.indexOf(storeKind(b)),
+  );
   const changed: string[] = [];
   const ctx = podContext(runner, lab, cniPath, [...kept, ...report.resources]);
   const placed = new Map<string, number>();
@@ -135,11 +206,13 @@ export async function applyPaths(store: Store, runner: Runner, lab: LabConfig, c
     const raw = docs.get(r);
     const ref = `${r.kind.toLowerCase()}/${r.metadata.name}`;
     if (r.type !== 'Pod') {
-      const ip = r.type === 'Service' ? svcIps.ips.get(`${key.namespace || 'default'}/${key.name}`) : undefined;
+      const ip =
+        r.type === 'Service' ? svcIps.ips.get(`${key.namespace || 'default'}/${key.name}`) : undefined;
       const what = await upsert(store, key, ip ? withClusterIP(raw, ip) : raw);
       progress(`${ref} ${what}`);
       if (what !== 'unchanged') changed.push(ref);
-      if (what === 'configured' && r.type === 'NetworkAttachmentDefinition') changedNads.add(`${key.namespace}/${key.name}`);
+      if (what === 'configured' && r.type === 'NetworkAttachmentDefinition')
+        changedNads.add(`${key.namespace}/${key.name}`);
       continue;
     }
     const cur = await store.get(key);
@@ -148,7 +221,20 @@ export async function applyPaths(store: Store, runner: Runner, lab: LabConfig, c
       if (status) await deletePod(ctx, r, status);
       const node = pickNode(lab, r, cluster, placed);
       if (node instanceof Error) {
-        await upsert(store, key, withStatus(raw, { phase: 'Failed', reason: node.message, nodeName: '', netns: '', uid: '', containerId: '', attachments: [], networkStatus: [] }));
+        await upsert(
+          store,
+          key,
+          withStatus(raw, {
+            phase: 'Failed',
+            reason: node.message,
+            nodeName: '',
+            netns: '',
+            uid: '',
+            containerId: '',
+            attachments: [],
+            networkStatus: [],
+          }),
+        );
         progress(`${ref} failed: ${node.message}`);
         continue;
       }
@@ -161,7 +247,9 @@ export async function applyPaths(store: Store, runner: Runner, lab: LabConfig, c
       continue;
     }
     // Running pod: attachments added or removed in the annotation are applied to the live pod.
-    const keep = status.attachments.filter((s) => s.nad === '' || r.attachments.some((a) => sameAttachment(s, a)));
+    const keep = status.attachments.filter(
+      (s) => s.nad === '' || r.attachments.some((a) => sameAttachment(s, a)),
+    );
     const removed = status.attachments.filter((s) => !keep.includes(s));
     for (const s of removed) {
       await detachOne(ctx, r, status, s);
@@ -179,7 +267,12 @@ export async function applyPaths(store: Store, runner: Runner, lab: LabConfig, c
         progress(`${ref} could not attach ${a.interface}: ${failure}`);
       }
     }
-    const st: PodStatus = { ...status, attachments: next, networkStatus: networkStatus(next), ...(failure ? { reason: failure } : {}) };
+    const st: PodStatus = {
+      ...status,
+      attachments: next,
+      networkStatus: networkStatus(next),
+      ...(failure ? { reason: failure } : {}),
+    };
     const what = await upsert(store, key, withStatus(raw, st));
     if (what !== 'unchanged') {
       changed.push(ref);
@@ -191,11 +284,23 @@ export async function applyPaths(store: Store, runner: Runner, lab: LabConfig, c
 }
 
 /** A NAD whose config changed is applied to the running pods that use it: DEL with the old chain, ADD with the new. */
-async function reattach(store: Store, ctx: PodContext, nads: ReadonlySet<string>, progress: Progress, changed: string[]): Promise<void> {
+async function reattach(
+  store: Store,
+  ctx: PodContext,
+  nads: ReadonlySet<string>,
+  progress: Progress,
+  changed: string[],
+): Promise<void> {
   for (const o of (await store.list('Pod')).items) {
     const status = (o.value as { status?: PodStatus }).status;
     if (!status || status.phase !== 'Running' || !status.attachments.some((s) => nads.has(s.nad))) continue;
-    const pod = validateObject({ file: '<cluster>', line: 0, index: 0, value: stripStatus(o.value), lines: new Map() }).resource;
+    const pod = validateObject({
+      file: '<cluster>',
+      line: 0,
+      index: 0,
+      value: stripStatus(o.value),
+      lines: new Map(),
+    }).resource;
     if (!pod || pod.type !== 'Pod') continue;
     const ref = `pod/${o.name}`;
     const next: PodAttachmentState[] = [];
@@ -206,7 +311,9 @@ async function reattach(store: Store, ctx: PodContext, nads: ReadonlySet<string>
         next.push(s);
         continue;
       }
-      await detachOne(ctx, pod, status, s).catch((e: unknown) => progress(`${ref} detach ${s.ifName}: ${(e as Error).message}`));
+      await detachOne(ctx, pod, status, s).catch((e: unknown) =>
+        progress(`${ref} detach ${s.ifName}: ${(e as Error).message}`),
+      );
       try {
         next.push(await attachOne(ctx, pod, status, a));
         progress(`${ref} ${s.ifName} re-attached with the new ${s.nad}`);
@@ -215,20 +322,38 @@ async function reattach(store: Store, ctx: PodContext, nads: ReadonlySet<string>
         progress(`${ref} could not re-attach ${s.ifName}: ${failure}`);
       }
     }
-    const st: PodStatus = { ...status, attachments: next, networkStatus: networkStatus(next), ...(failure ? { reason: failure } : {}) };
-    await upsert(store, { kind: 'Pod', namespace: o.namespace, name: o.name }, withStatus(stripStatus(o.value), st));
+    const st: PodStatus = {
+      ...status,
+      attachments: next,
+      networkStatus: networkStatus(next),
+      ...(failure ? { reason: failure } : {}),
+    };
+    await upsert(
+      store,
+      { kind: 'Pod', namespace: o.namespace, name: o.name },
+      withStatus(stripStatus(o.value), st),
+    );
     changed.push(ref);
   }
 }
 
-export async function deletePaths(store: Store, runner: Runner, lab: LabConfig, cniPath: string, paths: readonly string[], progress: Progress): Promise<ApplyOutcome> {
+export async function deletePaths(
+  store: Store,
+  runner: Runner,
+  lab: LabConfig,
+  cniPath: string,
+  paths: readonly string[],
+  progress: Progress,
+): Promise<ApplyOutcome> {
   const loaded = await loadPaths(paths);
   const report = validateDocuments(loaded.documents, loaded.issues);
   const errs = report.objects.flatMap((o) => o.issues).filter((i) => i.severity === 'error');
   if (errs.length) return { issues: errs, errorCount: errs.length, changed: [] };
   const cluster = await readCluster(store);
   const ctx = podContext(runner, lab, cniPath, cluster.resources);
-  const ordered = [...report.resources].sort((a, b) => KIND_ORDER.indexOf(storeKind(b)) - KIND_ORDER.indexOf(storeKind(a)));
+  const ordered = [...report.resources].sort(
+    (a, b) => KIND_ORDER.indexOf(storeKind(b)) - KIND_ORDER.indexOf(storeKind(a)),
+  );
   const changed: string[] = [];
   for (const r of ordered) {
     const key = keyOf(r);

@@ -31,7 +31,10 @@ export function label(e: Endpoint): string {
 }
 
 /** The pairs to probe, with what the model expects. */
-export function expectations(endpoints: readonly Endpoint[], policy: PolicyOracle = () => true): PairResult[] {
+export function expectations(
+  endpoints: readonly Endpoint[],
+  policy: PolicyOracle = () => true,
+): PairResult[] {
   const out: PairResult[] = [];
   for (const from of endpoints) {
     for (const to of endpoints) {
@@ -53,7 +56,10 @@ export function expectations(endpoints: readonly Endpoint[], policy: PolicyOracl
       // In another network the same address may exist in the source's own network: a reply
       // would come from that other holder, so the probe cannot tell; isolation of equal
       // addresses is covered by the dataplane tests.
-      if (from.network !== to.network && endpoints.some((e) => e.network === from.network && e.ip === to.ip)) {
+      if (
+        from.network !== to.network &&
+        endpoints.some((e) => e.network === from.network && e.ip === to.ip)
+      ) {
         out.push({ from, to, expected, note: 'same address in source network' });
         continue;
       }
@@ -65,11 +71,20 @@ export function expectations(endpoints: readonly Endpoint[], policy: PolicyOracl
 
 async function probe(runner: Runner, from: Endpoint, to: Endpoint): Promise<Verdict> {
   const family = to.ip.includes(':') ? '-6' : '-4';
-  const r = await runner.run('ip', ['netns', 'exec', from.netns, 'ping', family, '-c', '1', '-W', '1', '-I', from.ifName, to.ip], { timeoutMs: 5000 });
+  const r = await runner.run(
+    'ip',
+    ['netns', 'exec', from.netns, 'ping', family, '-c', '1', '-W', '1', '-I', from.ifName, to.ip],
+    { timeoutMs: 5000 },
+  );
   return r.code === 0 ? 'reach' : 'block';
 }
 
-export async function runChecks(runner: Runner, pairs: readonly PairResult[], parallel = 16, retries = 1): Promise<PairResult[]> {
+export async function runChecks(
+  runner: Runner,
+  pairs: readonly PairResult[],
+  parallel = 16,
+  retries = 1,
+): Promise<PairResult[]> {
   const out: PairResult[] = [...pairs];
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -122,6 +137,8 @@ export function formatMatrix(endpoints: readonly Endpoint[], results: readonly P
     lines.push(`${names[i]!.padEnd(w)}  ${row}`);
   });
   lines.push('');
-  lines.push('o reachable, as expected   . unreachable (other network), as expected   p unreachable (policy), as expected\nX reachable but should not be   x unreachable but should be   ? not probed (same address in source network)   - self or same pod');
+  lines.push(
+    'o reachable, as expected   . unreachable (other network), as expected   p unreachable (policy), as expected\nX reachable but should not be   x unreachable but should be   ? not probed (same address in source network)   - self or same pod',
+  );
   return lines.join('\n');
 }

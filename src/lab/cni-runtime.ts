@@ -15,7 +15,8 @@ const OUR_TYPES = ['multinet', 'calico', 'whereabouts', 'multinet-ipam'];
 export function prepareCniBin(dir: string): string {
   const bin = join(dir, 'cni-bin');
   mkdirSync(bin, { recursive: true });
-  if (!existsSync(OUR_BUNDLE)) throw new Error(`the CNI plugin bundle ${OUR_BUNDLE} is missing: run npm run build`);
+  if (!existsSync(OUR_BUNDLE))
+    throw new Error(`the CNI plugin bundle ${OUR_BUNDLE} is missing: run npm run build`);
   const wrapper = `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(OUR_BUNDLE)} "$@"\n`;
   for (const t of OUR_TYPES.slice(0, 2)) {
     writeFileSync(join(bin, t), wrapper);
@@ -73,7 +74,12 @@ function env(call: CniCall, command: string): Record<string, string> {
   };
 }
 
-function pluginConf(chain: ChainConfig, plugin: Readonly<Record<string, unknown>>, call: CniCall, prevResult?: unknown): string {
+function pluginConf(
+  chain: ChainConfig,
+  plugin: Readonly<Record<string, unknown>>,
+  call: CniCall,
+  prevResult?: unknown,
+): string {
   const caps = (plugin.capabilities ?? {}) as Record<string, unknown>;
   const rc: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(call.runtimeConfig ?? {})) if (caps[k] === true) rc[k] = v;
@@ -87,26 +93,52 @@ function pluginConf(chain: ChainConfig, plugin: Readonly<Record<string, unknown>
   });
 }
 
-async function exec(runner: Runner, call: CniCall, command: string, chain: ChainConfig, plugin: Readonly<Record<string, unknown>>, prev?: unknown): Promise<unknown> {
+async function exec(
+  runner: Runner,
+  call: CniCall,
+  command: string,
+  chain: ChainConfig,
+  plugin: Readonly<Record<string, unknown>>,
+  prev?: unknown,
+): Promise<unknown> {
   const type = String(plugin.type);
-  if (!/^[A-Za-z0-9_.-]+$/.test(type) || type.startsWith('.')) throw new CniCallError(type, 7, 'invalid plugin type', type);
+  if (!/^[A-Za-z0-9_.-]+$/.test(type) || type.startsWith('.'))
+    throw new CniCallError(type, 7, 'invalid plugin type', type);
   const bin = join(call.cniPath, type);
   if (!existsSync(bin)) throw new CniCallError(type, 7, `plugin ${type} not found`, `no ${bin}`);
-  const r = await runner.run(bin, [], { input: pluginConf(chain, plugin, call, prev), env: env(call, command), timeoutMs: 120_000 });
+  const r = await runner.run(bin, [], {
+    input: pluginConf(chain, plugin, call, prev),
+    env: env(call, command),
+    timeoutMs: 120_000,
+  });
   let out: Record<string, unknown> = {};
   try {
     out = r.stdout.trim() ? (JSON.parse(r.stdout) as Record<string, unknown>) : {};
   } catch {
-    throw new CniCallError(type, 6, 'plugin printed something that is not JSON', r.stdout.slice(0, 200) + r.stderr.slice(0, 200));
+    throw new CniCallError(
+      type,
+      6,
+      'plugin printed something that is not JSON',
+      r.stdout.slice(0, 200) + r.stderr.slice(0, 200),
+    );
   }
   if (r.code !== 0 || typeof out.code === 'number') {
-    throw new CniCallError(type, Number(out.code ?? r.code), String(out.msg ?? 'plugin failed'), String(out.details ?? r.stderr.trim()));
+    throw new CniCallError(
+      type,
+      Number(out.code ?? r.code),
+      String(out.msg ?? 'plugin failed'),
+      String(out.details ?? r.stderr.trim()),
+    );
   }
   return command === 'ADD' ? out : prev;
 }
 
 /** ADD through the whole chain; on failure, DEL of the chain (as kubelet does) and rethrow. */
-export async function chainAdd(runner: Runner, chain: ChainConfig, call: CniCall): Promise<Record<string, unknown>> {
+export async function chainAdd(
+  runner: Runner,
+  chain: ChainConfig,
+  call: CniCall,
+): Promise<Record<string, unknown>> {
   let prev: unknown;
   try {
     for (const p of chain.plugins) prev = await exec(runner, call, 'ADD', chain, p, prev);
@@ -118,7 +150,12 @@ export async function chainAdd(runner: Runner, chain: ChainConfig, call: CniCall
 }
 
 /** DEL in reverse order; every plugin is called even if one fails (first error is rethrown). */
-export async function chainDel(runner: Runner, chain: ChainConfig, call: CniCall, prevResult?: unknown): Promise<void> {
+export async function chainDel(
+  runner: Runner,
+  chain: ChainConfig,
+  call: CniCall,
+  prevResult?: unknown,
+): Promise<void> {
   let first: unknown;
   for (const p of [...chain.plugins].reverse()) {
     try {
@@ -130,6 +167,11 @@ export async function chainDel(runner: Runner, chain: ChainConfig, call: CniCall
   if (first) throw first;
 }
 
-export async function chainCheck(runner: Runner, chain: ChainConfig, call: CniCall, prevResult: unknown): Promise<void> {
+export async function chainCheck(
+  runner: Runner,
+  chain: ChainConfig,
+  call: CniCall,
+  prevResult: unknown,
+): Promise<void> {
   for (const p of chain.plugins) await exec(runner, call, 'CHECK', chain, p, prevResult);
 }

@@ -13,14 +13,24 @@ import type { PodStatus } from './pods.js';
 
 const root = process.getuid?.() === 0;
 const built = existsSync(fileURLToPath(new URL('../../multinet-cni.mjs', import.meta.url)));
-const skip = !root ? 'needs root (network namespaces)' : !built ? 'needs the built tree (npm run build)' : false;
-const SEED = fileURLToPath(new URL('../../../examples/seed', import.meta.url)).replace('/dist/examples/', '/examples/');
+const skip = !root
+  ? 'needs root (network namespaces)'
+  : !built
+    ? 'needs the built tree (npm run build)'
+    : false;
+const SEED = fileURLToPath(new URL('../../../examples/seed', import.meta.url)).replace(
+  '/dist/examples/',
+  '/examples/',
+);
 const TESTDATA = fileURLToPath(new URL('./testdata/overlap', import.meta.url)).replace('/dist/src/', '/src/');
 const quiet = (): void => undefined;
 
 async function check(lab: Lab): Promise<{ probed: number; bad: string[] }> {
   const results = await runChecks(lab.runner, expectations(await lab.endpoints(), await lab.policyOracle()));
-  const bad = mismatches(results).map((b) => `${b.from.pod}/${b.from.ifName} -> ${b.to.pod}/${b.to.ifName} ${b.to.ip}: expected ${b.expected}, seen ${b.seen}`);
+  const bad = mismatches(results).map(
+    (b) =>
+      `${b.from.pod}/${b.from.ifName} -> ${b.to.pod}/${b.to.ifName} ${b.to.ip}: expected ${b.expected}, seen ${b.seen}`,
+  );
   return { probed: results.filter((r) => r.seen !== undefined).length, bad };
 }
 
@@ -49,7 +59,8 @@ describe('lab: the seed scenario on 2 nodes', { skip }, () => {
     assert.equal(r.errorCount, 0);
     const store = await lab.store();
     const pods = (await store.list('Pod')).items;
-    const status = (n: string): PodStatus | undefined => (pods.find((p) => p.name === n)?.value as { status?: PodStatus }).status;
+    const status = (n: string): PodStatus | undefined =>
+      (pods.find((p) => p.name === n)?.value as { status?: PodStatus }).status;
     assert.equal(status('samplepod')?.phase, 'Running');
     assert.equal(status('samplepod2')?.phase, 'Running');
     assert.equal(status('samplepod3')?.phase, 'Running');
@@ -57,7 +68,11 @@ describe('lab: the seed scenario on 2 nodes', { skip }, () => {
     assert.equal(status('samplepod-memif')?.phase, 'Failed');
     assert.match(status('samplepod-memif')?.reason ?? '', /memif/);
     const ifs = status('samplepod')!.networkStatus.map((s) => `${s.name}@${s.interface}`);
-    assert.deepEqual(ifs, ['multinet-default@eth0', 'default/network-blue-conf@eth1', 'default/network-red-conf@eth2']);
+    assert.deepEqual(ifs, [
+      'multinet-default@eth0',
+      'default/network-blue-conf@eth1',
+      'default/network-red-conf@eth2',
+    ]);
   });
 
   test('lab check: same network reachable across nodes, other networks not, pol enforced', async () => {
@@ -65,7 +80,9 @@ describe('lab: the seed scenario on 2 nodes', { skip }, () => {
     const pairs = expectations(eps, await lab.policyOracle());
     // samplepod is selected by pol (no ICMP allowed): its pairs are expected blocked by policy
     assert.ok(pairs.some((p) => p.byPolicy && p.to.pod === 'samplepod'));
-    assert.ok(pairs.some((p) => p.expected === 'reach' && p.from.pod === 'samplepod2' && p.to.pod === 'samplepod3'));
+    assert.ok(
+      pairs.some((p) => p.expected === 'reach' && p.from.pod === 'samplepod2' && p.to.pod === 'samplepod3'),
+    );
     const { probed, bad } = await check(lab);
     assert.deepEqual(bad, []);
     assert.equal(probed, 54);
@@ -75,7 +92,9 @@ describe('lab: the seed scenario on 2 nodes', { skip }, () => {
     const eps = await lab.endpoints();
     const target = eps.find((e) => e.network === 'blue' && e.pod === 'samplepod2')!;
     const store = await lab.store();
-    const att = (await store.list('Attachment')).items.map((o) => o.value as { ips: string[]; node: string; network: string });
+    const att = (await store.list('Attachment')).items.map(
+      (o) => o.value as { ips: string[]; node: string; network: string },
+    );
     const remote = att.find((a) => a.network === 'blue' && a.ips.includes(target.ip))!;
     const other = lab.config.nodes.find((n) => n.name !== remote.node)!;
     const { routingNs } = await import('../dataplane/naming.js');
@@ -83,7 +102,9 @@ describe('lab: the seed scenario on 2 nodes', { skip }, () => {
     // Only the pairs towards the target, so the probe is quick; the agent may resync in between
     // (every 2 s here), so the route is removed again until the breakage has been seen once.
     const towardsTarget = async (): Promise<string[]> => {
-      const pairs = expectations(await lab.endpoints(), await lab.policyOracle()).filter((p) => p.to.ip === target.ip && p.expected === 'reach' && !p.note);
+      const pairs = expectations(await lab.endpoints(), await lab.policyOracle()).filter(
+        (p) => p.to.ip === target.ip && p.expected === 'reach' && !p.note,
+      );
       return mismatches(await runChecks(lab.runner, pairs)).map((m) => `${m.from.pod}/${m.from.ifName}`);
     };
     let caught: string[] = [];
@@ -93,7 +114,10 @@ describe('lab: the seed scenario on 2 nodes', { skip }, () => {
       caught = await towardsTarget();
     }
     assert.ok(caught.length > 0, 'check must catch the missing route');
-    assert.ok(await eventually(async () => (await check(lab)).bad.length === 0, 15_000), 'resync restores the route');
+    assert.ok(
+      await eventually(async () => (await check(lab)).bad.length === 0, 15_000),
+      'resync restores the route',
+    );
   });
 
   test('lab down leaves no namespace, process or file', async () => {
@@ -103,7 +127,10 @@ describe('lab: the seed scenario on 2 nodes', { skip }, () => {
     // Only this lab's names count: other work on the machine may create namespaces meanwhile.
     const { routingNsPrefix } = await import('../dataplane/naming.js');
     const ours = [`mn-${lab.config.name}-`, ...lab.config.nodes.map((n) => routingNsPrefix(n.name))];
-    assert.deepEqual(now.filter((n) => !before_.includes(n) && ours.some((p) => n.startsWith(p))), []);
+    assert.deepEqual(
+      now.filter((n) => !before_.includes(n) && ours.some((p) => n.startsWith(p))),
+      [],
+    );
     assert.ok(pids.every((p) => !isAlive(p)));
     assert.ok(!existsSync(lab.config.dir));
     lab = undefined as unknown as Lab;
@@ -147,17 +174,38 @@ describe('lab: 3 nodes, overlapping networks, churn and an agent restart', { ski
     const pick = eps.find((e) => e.pod === 'ppick' && e.ifName === 'net1');
     assert.equal(st?.ip, '10.70.0.5');
     assert.equal(pick?.ip, '10.70.9.9');
-    const sysctl = await lab.runner.run('ip', ['netns', 'exec', st!.netns, 'sysctl', '-n', 'net.core.somaxconn']);
+    const sysctl = await lab.runner.run('ip', [
+      'netns',
+      'exec',
+      st!.netns,
+      'sysctl',
+      '-n',
+      'net.core.somaxconn',
+    ]);
     assert.equal(sysctl.stdout.trim(), '1234', 'tuning ran after our plugin, in the pod');
     const routes = await lab.runner.run('ip', ['-n', pick!.netns, 'route', 'show', 'default']);
     assert.match(routes.stdout, /dev net1/, 'default route through the attachment that asked for it');
     assert.doesNotMatch(routes.stdout, /dev eth0/);
-    const ping = await lab.runner.run('ip', ['netns', 'exec', st!.netns, 'ping', '-c', '1', '-W', '2', '-I', 'eth1', pick!.ip]);
+    const ping = await lab.runner.run('ip', [
+      'netns',
+      'exec',
+      st!.netns,
+      'ping',
+      '-c',
+      '1',
+      '-W',
+      '2',
+      '-I',
+      'eth1',
+      pick!.ip,
+    ]);
     assert.equal(ping.code, 0, ping.stdout + ping.stderr);
     // delete: DEL through the chain releases the static and the picked address alike
     await lab.delete([`${TESTDATA}/chain.yaml`], quiet);
     const store = await lab.store();
-    const left = (await store.list('Attachment')).items.filter((o) => (o.value as { network: string }).network === 'purple');
+    const left = (await store.list('Attachment')).items.filter(
+      (o) => (o.value as { network: string }).network === 'purple',
+    );
     assert.deepEqual(left, []);
     const resv = (await store.list('IPReservation', 'purple')).items;
     assert.deepEqual(resv, []);
@@ -168,7 +216,11 @@ describe('lab: 3 nodes, overlapping networks, churn and an agent restart', { ski
     const pb = eps.find((e) => e.pod === 'pb' && e.ifName === 'eth1')!;
     const pa = eps.find((e) => e.pod === 'pa' && e.ifName === 'eth1')!;
     // a steady ping from pb to pa across nodes, through all the churn
-    const ping = lab.runner.run('ip', ['netns', 'exec', pb.netns, 'ping', '-q', '-i', '0.1', '-c', '80', '-I', 'eth1', pa.ip], { timeoutMs: 30_000 });
+    const ping = lab.runner.run(
+      'ip',
+      ['netns', 'exec', pb.netns, 'ping', '-q', '-i', '0.1', '-c', '80', '-I', 'eth1', pa.ip],
+      { timeoutMs: 30_000 },
+    );
     const r1 = await lab.apply([`${TESTDATA}/extra-pod.yaml`], quiet);
     assert.equal(r1.errorCount, 0);
     const node3 = lab.config.nodes[2]!;

@@ -46,11 +46,19 @@ export class Lab {
   }
 
   /** Creates what is missing (namespaces, store, agents); a running lab is left as it is. */
-  static async up(name: string, opts: UpOptions, progress: Progress, runner: Runner = new ProcessRunner()): Promise<Lab> {
+  static async up(
+    name: string,
+    opts: UpOptions,
+    progress: Progress,
+    runner: Runner = new ProcessRunner(),
+  ): Promise<Lab> {
     let lab: Lab;
     if (Lab.exists(name)) {
       lab = Lab.load(name, runner);
-      if (opts.nodes !== lab.config.nodes.length) progress(`lab ${name} is up with ${lab.config.nodes.length} nodes; keeping it (run lab down first to change)`);
+      if (opts.nodes !== lab.config.nodes.length)
+        progress(
+          `lab ${name} is up with ${lab.config.nodes.length} nodes; keeping it (run lab down first to change)`,
+        );
     } else {
       const config = makeLabConfig(name, opts.nodes, opts.storeUrl);
       mkdirSync(config.dir, { recursive: true, mode: 0o700 });
@@ -146,8 +154,15 @@ export class Lab {
           return v.containerId === st.containerId && v.ifName === s.ifName;
         });
         const network = (rec?.value as { network?: string } | undefined)?.network ?? '?';
-        const ips = ((rec?.value as { ips?: string[] } | undefined)?.ips ?? []);
-        for (const ip of ips) out.push({ pod: `${o.namespace === 'default' ? '' : `${o.namespace}/`}${o.name}`, ifName: s.ifName, netns: st.netns, network, ip });
+        const ips = (rec?.value as { ips?: string[] } | undefined)?.ips ?? [];
+        for (const ip of ips)
+          out.push({
+            pod: `${o.namespace === 'default' ? '' : `${o.namespace}/`}${o.name}`,
+            ifName: s.ifName,
+            netns: st.netns,
+            network,
+            ip,
+          });
       }
     }
     return out.sort((a, b) => a.pod.localeCompare(b.pod) || a.ifName.localeCompare(b.ifName));
@@ -159,17 +174,37 @@ export class Lab {
     const o = await store.get({ kind: 'Pod', namespace: ns!, name: name! });
     const st = (o?.value as { status?: PodStatus } | undefined)?.status;
     if (!o) throw new Error(`pod ${ns}/${name} not found`);
-    if (!st || st.phase !== 'Running') throw new Error(`pod ${ns}/${name} is not running${st?.reason ? `: ${st.reason}` : ''}`);
+    if (!st || st.phase !== 'Running')
+      throw new Error(`pod ${ns}/${name} is not running${st?.reason ? `: ${st.reason}` : ''}`);
     return st.netns;
   }
 
-  async nodeStatus(): Promise<{ name: string; netns: string; underlay: string; agent: 'alive' | 'dead'; pid?: number; lastSync?: string }[]> {
+  async nodeStatus(): Promise<
+    {
+      name: string;
+      netns: string;
+      underlay: string;
+      agent: 'alive' | 'dead';
+      pid?: number;
+      lastSync?: string;
+    }[]
+  > {
     const store = await this.store().catch(() => undefined);
     const out = [];
     for (const n of this.config.nodes) {
       const pid = agentPid(n);
-      const st = store ? ((await store.get({ kind: 'AgentStatus', namespace: '', name: n.name }).catch(() => undefined))?.value as { lastSync?: string } | undefined) : undefined;
-      out.push({ name: n.name, netns: n.netns, underlay: n.underlay, agent: isAlive(pid) ? ('alive' as const) : ('dead' as const), ...(pid ? { pid } : {}), ...(st?.lastSync ? { lastSync: st.lastSync } : {}) });
+      const st = store
+        ? ((await store.get({ kind: 'AgentStatus', namespace: '', name: n.name }).catch(() => undefined))
+            ?.value as { lastSync?: string } | undefined)
+        : undefined;
+      out.push({
+        name: n.name,
+        netns: n.netns,
+        underlay: n.underlay,
+        agent: isAlive(pid) ? ('alive' as const) : ('dead' as const),
+        ...(pid ? { pid } : {}),
+        ...(st?.lastSync ? { lastSync: st.lastSync } : {}),
+      });
     }
     return out;
   }
@@ -194,8 +229,12 @@ export class Lab {
     const all = await listNetns(this.runner);
     // Pods and routing domains first, then nodes, then the underlay.
     const mine = all.filter((ns) => prefixes.some((p) => ns.startsWith(p)));
-    const order = (ns: string): number => (ns === c.underlayNs ? 2 : c.nodes.some((n) => n.netns === ns) ? 1 : 0);
-    await destroyNamespaces(this.runner, mine.sort((a, b) => order(a) - order(b)));
+    const order = (ns: string): number =>
+      ns === c.underlayNs ? 2 : c.nodes.some((n) => n.netns === ns) ? 1 : 0;
+    await destroyNamespaces(
+      this.runner,
+      mine.sort((a, b) => order(a) - order(b)),
+    );
     progress(`namespaces removed: ${mine.length}`);
     rmSync(c.dir, { recursive: true, force: true });
     progress(`state folder ${c.dir} removed`);

@@ -31,7 +31,9 @@ export interface LabConfig {
 
 /** Lab names become namespace names: short and plain. */
 export function checkLabName(name: string): string | undefined {
-  return /^[a-z][a-z0-9]{0,7}$/.test(name) ? undefined : `lab name ${JSON.stringify(name)}: 1-8 lowercase letters or digits, starting with a letter`;
+  return /^[a-z][a-z0-9]{0,7}$/.test(name)
+    ? undefined
+    : `lab name ${JSON.stringify(name)}: 1-8 lowercase letters or digits, starting with a letter`;
 }
 
 export function labDir(name: string): string {

@@ -36,15 +36,30 @@ export function defaultChain(lab: LabConfig): ChainConfig {
   return {
     cniVersion: '1.0.0',
     name: DEFAULT_NETCONF_NAME,
-    plugins: [{ type: 'multinet', ipam: { type: 'multinet-ipam' }, dataplane_options: { network_name: lab.defaultNetwork.name } }],
+    plugins: [
+      {
+        type: 'multinet',
+        ipam: { type: 'multinet-ipam' },
+        dataplane_options: { network_name: lab.defaultNetwork.name },
+      },
+    ],
   };
 }
 
 export function nadChain(nad: NetAttachDef): ChainConfig {
-  return { cniVersion: nad.spec.cniVersion ?? '1.0.0', name: nad.spec.configName ?? nad.metadata.name, plugins: nad.spec.plugins };
+  return {
+    cniVersion: nad.spec.cniVersion ?? '1.0.0',
+    name: nad.spec.configName ?? nad.metadata.name,
+    plugins: nad.spec.plugins,
+  };
 }
 
-function statusEntry(name: string, ifName: string, result: Record<string, unknown>, isDefault: boolean): NetworkStatusEntry {
+function statusEntry(
+  name: string,
+  ifName: string,
+  result: Record<string, unknown>,
+  isDefault: boolean,
+): NetworkStatusEntry {
   const ifaces = (result.interfaces ?? []) as { name?: string; mac?: string; sandbox?: string }[];
   const idx = ifaces.findIndex((i) => i.name === ifName && i.sandbox);
   const ips = ((result.ips ?? []) as { address?: string; interface?: number; gateway?: string }[]).filter(
@@ -70,19 +85,35 @@ export interface PodContext {
   readonly nads: ReadonlyMap<string, NetAttachDef>;
 }
 
-function baseCall(ctx: PodContext, pod: Pod, node: LabNode, uid: string, netns: string): Omit<CniCall, 'ifName'> {
+function baseCall(
+  ctx: PodContext,
+  pod: Pod,
+  node: LabNode,
+  uid: string,
+  netns: string,
+): Omit<CniCall, 'ifName'> {
   const ns = pod.metadata.namespace ?? 'default';
   return {
     containerId: containerIdFor(ns, pod.metadata.name, uid),
     netns: `/var/run/netns/${netns}`,
-    args: { K8S_POD_NAMESPACE: ns, K8S_POD_NAME: pod.metadata.name, K8S_POD_UID: uid, K8S_POD_INFRA_CONTAINER_ID: containerIdFor(ns, pod.metadata.name, uid) },
+    args: {
+      K8S_POD_NAMESPACE: ns,
+      K8S_POD_NAME: pod.metadata.name,
+      K8S_POD_UID: uid,
+      K8S_POD_INFRA_CONTAINER_ID: containerIdFor(ns, pod.metadata.name, uid),
+    },
     cniPath: ctx.cniPath,
     socket: node.socket,
   };
 }
 
 /** Attaches one network to a running pod (also used to add attachments to a live pod). */
-export async function attachOne(ctx: PodContext, pod: Pod, status: Pick<PodStatus, 'uid' | 'netns' | 'nodeName'>, a: Attachment): Promise<PodAttachmentState> {
+export async function attachOne(
+  ctx: PodContext,
+  pod: Pod,
+  status: Pick<PodStatus, 'uid' | 'netns' | 'nodeName'>,
+  a: Attachment,
+): Promise<PodAttachmentState> {
   const node = ctx.lab.nodes.find((n) => n.name === status.nodeName)!;
   const nad = ctx.nads.get(`${a.namespace}/${a.name}`);
   if (!nad) throw new Error(`NetworkAttachmentDefinition ${a.namespace}/${a.name} not found`);
@@ -101,7 +132,12 @@ export async function attachOne(ctx: PodContext, pod: Pod, status: Pick<PodStatu
   return { nad: `${a.namespace}/${a.name}`, ifName: a.interface, chain, result, defaultRoute };
 }
 
-export async function detachOne(ctx: PodContext, pod: Pod, status: Pick<PodStatus, 'uid' | 'netns' | 'nodeName'>, s: PodAttachmentState): Promise<void> {
+export async function detachOne(
+  ctx: PodContext,
+  pod: Pod,
+  status: Pick<PodStatus, 'uid' | 'netns' | 'nodeName'>,
+  s: PodAttachmentState,
+): Promise<void> {
   const node = ctx.lab.nodes.find((n) => n.name === status.nodeName)!;
   const call: CniCall = { ...baseCall(ctx, pod, node, status.uid, status.netns), ifName: s.ifName };
   await chainDel(ctx.runner, s.chain, call, s.result);
@@ -115,7 +151,14 @@ export async function createPod(ctx: PodContext, pod: Pod, nodeName: string): Pr
   const base = { uid, netns, nodeName, containerId: containerIdFor(ns, pod.metadata.name, uid) };
   const made: PodAttachmentState[] = [];
   const r = await ctx.runner.run('ip', ['netns', 'add', netns]);
-  if (r.code !== 0 && !r.stderr.includes('File exists')) return { ...base, phase: 'Failed', reason: `netns: ${r.stderr.trim()}`, attachments: [], networkStatus: [] };
+  if (r.code !== 0 && !r.stderr.includes('File exists'))
+    return {
+      ...base,
+      phase: 'Failed',
+      reason: `netns: ${r.stderr.trim()}`,
+      attachments: [],
+      networkStatus: [],
+    };
   await ctx.runner.run('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
   const secondaryDefault = pod.attachments.some((a) => a.defaultRoute.length > 0);
   try {
@@ -136,7 +179,14 @@ export async function createPod(ctx: PodContext, pod: Pod, nodeName: string): Pr
 }
 
 export function networkStatus(made: readonly PodAttachmentState[]): NetworkStatusEntry[] {
-  return made.map((s) => statusEntry(s.nad || DEFAULT_NETCONF_NAME, s.ifName, s.result, s.nad === '' ? s.defaultRoute : s.defaultRoute));
+  return made.map((s) =>
+    statusEntry(
+      s.nad || DEFAULT_NETCONF_NAME,
+      s.ifName,
+      s.result,
+      s.nad === '' ? s.defaultRoute : s.defaultRoute,
+    ),
+  );
 }
 
 /** DEL of every attachment in reverse order, then the netns. Errors are collected, never stop the teardown. */
@@ -146,6 +196,7 @@ export async function deletePod(ctx: PodContext, pod: Pod, status: PodStatus): P
     await detachOne(ctx, pod, status, s).catch((e: unknown) => errors.push((e as Error).message));
   }
   const r = await ctx.runner.run('ip', ['netns', 'del', status.netns]);
-  if (r.code !== 0 && !r.stderr.includes('No such file')) errors.push(`netns ${status.netns}: ${r.stderr.trim()}`);
+  if (r.code !== 0 && !r.stderr.includes('No such file'))
+    errors.push(`netns ${status.netns}: ${r.stderr.trim()}`);
   return errors;
 }

@@ -17,9 +17,14 @@ function storedIp(o: StoredObject): string {
  * Decides the ClusterIP of each applied Service (`ns/name` -> address; 'None' stays). Services that
  * are stored already keep theirs. Errors are issues on the Service's spec.clusterIP.
  */
-export function assignClusterIPs(range: string, applied: readonly Service[], stored: readonly StoredObject[]): { ips: Map<string, string>; issues: Issue[] } {
+export function assignClusterIPs(
+  range: string,
+  applied: readonly Service[],
+  stored: readonly StoredObject[],
+): { ips: Map<string, string>; issues: Issue[] } {
   const cidr = parseCidr(range);
-  if (!cidr.ok || cidr.value.family !== 4) throw new Error(`lab service range ${range}: must be an IPv4 CIDR`);
+  if (!cidr.ok || cidr.value.family !== 4)
+    throw new Error(`lab service range ${range}: must be an IPv4 CIDR`);
   const net = parseIp(cidr.value.address);
   if (!net.ok) throw new Error(`lab service range ${range}: ${net.error}`);
   const base = u32(net.value.bytes);
@@ -40,14 +45,22 @@ export function assignClusterIPs(range: string, applied: readonly Service[], sto
   const ips = new Map<string, string>();
   const issues: Issue[] = [];
   const issue = (s: Service, reason: string): void =>
-    void issues.push({ severity: 'error', file: s.source.file, line: s.source.fieldLines?.get('spec.clusterIP') ?? s.source.line, object: `Service/${id(s.metadata.namespace, s.metadata.name)}`, path: 'spec.clusterIP', reason });
+    void issues.push({
+      severity: 'error',
+      file: s.source.file,
+      line: s.source.fieldLines?.get('spec.clusterIP') ?? s.source.line,
+      object: `Service/${id(s.metadata.namespace, s.metadata.name)}`,
+      path: 'spec.clusterIP',
+      reason,
+    });
   const pending: Service[] = [];
   for (const s of applied) {
     const me = id(s.metadata.namespace, s.metadata.name);
     const want = s.spec.clusterIP;
     const had = current.get(me) ?? '';
     if (want === '') {
-      if (had) ips.set(me, had); // an update keeps its address, as the API server does
+      if (had)
+        ips.set(me, had); // an update keeps its address, as the API server does
       else pending.push(s);
       continue;
     }
@@ -57,7 +70,8 @@ export function assignClusterIPs(range: string, applied: readonly Service[], sto
     }
     if (had && had !== want) issue(s, `is immutable: the service has ${had}`);
     else if (!inRange(want)) issue(s, `${want} is outside the service range ${range}`);
-    else if (holder.has(want) && holder.get(want) !== me) issue(s, `${want} is already allocated to Service/${holder.get(want)}`);
+    else if (holder.has(want) && holder.get(want) !== me)
+      issue(s, `${want} is already allocated to Service/${holder.get(want)}`);
     else {
       holder.set(want, me);
       ips.set(me, want);

@@ -6,7 +6,10 @@ import type { Pod, Service } from '../api/index.js';
 import { networkInfoFromManifest } from '../agent/manifests.js';
 import type { ClusterObjects } from './apply.js';
 
-export function clusterViewForServices(cluster: ClusterObjects, attachments: readonly AttachmentRecord[]): ClusterView {
+export function clusterViewForServices(
+  cluster: ClusterObjects,
+  attachments: readonly AttachmentRecord[],
+): ClusterView {
   const networks = new Map<string, NetworkInfo>();
   for (const o of cluster.stored) {
     if (o.kind !== 'Network') continue;

@@ -21,7 +21,12 @@ export async function createTopology(runner: Runner, lab: LabConfig): Promise<vo
   for (const ns of toAdd) await runChecked(runner, 'ip', ['netns', 'add', ns]);
   if (!existing.has(lab.underlayNs)) {
     await runChecked(runner, 'ip', ['-n', lab.underlayNs, '-batch', '-'], {
-      input: [`link add ${BRIDGE} type bridge`, `link set ${BRIDGE} mtu ${UNDERLAY_MTU} up`, 'link set lo up'].join('\n') + '\n',
+      input:
+        [
+          `link add ${BRIDGE} type bridge`,
+          `link set ${BRIDGE} mtu ${UNDERLAY_MTU} up`,
+          'link set lo up',
+        ].join('\n') + '\n',
     });
   }
   for (const n of lab.nodes) {

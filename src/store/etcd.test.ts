@@ -39,10 +39,7 @@ if (skip) {
           { key: k('b'), value: { v: 9 } },
         ]);
         assert.equal(no.ok, false);
-        assert.deepEqual(
-          no.ok ? [] : no.existing.map((o) => [o.name, o.value]),
-          [['b', { v: 2 }]],
-        );
+        assert.deepEqual(no.ok ? [] : no.existing.map((o) => [o.name, o.value]), [['b', { v: 2 }]]);
         assert.equal(await s.get(k('c')), undefined, 'nothing written when one key exists');
         await assert.rejects(
           s.createAll([
