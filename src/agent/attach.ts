@@ -71,8 +71,8 @@ export class AttachmentService implements CniHandler {
       );
     }
     const pod = podIdentity(req);
-    const name = attachmentName(req.containerId, req.ifName);
-    const key = { kind: KIND_ATTACHMENT, namespace: pod.namespace, name };
+    const key = attachmentKey(req, pod.namespace);
+    const name = key.name;
 
     // Idempotent ADD: the same (container, interface) again returns the recorded result.
     const existing = await store.get<AttachmentRecord>(key);
@@ -193,11 +193,7 @@ export class AttachmentService implements CniHandler {
 
   async del(req: CniRequest, _ctx: CniCallContext): Promise<void> {
     const pod = podIdentity(req);
-    const key = {
-      kind: KIND_ATTACHMENT,
-      namespace: pod.namespace,
-      name: attachmentName(req.containerId, req.ifName),
-    };
+    const key = attachmentKey(req, pod.namespace);
     const existing = await this.d.store.get<AttachmentRecord>(key);
     const plugin = pluginFromNetConf(req.netConf);
     const network = existing?.value.network ?? (plugin.ok ? plugin.value.network : undefined);
@@ -216,11 +212,7 @@ export class AttachmentService implements CniHandler {
 
   async check(req: CniRequest, _ctx: CniCallContext): Promise<void> {
     const pod = podIdentity(req);
-    const key = {
-      kind: KIND_ATTACHMENT,
-      namespace: pod.namespace,
-      name: attachmentName(req.containerId, req.ifName),
-    };
+    const key = attachmentKey(req, pod.namespace);
     const existing = await this.d.store.get<AttachmentRecord>(key);
     if (!existing)
       throw new CniError(
@@ -300,6 +292,18 @@ export class AttachmentService implements CniHandler {
       routes,
     };
   }
+}
+
+/** Store key of the attachment record of (container, interface), in the pod's namespace. */
+function attachmentKey(
+  req: CniRequest,
+  podNamespace: string,
+): { kind: string; namespace: string; name: string } {
+  return {
+    kind: KIND_ATTACHMENT,
+    namespace: podNamespace,
+    name: attachmentName(req.containerId, req.ifName),
+  };
 }
 
 function requestedIps(req: CniRequest): string[] {

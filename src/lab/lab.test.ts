@@ -3,26 +3,17 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Lab } from './lab.js';
+import { labSkip, SEED_DIR, sourcePath } from './test-support.js';
 import { expectations, mismatches, runChecks } from './check.js';
 import { listNetns } from './topology.js';
 import { ProcessRunner } from '../util/exec.js';
 import { agentPid, isAlive } from './agents.js';
 import type { PodStatus } from './pods.js';
 
-const root = process.getuid?.() === 0;
-const built = existsSync(fileURLToPath(new URL('../../multinet-cni.mjs', import.meta.url)));
-const skip = !root
-  ? 'needs root (network namespaces)'
-  : !built
-    ? 'needs the built tree (npm run build)'
-    : false;
-const SEED = fileURLToPath(new URL('../../../examples/seed', import.meta.url)).replace(
-  '/dist/examples/',
-  '/examples/',
-);
-const TESTDATA = fileURLToPath(new URL('./testdata/overlap', import.meta.url)).replace('/dist/src/', '/src/');
+const skip = labSkip;
+const SEED = SEED_DIR;
+const TESTDATA = sourcePath('./testdata/overlap');
 const quiet = (): void => undefined;
 
 async function check(lab: Lab): Promise<{ probed: number; bad: string[] }> {

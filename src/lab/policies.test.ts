@@ -3,27 +3,14 @@
 // the built tree.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Lab } from './lab.js';
+import { labSkip, SEED_DIR, sourcePath } from './test-support.js';
 import type { Endpoint } from './check.js';
 
-const root = process.getuid?.() === 0;
-const built = existsSync(fileURLToPath(new URL('../../multinet-cni.mjs', import.meta.url)));
-const skip = !root
-  ? 'needs root (network namespaces)'
-  : !built
-    ? 'needs the built tree (npm run build)'
-    : false;
-const SEED = fileURLToPath(new URL('../../../examples/seed', import.meta.url)).replace(
-  '/dist/examples/',
-  '/examples/',
-);
-const TESTDATA = fileURLToPath(new URL('./testdata/policies', import.meta.url)).replace(
-  '/dist/src/',
-  '/src/',
-);
+const skip = labSkip;
+const SEED = SEED_DIR;
+const TESTDATA = sourcePath('./testdata/policies');
 const quiet = (): void => undefined;
 
 function connects(netns: string, ip: string, port: number): Promise<boolean> {

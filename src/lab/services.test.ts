@@ -3,23 +3,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Lab } from './lab.js';
+import { labSkip, sourcePath } from './test-support.js';
 import { readCluster } from './apply.js';
 import { runChecked } from '../util/exec.js';
 
-const root = process.getuid?.() === 0;
-const built = existsSync(fileURLToPath(new URL('../../multinet-cni.mjs', import.meta.url)));
-const skip = !root
-  ? 'needs root (network namespaces)'
-  : !built
-    ? 'needs the built tree (npm run build)'
-    : false;
-const src = (p: string): string =>
-  fileURLToPath(new URL(p, import.meta.url))
-    .replace('/dist/src/', '/src/')
-    .replace('/dist/examples/', '/examples/');
+const skip = labSkip;
+const src = sourcePath;
 const SEED = src('../../examples/seed');
 // Re-applied next to later files: the lab's cross-check does not yet see NADs and Networks that
 // are only in the store (a lab/api issue, reported), so their definitions come along.
