@@ -14,3 +14,11 @@ if (existsSync('src/cni/main.ts')) {
     logLevel: 'warning',
   });
 }
+
+// The native shim the runtime executes (forwards to the agent, which runs the plugin code above).
+// Optional: without a C compiler the bundled Node plugin is used instead.
+import { spawnSync } from 'node:child_process';
+if (existsSync('src/cni/shim/multinet-cni.c')) {
+  const cc = spawnSync('cc', ['-O2', '-Wall', '-Wextra', '-o', 'dist/multinet-cni', 'src/cni/shim/multinet-cni.c'], { stdio: 'inherit' });
+  if (cc.error || cc.status !== 0) process.stderr.write('note: no C compiler; the CNI plugin is the Node bundle only\n');
+}

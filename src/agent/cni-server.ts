@@ -4,6 +4,7 @@
 import { mkdirSync, chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
+import { isShimRequest, runShim, writeShimAnswer, type ShimRequest } from './cni-shim-server.js';
 import { CniError, ErrorCode } from '../cni/spec.js';
 import type { Logger } from '../util/log.js';
 import {
@@ -150,6 +151,10 @@ async function serve(sock: Socket, handler: CniHandler, opts: CniServerOptions):
         (e as Error).message,
       );
     }
+    if (isShimRequest(parsed)) {
+      await serveShim(sock, lines, handler, parsed, abort, opts);
+      return;
+    }
     const problem = requestProblem(parsed);
     if (problem)
       throw new CniError(ErrorCode.DecodingFailure, 'agent could not understand the request', problem);
@@ -184,6 +189,45 @@ async function serve(sock: Socket, handler: CniHandler, opts: CniServerOptions):
     .del({ ...req, command: 'DEL' }, { signal: new AbortController().signal })
     .catch((e: unknown) =>
       opts.log?.error({ err: e, containerId: req?.containerId }, 'undoing an abandoned CNI ADD failed'),
+    );
+}
+
+/** A request from the native shim: the whole plugin runs here; its ADD is undone unless acked. */
+async function serveShim(
+  sock: Socket,
+  lines: LineReader,
+  handler: CniHandler,
+  shim: ShimRequest,
+  abort: AbortController,
+  opts: CniServerOptions,
+): Promise<void> {
+  const answer = await runShim(handler, call, shim, { signal: abort.signal });
+  if (abort.signal.aborted) {
+    if (answer.added) await undo(handler, answer.added, opts);
+    return;
+  }
+  writeShimAnswer(sock, answer);
+  if (!answer.added) {
+    sock.end();
+    return;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), ACK_TIMEOUT_MS)));
+  const acked = (await Promise.race([lines.next(), late])) === ACK;
+  clearTimeout(timer);
+  sock.end();
+  if (!acked) await undo(handler, answer.added, opts);
+}
+
+async function undo(handler: CniHandler, req: CniRequest, opts: CniServerOptions): Promise<void> {
+  opts.log?.warn(
+    { containerId: req.containerId, ifName: req.ifName },
+    'CNI ADD result not taken by the shim; undoing it',
+  );
+  await handler
+    .del({ ...req, command: 'DEL' }, { signal: new AbortController().signal })
+    .catch((e: unknown) =>
+      opts.log?.error({ err: e, containerId: req.containerId }, 'undoing an abandoned CNI ADD failed'),
     );
 }
 

@@ -1,13 +1,23 @@
 // What Multus (through libcni) does for one attachment: run each plugin of the NAD's conflist in
 // order with the spec's environment and stdin, pass each result on as prevResult, and undo on
 // failure. The lab uses the real plugin binaries: ours (bundled) and the reference ones.
-import { existsSync, mkdirSync, symlinkSync, writeFileSync, readdirSync, chmodSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Runner } from '../util/exec.js';
 
 const REFERENCE_PLUGINS = '/usr/lib/cni';
 const OUR_BUNDLE = fileURLToPath(new URL('../../multinet-cni.mjs', import.meta.url));
+const OUR_SHIM = fileURLToPath(new URL('../../multinet-cni', import.meta.url));
 /** Plugin types served by our binary. */
 const OUR_TYPES = ['multinet', 'calico', 'whereabouts', 'multinet-ipam'];
 
@@ -17,9 +27,12 @@ export function prepareCniBin(dir: string): string {
   mkdirSync(bin, { recursive: true });
   if (!existsSync(OUR_BUNDLE))
     throw new Error(`the CNI plugin bundle ${OUR_BUNDLE} is missing: run npm run build`);
+  // The native shim when it was built (an exec costs ~1 ms), else the Node bundle behind a wrapper.
   const wrapper = `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(OUR_BUNDLE)} "$@"\n`;
   for (const t of OUR_TYPES.slice(0, 2)) {
-    writeFileSync(join(bin, t), wrapper);
+    rmSync(join(bin, t), { force: true });
+    if (existsSync(OUR_SHIM) && process.env.MULTINET_CNI_NODE !== '1') copyFileSync(OUR_SHIM, join(bin, t));
+    else writeFileSync(join(bin, t), wrapper);
     chmodSync(join(bin, t), 0o755);
   }
   if (existsSync(REFERENCE_PLUGINS)) {
