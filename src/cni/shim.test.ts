@@ -23,13 +23,7 @@ describe('native CNI shim', { skip }, () => {
     dir = mkdtempSync(join(tmpdir(), 'mn-shim-'));
     ({ file: bundle } = await bundlePlugin(dir));
     sock = join(dir, 'cni.sock');
-    server = await startCniServer(sock, {
-      add: (r, c) => handler.add(r, c),
-      del: (r, c) => handler.del(r, c),
-      check: (r, c) => handler.check(r, c),
-      status: (r, c) => handler.status(r, c),
-      gc: (r, c) => handler.gc(r, c),
-    });
+    server = await startCniServer(sock, handler);
   });
   after(async () => {
     await server?.close();
