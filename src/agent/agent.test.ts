@@ -136,6 +136,41 @@ describe('agent', () => {
     await agent.stop();
   });
 
+  test('a modified Network (new range, new VNI) is applied to the pods already attached', async () => {
+    const { store, dp, agent } = await setup();
+    dp.kernel.addNamespace('/run/netns/pn');
+    await agent.handler.add(req('ADD', 'pn', 'eth1', '/run/netns/pn'), ctx);
+    const key = { kind: 'Network', namespace: '', name: 'blue' };
+    const cur = (await store.get(key))!;
+    await store.update(
+      key,
+      {
+        apiVersion: 'projectcalico.org/v3',
+        kind: 'Network',
+        metadata: { name: 'blue' },
+        spec: { vni: 57, range: '172.18.0.0/15' },
+      },
+      cur.resourceVersion,
+    );
+    for (let i = 0; i < 100 && agent.desired().networks[0]?.vni !== 57; i++)
+      await new Promise((r) => setTimeout(r, 10));
+    await agent.sync();
+    const pod = dp.kernel.ns('/run/netns/pn');
+    assert.ok(
+      pod.routes.some((r) => r.dst === '172.18.0.0/15' && r.dev === 'eth1'),
+      'the pod routes the new range',
+    );
+    assert.ok(!pod.routes.some((r) => r.dst === '172.19.0.0/16'), 'the old range is gone');
+    const vxlans = [...dp.kernel.namespaces.values()]
+      .flatMap((n) => n.links)
+      .filter((l) => l.kind === 'vxlan');
+    assert.deepEqual(
+      vxlans.map((l) => l.vxlan?.vni),
+      [57],
+    );
+    await agent.stop();
+  });
+
   test('a failure at each step of ADD leaves no trace', async () => {
     // allocation fails: nothing recorded
     const { store, dp, ipam, agent } = await setup();
