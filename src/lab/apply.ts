@@ -86,10 +86,6 @@ export interface ApplyOutcome {
   readonly changed: string[];
 }
 
-function podIdentity(r: { metadata: { namespace?: string; name: string } }): string {
-  return `${r.metadata.namespace ?? 'default'}/${r.metadata.name}`;
-}
-
 export function podContext(
   runner: Runner,
   lab: LabConfig,
@@ -377,4 +373,3 @@ export async function deletePaths(
   return { issues: [], errorCount: 0, changed };
 }
 
-export { podIdentity };

@@ -5,7 +5,7 @@ import { openStore } from '../store/open.js';
 import type { Store } from '../store/types.js';
 import { ProcessRunner, type Runner } from '../util/exec.js';
 import { routingNsPrefix } from '../dataplane/naming.js';
-import { KIND_ATTACHMENT, KIND_NODE } from '../calc/records.js';
+import { KIND_ATTACHMENT } from '../calc/records.js';
 import { labDir, makeLabConfig, type LabConfig } from './layout.js';
 import { createTopology, destroyNamespaces, listNetns } from './topology.js';
 import { agentPid, isAlive, startAgent, stopAgent, waitForAgent } from './agents.js';
@@ -240,8 +240,4 @@ export class Lab {
     progress(`state folder ${c.dir} removed`);
   }
 
-  async nodesInStore(): Promise<string[]> {
-    const store = await this.store();
-    return (await store.list(KIND_NODE)).items.map((o) => o.name);
-  }
 }
