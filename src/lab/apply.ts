@@ -372,4 +372,3 @@ export async function deletePaths(
   }
   return { issues: [], errorCount: 0, changed };
 }
-

@@ -239,5 +239,4 @@ export class Lab {
     rmSync(c.dir, { recursive: true, force: true });
     progress(`state folder ${c.dir} removed`);
   }
-
 }
