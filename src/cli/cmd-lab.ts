@@ -60,11 +60,13 @@ function emit(output: Output, objects: unknown[], headers: string[], rows: strin
   else say(rows.length ? table(headers, rows) : 'No resources found.');
 }
 
-async function get(lab: Lab, what: string, name: string | undefined, output: Output): Promise<void> {
+async function get(lab: Lab, what: string, names: readonly string[], output: Output): Promise<void> {
+  // kubectl get TYPE [NAME...]: no names = all.
+  const wanted = (n: string): boolean => names.length === 0 || names.includes(n);
   const store = await lab.store();
   const cluster = await readCluster(store);
   const wide = output === 'wide';
-  const pick = <T extends { name: string }>(xs: T[]): T[] => (name ? xs.filter((x) => x.name === name) : xs);
+  const pick = <T extends { name: string }>(xs: T[]): T[] => xs.filter((x) => wanted(x.name));
   const atts = (await store.list<AttachmentRecord>(KIND_ATTACHMENT)).items.map((o) => o.value);
   switch (what) {
     case 'networks':
@@ -94,7 +96,7 @@ async function get(lab: Lab, what: string, name: string | undefined, output: Out
     case 'nad':
     case 'network-attachment-definitions': {
       const rs = cluster.resources.filter(
-        (r) => r.type === 'NetworkAttachmentDefinition' && (!name || r.metadata.name === name),
+        (r) => r.type === 'NetworkAttachmentDefinition' && wanted(r.metadata.name),
       );
       const rows = rs.map((r) => {
         if (r.type !== 'NetworkAttachmentDefinition') return [];
@@ -110,7 +112,7 @@ async function get(lab: Lab, what: string, name: string | undefined, output: Out
       return emit(
         output,
         cluster.stored
-          .filter((o) => o.kind === 'NetworkAttachmentDefinition' && (!name || o.name === name))
+          .filter((o) => o.kind === 'NetworkAttachmentDefinition' && wanted(o.name))
           .map((o) => o.value),
         ['NAMESPACE', 'NAME', 'NETWORK', 'IPAM', 'RANGES'],
         rows,
@@ -144,7 +146,7 @@ async function get(lab: Lab, what: string, name: string | undefined, output: Out
     case 'services':
     case 'service':
     case 'svc': {
-      const rs = cluster.resources.filter((r) => r.type === 'Service' && (!name || r.metadata.name === name));
+      const rs = cluster.resources.filter((r) => r.type === 'Service' && wanted(r.metadata.name));
       // Endpoints as the agents compute them (same pure function), from the stored cluster.
       const svcState = wide ? serviceState(clusterViewForServices(cluster, atts)) : undefined;
       const rows = rs.map((r) => {
@@ -169,7 +171,7 @@ async function get(lab: Lab, what: string, name: string | undefined, output: Out
       });
       return emit(
         output,
-        cluster.stored.filter((o) => o.kind === 'Service' && (!name || o.name === name)).map((o) => o.value),
+        cluster.stored.filter((o) => o.kind === 'Service' && wanted(o.name)).map((o) => o.value),
         ['NAMESPACE', 'NAME', 'NETWORK', 'CLUSTER-IP', 'PORTS', 'SELECTOR', ...(wide ? ['ENDPOINTS'] : [])],
         rows,
       );
@@ -180,7 +182,7 @@ async function get(lab: Lab, what: string, name: string | undefined, output: Out
       const rs = cluster.resources.filter(
         (r) =>
           (r.type === 'CalicoNetworkPolicy' || r.type === 'CalicoGlobalNetworkPolicy') &&
-          (!name || r.metadata.name === name),
+          wanted(r.metadata.name),
       );
       const bindings = wide
         ? policyBindings({
@@ -227,7 +229,7 @@ async function get(lab: Lab, what: string, name: string | undefined, output: Out
     }
     case 'nodes':
     case 'node': {
-      const ns = (await lab.nodeStatus()).filter((n) => !name || n.name === name);
+      const ns = (await lab.nodeStatus()).filter((n) => wanted(n.name));
       const rows = ns.map((n) => [n.name, n.underlay, n.netns, n.agent, n.lastSync ?? '']);
       return emit(output, ns, ['NAME', 'UNDERLAY', 'NETNS', 'AGENT', 'LAST SYNC'], rows);
     }
@@ -311,13 +313,13 @@ export function register(program: Command): void {
     .command('get')
     .description('list networks, nads, pods, services, policies or nodes')
     .argument('<type>')
-    .argument('[name]')
+    .argument('[names...]')
     .option('-o, --output <format>', 'wide, json or yaml')
-    .action(async (type: string, name: string | undefined, o: { output?: string }, cmd: Command) => {
+    .action(async (type: string, names: string[], o: { output?: string }, cmd: Command) => {
       const output = (o.output ?? 'table') as Output;
       if (!['table', 'wide', 'json', 'yaml'].includes(output))
         throw new Error(`-o ${o.output}: use wide, json or yaml`);
-      await withLab(cmd, (l) => get(l, type, name, output));
+      await withLab(cmd, (l) => get(l, type, names, output));
     });
 
   lab

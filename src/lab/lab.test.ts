@@ -146,6 +146,30 @@ describe('lab: 3 nodes, overlapping networks, churn and an agent restart', { ski
     assert.deepEqual(bad, []);
   });
 
+  test('an IPv6 network across nodes', async () => {
+    const r = await lab.apply([`${TESTDATA}/ipv6.yaml`], quiet);
+    assert.equal(r.errorCount, 0, JSON.stringify(r.issues));
+    const six = (await lab.endpoints()).filter((e) => e.network === 'sixnet');
+    assert.equal(six.length, 2);
+    for (const e of six) assert.match(e.ip, /^fd00:10::/);
+    const ping = await lab.runner.run('ip', [
+      'netns',
+      'exec',
+      six[0]!.netns,
+      'ping',
+      '-6',
+      '-c',
+      '1',
+      '-W',
+      '2',
+      '-I',
+      'eth1',
+      six[1]!.ip,
+    ]);
+    assert.equal(ping.code, 0, ping.stdout + ping.stderr);
+    await lab.delete([`${TESTDATA}/ipv6.yaml`], quiet);
+  });
+
   test('a modified NAD is applied to the running pods that use it', async () => {
     const r = await lab.apply([`${TESTDATA}/green-conf-v2.yaml`], quiet);
     assert.equal(r.errorCount, 0, JSON.stringify(r.issues));
