@@ -83,7 +83,7 @@ export async function runChecks(
   runner: Runner,
   pairs: readonly PairResult[],
   parallel = 16,
-  retries = 1,
+  retries = 2,
 ): Promise<PairResult[]> {
   const out: PairResult[] = [...pairs];
   let next = 0;
@@ -93,8 +93,12 @@ export async function runChecks(
       const p = out[i]!;
       if (p.note) continue;
       let seen = await probe(runner, p.from, p.to);
-      // A first packet may be lost while neighbours resolve; retry mismatches only.
-      for (let k = 0; k < retries && seen !== p.expected; k++) seen = await probe(runner, p.from, p.to);
+      // A first packet may be lost, and a pod attached a moment ago may not be known to the other
+      // nodes' agents yet (they learn it through their watch): retry mismatches only, after a pause.
+      for (let k = 0; k < retries && seen !== p.expected; k++) {
+        await new Promise((r) => setTimeout(r, 300));
+        seen = await probe(runner, p.from, p.to);
+      }
       out[i] = { ...p, seen };
     }
   };
