@@ -56,10 +56,14 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO meta (key, value) VALUES ('compacted', 0);
 `;
 
+/** What SQLite's own (event-loop blocking) busy handler may wait before write() retries itself. */
+const SQLITE_BUSY_WAIT_MS = 5;
+
 export class EmbeddedStore implements Store {
   readonly description: string;
   private readonly db: Database.Database;
   private readonly pollMs: number;
+  private readonly busyTimeoutMs: number;
   private readonly historyLimit: number;
   private writesSinceCompaction = 0;
   private readonly watchers = new Set<EventQueue<WatchEvent>>();
@@ -74,13 +78,16 @@ export class EmbeddedStore implements Store {
     this.historyLimit = opts.historyLimit ?? 100_000;
     try {
       mkdirSync(dirname(path), { recursive: true });
-      this.db = new Database(path, { timeout: opts.busyTimeoutMs ?? 10_000 });
+      this.busyTimeoutMs = opts.busyTimeoutMs ?? 10_000;
+      // Opening and creating the schema may wait the full timeout (many processes start at once).
+      this.db = new Database(path, { timeout: this.busyTimeoutMs });
       this.db.pragma('journal_mode = WAL');
       // NORMAL is durable across process crashes in WAL mode (only a power loss can drop the tail).
       this.db.pragma('synchronous = NORMAL');
       this.db.exec('BEGIN IMMEDIATE');
       this.db.exec(SCHEMA);
       this.db.exec('COMMIT');
+      this.db.pragma(`busy_timeout = ${SQLITE_BUSY_WAIT_MS}`);
     } catch (err) {
       throw new StoreUnavailableError(`cannot open embedded store ${path}: ${(err as Error).message}`, err);
     }
@@ -180,9 +187,25 @@ export class EmbeddedStore implements Store {
     return toObject<T>({ kind: key.kind, namespace: key.namespace, name: key.name, value: json, rv });
   }
 
-  /** Runs fn in an IMMEDIATE transaction (takes the write lock up front: no upgrade deadlocks). */
-  private write<R>(fn: () => R): R {
-    const result = this.run(() => this.db.transaction(fn).immediate());
+  /**
+   * Runs fn in an IMMEDIATE transaction (takes the write lock up front: no upgrade deadlocks).
+   * Lock waits are short and asynchronous: SQLite's own busy handler sleeps in growing steps (up
+   * to 100 ms) and blocks the event loop meanwhile, so it is given only a few ms and the rest of
+   * the wait is a jittered 1-3 ms retry here, up to busyTimeoutMs.
+   */
+  private async write<R>(fn: () => R): Promise<R> {
+    const deadline = Date.now() + this.busyTimeoutMs;
+    let result: R;
+    for (;;) {
+      try {
+        result = this.run(() => this.db.transaction(fn).immediate());
+        break;
+      } catch (err) {
+        const busy = err instanceof StoreUnavailableError && /SQLITE_BUSY/.test(err.message);
+        if (!busy || Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 1 + Math.random() * 2));
+      }
+    }
     if (++this.writesSinceCompaction >= 1000) {
       this.writesSinceCompaction = 0;
       const keepFrom = this.currentRevision() - this.historyLimit;
