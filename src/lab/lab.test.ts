@@ -241,7 +241,15 @@ describe('lab: 3 nodes, overlapping networks, churn and an agent restart', { ski
     const r1 = await lab.apply([`${TESTDATA}/extra-pod.yaml`], quiet);
     assert.equal(r1.errorCount, 0);
     const node3 = lab.config.nodes[2]!;
-    process.kill(agentPid(node3)!, 'SIGKILL');
+    const pid3 = agentPid(node3)!;
+    process.kill(pid3, 'SIGKILL');
+    for (let i = 0; i < 40 && isAlive(pid3); i++) await new Promise((r) => setTimeout(r, 50));
+    const status = await lab.nodeStatus();
+    assert.equal(
+      status.find((n) => n.name === node3.name)?.agent,
+      'dead',
+      'lab status shows the killed agent as dead',
+    );
     await lab.restartAgent(node3.name, { resyncSeconds: 2 });
     await lab.delete([`${TESTDATA}/extra-pod.yaml`], quiet);
     const out = await ping;
