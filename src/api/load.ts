@@ -17,30 +17,22 @@ export interface Loaded {
 export async function loadPaths(paths: readonly string[]): Promise<Loaded> {
   const out: Loaded = { documents: [], issues: [], files: [] };
   for (const p of paths) {
+    const pathError = (reason: string): Issue => ({
+      severity: 'error',
+      file: p,
+      line: 0,
+      object: 'path',
+      path: '',
+      reason,
+    });
     let files: string[];
     try {
       files = await expand(p, true);
     } catch (e) {
-      out.issues.push({
-        severity: 'error',
-        file: p,
-        line: 0,
-        object: 'path',
-        path: '',
-        reason: (e as Error).message,
-      });
+      out.issues.push(pathError((e as Error).message));
       continue;
     }
-    if (files.length === 0) {
-      out.issues.push({
-        severity: 'error',
-        file: p,
-        line: 0,
-        object: 'path',
-        path: '',
-        reason: `no ${EXTENSIONS.join(', ')} files found`,
-      });
-    }
+    if (files.length === 0) out.issues.push(pathError(`no ${EXTENSIONS.join(', ')} files found`));
     for (const file of files) {
       out.files.push(file);
       const parsed = parseDocuments(await readFile(file, 'utf8'), file);

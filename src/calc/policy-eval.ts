@@ -44,54 +44,38 @@ function entityMatches(e: NEntity, peer: PodFacts, ip: string, probe: Probe, por
   return true;
 }
 
-function ruleMatches(
-  r: NRule,
-  dir: Dir,
-  self: Side,
-  selfFacts: PodFacts,
-  peer: Side,
-  peerFacts: PodFacts,
-  probe: Probe,
-): boolean {
+/** One end of the connection: its interface, its address, and what selectors see of its pod. */
+interface Party extends Side {
+  readonly facts: PodFacts;
+}
+
+function ruleMatches(r: NRule, dir: Dir, self: Party, peer: Party, probe: Probe): boolean {
   if (r.network !== self.att.network) return false;
   if (r.ipVersion && r.ipVersion !== (self.ip.includes(':') ? 6 : 4)) return false;
   if (r.protocol !== undefined && r.protocol !== probe.proto) return false;
   if (r.notProtocol !== undefined && r.notProtocol === probe.proto) return false;
   if (r.icmp?.type !== undefined && (probe.proto !== 1 || r.icmp.type !== 8)) return false;
   // Ingress: the peer is the source, we are the destination; egress the other way round.
-  const [src, srcFacts, srcIp, dst, dstFacts, dstIp] =
-    dir === 'ingress'
-      ? [peer, peerFacts, peer.ip, self, selfFacts, self.ip]
-      : [self, selfFacts, self.ip, peer, peerFacts, peer.ip];
-  void src;
-  void dst;
+  const [src, dst] = dir === 'ingress' ? [peer, self] : [self, peer];
   // Port matches are on the destination port; named ports resolve on the destination pod.
   return (
-    entityMatches(r.src, srcFacts, srcIp, { proto: probe.proto }, dstFacts) &&
-    entityMatches(r.dst, dstFacts, dstIp, probe, dstFacts)
+    entityMatches(r.src, src.facts, src.ip, { proto: probe.proto }, dst.facts) &&
+    entityMatches(r.dst, dst.facts, dst.ip, probe, dst.facts)
   );
 }
 
 /** Allowed in one direction at one interface? No policy selecting it in that direction = allowed. */
-function allowedAt(
-  policies: readonly NPolicy[],
-  dir: Dir,
-  self: Side,
-  selfFacts: PodFacts,
-  peer: Side,
-  peerFacts: PodFacts,
-  probe: Probe,
-): boolean {
+function allowedAt(policies: readonly NPolicy[], dir: Dir, self: Party, peer: Party, probe: Probe): boolean {
   const applicable = policies.filter(
     (p) =>
       p[dir] !== undefined &&
-      p.selects(selfFacts) &&
+      p.selects(self.facts) &&
       (p.kind !== 'KubernetesNetworkPolicy' || self.att.network === DEFAULT_NETWORK),
   );
   if (applicable.length === 0) return true;
   for (const p of applicable) {
     for (const r of p[dir]!) {
-      if (!ruleMatches(r, dir, self, selfFacts, peer, peerFacts, probe)) continue;
+      if (!ruleMatches(r, dir, self, peer, probe)) continue;
       if (r.action === 'Allow' || r.action === 'Pass') return true;
       if (r.action === 'Deny') return false;
     }
@@ -99,15 +83,17 @@ function allowedAt(
   return false;
 }
 
-/** Whether policies let `from` open `probe` to `to` (both in the same network). */
-export function policyAllows(view: ClusterView, from: Side, to: Side, probe: Probe): boolean {
+/**
+ * Whether policies let one side open `probe` to the other (both in the same network). Policies
+ * and pod facts are derived once per view, then each question is cheap.
+ */
+export function policyEvaluator(view: ClusterView): (from: Side, to: Side, probe: Probe) => boolean {
   const policies = orderedPolicies(view);
-  if (policies.length === 0) return true;
+  if (policies.length === 0) return () => true;
   const facts = podFacts(view);
-  const f = factsOf(facts, from.att);
-  const t = factsOf(facts, to.att);
-  return (
-    allowedAt(policies, 'egress', from, f, to, t, probe) &&
-    allowedAt(policies, 'ingress', to, t, from, f, probe)
-  );
+  return (from, to, probe) => {
+    const f: Party = { ...from, facts: factsOf(facts, from.att) };
+    const t: Party = { ...to, facts: factsOf(facts, to.att) };
+    return allowedAt(policies, 'egress', f, t, probe) && allowedAt(policies, 'ingress', t, f, probe);
+  };
 }

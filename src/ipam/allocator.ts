@@ -402,21 +402,18 @@ export class Ipam {
     req: AllocateRequest,
   ): Promise<StoredObject<ReservationRecord>> {
     const { fc, value } = this.resolveRequested(net, ip, req);
-    const address = fromBigInt(value, fc.pool.family);
-    const key: ResourceKey = { kind: RESERVATION_KIND, namespace: req.network, name: address };
-    try {
-      const r = await this.store.create(key, this.reservation(net, address, req));
-      fc.taken.add(value);
-      return r;
-    } catch (err) {
-      if (!isStoreError(err, 'AlreadyExists')) throw err;
-      const holder = await this.store.get<ReservationRecord>(key);
-      const h = holder?.value;
-      throw new IpamError(
-        'AddressInUse',
-        `network ${JSON.stringify(req.network)}: requested IP ${JSON.stringify(ip)}: already held by ${h ? `pod ${h.podNamespace}/${h.podName} (container ${h.containerId}, interface ${h.ifName})` : 'another holder'}`,
-      );
-    }
+    const claimed = await this.tryClaim(net, fc, value, req);
+    if (claimed) return claimed;
+    const key: ResourceKey = {
+      kind: RESERVATION_KIND,
+      namespace: req.network,
+      name: fromBigInt(value, fc.pool.family),
+    };
+    const h = (await this.store.get<ReservationRecord>(key))?.value;
+    throw new IpamError(
+      'AddressInUse',
+      `network ${JSON.stringify(req.network)}: requested IP ${JSON.stringify(ip)}: already held by ${h ? `pod ${h.podNamespace}/${h.podName} (container ${h.containerId}, interface ${h.ifName})` : 'another holder'}`,
+    );
   }
 
   private async claimNext(
@@ -427,16 +424,28 @@ export class Ipam {
     const st: ClaimState = { misses: 0, reloaded: false };
     for (;;) {
       const value = await this.pick(net, fc, st, req.network);
-      const address = fromBigInt(value, fc.pool.family);
-      const key: ResourceKey = { kind: RESERVATION_KIND, namespace: req.network, name: address };
-      try {
-        const r = await this.store.create(key, this.reservation(net, address, req));
-        fc.taken.add(value);
-        return r;
-      } catch (err) {
-        if (!isStoreError(err, 'AlreadyExists')) throw err;
-        await this.missed(net, fc, st, value);
-      }
+      const claimed = await this.tryClaim(net, fc, value, req);
+      if (claimed) return claimed;
+      await this.missed(net, fc, st, value);
+    }
+  }
+
+  /** Create-if-absent of the address's reservation: the record, or undefined if someone holds it. */
+  private async tryClaim(
+    net: NetworkCache,
+    fc: FamilyCache,
+    value: bigint,
+    req: AllocateRequest,
+  ): Promise<StoredObject<ReservationRecord> | undefined> {
+    const address = fromBigInt(value, fc.pool.family);
+    const key: ResourceKey = { kind: RESERVATION_KIND, namespace: req.network, name: address };
+    try {
+      const r = await this.store.create(key, this.reservation(net, address, req));
+      fc.taken.add(value);
+      return r;
+    } catch (err) {
+      if (!isStoreError(err, 'AlreadyExists')) throw err;
+      return undefined;
     }
   }
 

@@ -1,6 +1,6 @@
 // A lab: its config on disk, its store, and the operations of `multinet lab`.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/types.js';
 import { ProcessRunner, type Runner } from '../util/exec.js';
@@ -16,7 +16,7 @@ import type { Endpoint, PolicyOracle } from './check.js';
 import { ClusterCache, WATCHED_KINDS } from '../agent/cache.js';
 import type { ClusterView } from '../calc/node-state.js';
 import type { AttachmentRecord } from '../calc/records.js';
-import { policyAllows } from '../calc/policy-eval.js';
+import { policyEvaluator } from '../calc/policy-eval.js';
 
 export interface UpOptions {
   readonly nodes: number;
@@ -128,13 +128,14 @@ export class Lab {
   /** Expected-connectivity oracle: ICMP echo allowed by the policies between two endpoints. */
   async policyOracle(): Promise<PolicyOracle> {
     const view = await this.view();
-    const att = (e: Endpoint): AttachmentRecord | undefined =>
-      view.attachments.find((a) => a.netns.endsWith(`/${e.netns}`) && a.ifName === e.ifName);
+    const allows = policyEvaluator(view);
+    // Pod netns are named namespaces; attachments record them as /var/run/netns/<name>.
+    const byIf = new Map(view.attachments.map((a) => [`${basename(a.netns)}|${a.ifName}`, a]));
     return (from, to) => {
-      const f = att(from);
-      const t = att(to);
+      const f = byIf.get(`${from.netns}|${from.ifName}`);
+      const t = byIf.get(`${to.netns}|${to.ifName}`);
       if (!f || !t) return true;
-      return policyAllows(view, { att: f, ip: from.ip }, { att: t, ip: to.ip }, { proto: 1 });
+      return allows({ att: f, ip: from.ip }, { att: t, ip: to.ip }, { proto: 1 });
     };
   }
 
@@ -142,19 +143,21 @@ export class Lab {
   async endpoints(): Promise<Endpoint[]> {
     const store = await this.store();
     const cluster = await readCluster(store);
-    const atts = (await store.list(KIND_ATTACHMENT)).items;
+    const atts = new Map(
+      (await store.list<AttachmentRecord>(KIND_ATTACHMENT)).items.map((a) => [
+        `${a.value.containerId}|${a.value.ifName}`,
+        a.value,
+      ]),
+    );
     const out: Endpoint[] = [];
     for (const o of cluster.stored) {
       if (o.kind !== 'Pod') continue;
       const st = (o.value as { status?: PodStatus }).status;
       if (!st || st.phase !== 'Running') continue;
       for (const s of st.attachments) {
-        const rec = atts.find((a) => {
-          const v = a.value as { containerId: string; ifName: string };
-          return v.containerId === st.containerId && v.ifName === s.ifName;
-        });
-        const network = (rec?.value as { network?: string } | undefined)?.network ?? '?';
-        const ips = (rec?.value as { ips?: string[] } | undefined)?.ips ?? [];
+        const rec = atts.get(`${st.containerId}|${s.ifName}`);
+        const network = rec?.network ?? '?';
+        const ips = rec?.ips ?? [];
         for (const ip of ips)
           out.push({
             pod: `${o.namespace === 'default' ? '' : `${o.namespace}/`}${o.name}`,
