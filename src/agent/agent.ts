@@ -1,6 +1,7 @@
 // One agent per node: registers the node, mirrors the store (list, then watch), computes the
 // node's desired dataplane with the pure calc, reconciles the kernel, and serves the CNI socket.
 // Nothing is written to the kernel before every watched kind has reached its "in sync" point.
+import { sourceCheckTable } from '../calc/source-check.js';
 import { listThenWatchKinds } from '../store/list-watch.js';
 import { isStoreError, type Store } from '../store/types.js';
 import type { Dataplane, DesiredNode, SyncReport } from '../dataplane/types.js';
@@ -138,7 +139,7 @@ export class Agent {
     const pol = policyTables(view, this.o.node);
     const nft = new Map<string, NftTableSpec[]>();
     for (const n of node.networks) {
-      const tables = [svc.tables.get(n.name), pol.get(n.name)].filter(
+      const tables = [sourceCheckTable(), svc.tables.get(n.name), pol.get(n.name)].filter(
         (t): t is NftTableSpec => t !== undefined,
       );
       nft.set(routingNs(this.o.node, n.name), tables);

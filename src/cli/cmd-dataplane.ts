@@ -95,7 +95,7 @@ export function register(program: Command): void {
       const k = new LinuxKernel();
       const views: NetworkView[] = [];
       for (const ns of await k.listNamespaces(routingNsPrefix(opts.node))) {
-        const s = await k.readNetns(ns, true);
+        const s = await k.readNetns(ns, 'routing');
         if (s !== 'missing') views.push(viewOf(ns, s));
       }
       process.stdout.write(

@@ -21,7 +21,7 @@ export interface NodeCache {
   readonly routing: Map<string, NsModel>;
 }
 
-const rKey = (r: RouteState) => `${r.dst}|${r.metric ?? ''}`;
+const rKey = (r: RouteState) => `${r.table ?? ''}|${r.dst}|${r.metric ?? ''}`;
 const nKey = (n: Pick<NeighState, 'dev' | 'addr'>) => `${n.dev}|${n.addr}`;
 const fKey = (f: FdbState) => `${f.dev}|${f.mac}|${f.dst}`;
 
@@ -52,6 +52,7 @@ export function cacheView(c: NodeCache): Pick<ActualState, 'nodeLinks' | 'routin
       routes: [...m.routes.values()],
       neighs: [...m.neighs.values()],
       fdb: [...m.fdb.values()],
+      rules: [],
       forwarding: { ...m.forwarding },
     };
   return { nodeLinks: [...c.nodeLinks], routing };
@@ -85,6 +86,7 @@ export function applyPlan(c: NodeCache, plan: Plan, nodeNs: string): void {
               routes: [],
               neighs: [],
               fdb: [],
+              rules: [],
               forwarding: { v4: false, v6: false },
             }),
           );
@@ -167,6 +169,9 @@ export function applyPlan(c: NodeCache, plan: Plan, nodeNs: string): void {
           break;
         case 'addr-add':
         case 'addr-del':
+        case 'rule-add':
+        case 'rule-del':
+        case 'rule-flush':
           break; // pod side only
       }
     }

@@ -2,7 +2,7 @@
 import { describe, test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { DesiredStateError } from './desired.js';
-import { routingNs, vxlanName } from './naming.js';
+import { podKey, POD_TABLE_BASE, routingNs, vxlanName } from './naming.js';
 import type { Dataplane, DesiredNode } from './types.js';
 
 export interface ContractEnv {
@@ -218,6 +218,78 @@ export function dataplaneContract(name: string, makeEnv: () => Promise<ContractE
         assert.ok(await env!.hasLink(podNs[50]!, 'eth0'));
       } finally {
         for (const n of nodes) await env!.dp.teardown({ name: n, netns: env!.nodeNs });
+      }
+    });
+
+    test('a pod in two overlapping networks: a table and a rule per interface, both families; detaching and replacing interfaces leaves no rule behind', async (t) => {
+      if (skip(t)) return;
+      const pod = await env!.makePod(3);
+      const node2 = `${node}-sbr`;
+      const mk = (ifs: Array<['blue' | 'red', string, string[]]>): DesiredNode => ({
+        name: node2,
+        netns: env!.nodeNs,
+        underlay: { address: '10.99.0.1', mtu: 1500 },
+        networks: [
+          { name: 'blue', vni: 57, ranges: ['10.50.0.0/16'] },
+          { name: 'red', vni: 89, ranges: ['10.50.0.0/16'] },
+        ],
+        pods: ifs.map(([network, ifname, addresses]) => ({
+          network,
+          netns: pod,
+          ifname,
+          addresses,
+          routes: ['10.50.0.0/16', ...(addresses.some((a) => a.includes(':')) ? ['fd00:50::/64'] : [])],
+        })),
+        remotes: [],
+      });
+      const rulesOf = async (d: DesiredNode) => {
+        const seen = await env!.dp.observe(d, { full: true });
+        const first = d.pods.map((p) => podKey(p)).sort()[0]!;
+        const s = seen.pods[first];
+        assert.ok(s && s !== 'missing');
+        return s;
+      };
+      try {
+        const two = mk([
+          ['blue', 'eth1', ['10.50.0.7', 'fd00:50::7']],
+          ['red', 'eth2', ['10.50.0.8']],
+        ]);
+        assert.deepEqual((await env!.dp.sync(two)).errors, []);
+        const s = await rulesOf(two);
+        const t1 = s.rules.find((r) => r.from === '10.50.0.7/32')?.table;
+        const t2 = s.rules.find((r) => r.from === '10.50.0.8/32')?.table;
+        assert.ok(t1 && t2 && t1 !== t2 && t1 >= POD_TABLE_BASE, JSON.stringify(s.rules));
+        assert.ok(
+          s.rules.some((r) => r.from === 'fd00:50::7/128' && r.table === t1),
+          'IPv6 rule',
+        );
+        for (const [dev, table] of [
+          ['eth1', t1],
+          ['eth2', t2],
+        ] as const)
+          assert.ok(
+            s.routes.some((r) => r.dst === '10.50.0.0/16' && r.dev === dev && r.table === table),
+            `${dev} has its range in table ${table}`,
+          );
+        assert.ok(s.routes.some((r) => r.dst === 'fd00:50::/64' && r.table === t1));
+        assert.equal((await env!.dp.sync(two, { full: true })).changes, 0, 'a restart changes nothing');
+        // detach eth2: its rule goes
+        const one = mk([['blue', 'eth1', ['10.50.0.7', 'fd00:50::7']]]);
+        assert.deepEqual((await env!.dp.sync(one)).errors, []);
+        assert.deepEqual((await rulesOf(one)).rules.map((r) => r.from).sort(), [
+          '10.50.0.7/32',
+          'fd00:50::7/128',
+        ]);
+        // every interface replaced at once (nothing of the pod is read): no rule of eth1 survives
+        const other = mk([['red', 'eth3', ['10.50.0.9', 'fd00:50::9']]]);
+        assert.deepEqual((await env!.dp.sync(other)).errors, []);
+        assert.deepEqual((await rulesOf(other)).rules.map((r) => r.from).sort(), [
+          '10.50.0.9/32',
+          'fd00:50::9/128',
+        ]);
+        assert.equal((await env!.dp.sync(other, { full: true })).changes, 0);
+      } finally {
+        await env!.dp.teardown({ name: node2, netns: env!.nodeNs });
       }
     });
 

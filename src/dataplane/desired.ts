@@ -8,15 +8,18 @@ import {
   HOST_ALIAS_PREFIX,
   hostVethMac,
   hostVethName,
+  podIfSlots,
   podKey,
   podMac,
+  POD_RULE_PRIORITY_BASE,
+  POD_TABLE_BASE,
   routingNs,
   RT_PROTO,
   vtepMac,
   vtepNextHop,
   vxlanName,
 } from './naming.js';
-import type { DesiredNode, FdbState, NeighState, PodInterfaceSpec, RouteState } from './types.js';
+import type { DesiredNode, FdbState, NeighState, PodInterfaceSpec, RouteState, RuleState } from './types.js';
 
 export class DesiredStateError extends Error {
   constructor(
@@ -203,8 +206,18 @@ export interface WantPod {
   readonly hostName: string;
   readonly hostMac: string;
   readonly addrs: readonly string[]; // host CIDRs
+  /** main-table routes (metric by position) and the same destinations in this interface's table */
   readonly routes: readonly RouteState[];
   readonly neighs: readonly NeighState[];
+  /** this interface's routing table (its rules select it by source address) */
+  readonly table: number;
+  /**
+   * Rules are not tied to a device (a detached interface would leave its rules behind), so the
+   * pod's first interface (by name) owns every rule of the pod: `podRules` is the whole set,
+   * and it is in this interface's hash, so any change of it gets the pod re-read.
+   */
+  readonly ownsRules: boolean;
+  readonly podRules: readonly RuleState[];
   /** hash of everything above: stored in the host veth alias once the pod side is set up */
   readonly hash: string;
 }
@@ -224,16 +237,47 @@ export function overlayMtu(d: DesiredNode): number {
 /** Base metric of pod routes (plus the interface's position among the pod's interfaces). */
 export const POD_ROUTE_METRIC = 100;
 
-/** Position of each interface among its pod's interfaces (by name), keyed `netns|ifname`; linear. */
-function podIfIndexes(pods: readonly PodInterfaceSpec[]): Map<string, number> {
+/**
+ * Per interface (keyed `netns|ifname`): its position among its pod's interfaces by name (route
+ * metric), its routing-table slot, the tables of all the pod's interfaces, and whether it is the
+ * pod's first; linear.
+ */
+interface PodIfInfo {
+  readonly index: number;
+  readonly slot: number;
+  readonly first: boolean;
+}
+function podIfInfo(pods: readonly PodInterfaceSpec[]): Map<string, PodIfInfo> {
   const byPod = new Map<string, string[]>();
   for (const p of pods) {
     const l = byPod.get(p.netns);
     if (l) l.push(p.ifname);
     else byPod.set(p.netns, [p.ifname]);
   }
-  const out = new Map<string, number>();
-  for (const [netns, names] of byPod) names.sort().forEach((n, i) => out.set(`${netns}|${n}`, i));
+  const out = new Map<string, PodIfInfo>();
+  for (const [netns, names] of byPod) {
+    names.sort();
+    const slots = podIfSlots(names);
+    names.forEach((n, i) => out.set(`${netns}|${n}`, { index: i, slot: slots.get(n)!, first: i === 0 }));
+  }
+  return out;
+}
+
+/** Every rule of each pod (by netns), sorted: `from <addr> lookup <its interface's table>`. */
+function podRulesOf(
+  pods: readonly PodInterfaceSpec[],
+  info: Map<string, PodIfInfo>,
+): Map<string, RuleState[]> {
+  const out = new Map<string, RuleState[]>();
+  for (const p of pods) {
+    const { slot } = info.get(`${p.netns}|${p.ifname}`)!;
+    const l = out.get(p.netns) ?? [];
+    for (const a of p.addresses)
+      l.push({ priority: POD_RULE_PRIORITY_BASE + slot, from: hostCidr(a), table: POD_TABLE_BASE + slot });
+    out.set(p.netns, l);
+  }
+  for (const l of out.values())
+    l.sort((x, y) => x.priority - y.priority || (x.from < y.from ? -1 : x.from > y.from ? 1 : 0));
   return out;
 }
 
@@ -259,7 +303,8 @@ export function expandDesired(d: DesiredNode): WantNode {
   const local = canonIp(d.underlay.address);
   const pods: WantPod[] = [];
   const routing: WantRouting[] = [];
-  const ifIndex = podIfIndexes(d.pods);
+  const ifInfo = podIfInfo(d.pods);
+  const rulesOf = podRulesOf(d.pods, ifInfo);
   const podsOf = new Map<string, PodInterfaceSpec[]>();
   for (const p of d.pods) {
     const l = podsOf.get(p.network);
@@ -285,18 +330,18 @@ export function expandDesired(d: DesiredNode): WantNode {
       const dsts = [...p.routes.map(canonCidr)];
       if (p.defaultRoute) for (const f of fams) dsts.push(defaultDst(f));
       // A pod may reach the same destination through several of its interfaces (two interfaces in
-      // one network, overlapping networks): each interface's routes get their own metric, so all
-      // coexist; the first interface (by name) is preferred, `ping -I`/SO_BINDTODEVICE picks any.
-      const metric = POD_ROUTE_METRIC + (ifIndex.get(`${p.netns}|${p.ifname}`) ?? 0);
+      // one network, overlapping networks). In the main table each interface's routes get their
+      // own metric, so all coexist (the first interface by name is the default choice;
+      // SO_BINDTODEVICE picks any). Each interface also has a table of its own, chosen by a rule
+      // on its source addresses: replies and sockets bound to an address leave by the interface
+      // that owns it, into that interface's network (as the reference `sbr` plugin does).
+      const info = ifInfo.get(`${p.netns}|${p.ifname}`)!;
+      const metric = POD_ROUTE_METRIC + info.index;
+      const table = POD_TABLE_BASE + info.slot;
       for (const dst of [...new Set(dsts)]) {
-        const f = familyOf(dst);
-        podRoutes.push({
-          dst,
-          dev: p.ifname,
-          via: f === 4 ? GATEWAY_V4 : GATEWAY_V6,
-          proto: RT_PROTO,
-          metric,
-        });
+        const via = familyOf(dst) === 4 ? GATEWAY_V4 : GATEWAY_V6;
+        podRoutes.push({ dst, dev: p.ifname, via, proto: RT_PROTO, metric });
+        podRoutes.push({ dst, dev: p.ifname, via, proto: RT_PROTO, table });
       }
       const podNeighs: NeighState[] = [];
       if (fams.has(4)) podNeighs.push({ dev: p.ifname, addr: GATEWAY_V4, mac: hostMac, permanent: true });
@@ -314,6 +359,9 @@ export function expandDesired(d: DesiredNode): WantNode {
         addrs,
         routes: podRoutes,
         neighs: podNeighs,
+        table,
+        ownsRules: info.first,
+        podRules: info.first ? (rulesOf.get(p.netns) ?? []) : [],
       };
       const text = JSON.stringify(base);
       const hash = remember(hashes, text, () => createHash('sha256').update(text).digest('hex').slice(0, 16));

@@ -62,6 +62,7 @@ test('objects without our marks are never in a plan', () => {
         routes: [{ dst: '10.1.0.0/16', dev: 'other0', proto: 3 }],
         neighs: [{ dev: 'other0', addr: '10.1.0.1', mac: '02:00:00:00:00:02', permanent: true }],
         fdb: [],
+        rules: [],
         forwarding: { v4: true, v6: true },
       },
     },

@@ -2,7 +2,16 @@
 // of operations, grouped into one batch per namespace and ordered in phases. No I/O.
 import type { WantNode, WantPod, WantVxlan } from './desired.js';
 import { HOST_VETH_PREFIX, POD_IF_ALIAS, RT_PROTO, VXLAN_PREFIX } from './naming.js';
-import type { ActualState, FdbState, LinkState, NeighState, NetnsState, RouteState } from './types.js';
+import { familyOf } from './addr.js';
+import type {
+  ActualState,
+  FdbState,
+  LinkState,
+  NeighState,
+  NetnsState,
+  RouteState,
+  RuleState,
+} from './types.js';
 
 export type Op =
   | { readonly kind: 'netns-add'; readonly name: string }
@@ -49,7 +58,10 @@ export type Op =
   | { readonly kind: 'addr-add' | 'addr-del'; readonly dev: string; readonly cidr: string }
   | { readonly kind: 'route-replace' | 'route-del'; readonly route: RouteState }
   | { readonly kind: 'neigh-replace' | 'neigh-del'; readonly neigh: NeighState }
-  | { readonly kind: 'fdb-replace' | 'fdb-del'; readonly fdb: FdbState };
+  | { readonly kind: 'fdb-replace' | 'fdb-del'; readonly fdb: FdbState }
+  | { readonly kind: 'rule-add' | 'rule-del'; readonly rule: RuleState }
+  /** remove every rule of ours (protocol 77) of one family */
+  | { readonly kind: 'rule-flush'; readonly family: 4 | 6 };
 
 /** Where a batch runs. `root` = this process's namespace, only for creating/removing named netns. */
 export type BatchTarget = { readonly kind: 'root' } | { readonly kind: 'netns'; readonly ref: string };
@@ -64,18 +76,44 @@ export interface Batch {
   readonly ops: readonly Op[];
   /** set for pod batches: later ops with afterPod === podKey depend on its success */
   readonly podKey?: string;
+  /**
+   * `ip -6 -batch`: iproute2 takes a rule's family from the command line only (`rule add from
+   * fd00::1` fails without -6), and a batch line cannot carry options; so IPv6 rules get a batch of their own.
+   */
+  readonly family?: 6;
 }
 
 export enum Phase {
-  Namespaces = 0,
-  Node = 1,
-  Sysctl = 2,
+  /**
+   * Our devices in routing namespaces about to be removed: deleted explicitly first, because the
+   * kernel destroys a deleted namespace's devices asynchronously (a pod's veth end would linger,
+   * and a VXLAN device with the same VNI re-created at once would clash with the dying one).
+   */
+  Teardown = 0,
+  Namespaces = 1,
+  Node = 2,
+  Sysctl = 3,
   /** veth pairs of new pods, created from their routing namespace (see BULK_VETHS) */
-  Veths = 3,
-  Pods = 4,
-  Routing = 5,
-  Fdb = 6,
+  Veths = 4,
+  Pods = 5,
+  /** IPv6 rules of pods (see Batch.family), after the pod's own batch */
+  PodRules6 = 6,
+  Routing = 7,
+  Fdb = 8,
 }
+
+/** Phases in the order they run. */
+export const PHASES: readonly Phase[] = [
+  Phase.Teardown,
+  Phase.Namespaces,
+  Phase.Node,
+  Phase.Sysctl,
+  Phase.Veths,
+  Phase.Pods,
+  Phase.PodRules6,
+  Phase.Routing,
+  Phase.Fdb,
+];
 
 /**
  * From this many new pods in one routing namespace on, their veths are created in one batch there
@@ -103,10 +141,12 @@ export function countOps(plan: Plan): number {
 }
 
 const isOurs = (dev: string) => dev.startsWith(VXLAN_PREFIX) || dev.startsWith(HOST_VETH_PREFIX);
-const routeKey = (r: Pick<RouteState, 'dst' | 'metric'>) => `${r.dst}|${r.metric ?? ''}`;
+const routeKey = (r: Pick<RouteState, 'dst' | 'metric' | 'table'>) =>
+  `${r.table ?? ''}|${r.dst}|${r.metric ?? ''}`;
+const ruleKey = (r: RuleState) => `${r.priority}|${r.from}|${r.table}`;
 const neighKey = (n: Pick<NeighState, 'dev' | 'addr'>) => `${n.dev}|${n.addr}`;
 const sameRoute = (a: RouteState, b: RouteState) =>
-  a.dev === b.dev && (a.via ?? '') === (b.via ?? '') && a.metric === b.metric;
+  a.dev === b.dev && (a.via ?? '') === (b.via ?? '') && a.metric === b.metric && a.table === b.table;
 
 /** Ops turning the owned routes (proto 77) and permanent neighbours on `devs` into the wanted ones. */
 function diffRoutesNeighs(
@@ -149,6 +189,7 @@ const EMPTY: NetnsState = {
   routes: [],
   neighs: [],
   fdb: [],
+  rules: [],
   forwarding: { v4: false, v6: false },
 };
 
@@ -234,8 +275,34 @@ function diffPod(
   // Owned routes in the pod: proto 77 on this interface only (other interfaces have their own).
   const scoped: NetnsState = { ...cur, routes: cur.routes.filter((r) => mine(r.dev)) };
   ops.push(...diffRoutesNeighs(scoped, w.routes, w.neighs, mine));
+  if (w.ownsRules) ops.push(...diffRules(w.podRules, actual === undefined ? undefined : p.rules));
   return { ops, done: false };
 }
+
+/**
+ * The pod's rules. Unknown state (the pod was not read: a new interface) is handled without a
+ * read: flush ours and add the wanted ones. IPv6 is flushed only when the pod wants IPv6 rules
+ * (a -6 batch is one more process per new pod); stale IPv6 rules of a pod that went IPv4-only
+ * are removed at its next read.
+ */
+function diffRules(want: readonly RuleState[], have: readonly RuleState[] | undefined): Op[] {
+  const ops: Op[] = [];
+  if (have === undefined) {
+    ops.push({ kind: 'rule-flush', family: 4 });
+    if (want.some((r) => familyOf(r.from) === 6)) ops.push({ kind: 'rule-flush', family: 6 });
+    for (const r of want) ops.push({ kind: 'rule-add', rule: r });
+    return ops;
+  }
+  const haveRules = new Map(have.map((r) => [ruleKey(r), r]));
+  for (const r of want) if (!haveRules.delete(ruleKey(r))) ops.push({ kind: 'rule-add', rule: r });
+  for (const r of haveRules.values()) ops.push({ kind: 'rule-del', rule: r });
+  return ops;
+}
+
+const isRule6 = (o: Op): boolean =>
+  o.kind === 'rule-flush'
+    ? o.family === 6
+    : (o.kind === 'rule-add' || o.kind === 'rule-del') && familyOf(o.rule.from) === 6;
 
 /**
  * desired (expanded) + actual -> plan. `full` ignores the completion marks on host veths and
@@ -254,8 +321,18 @@ export function diff(
   const nodeOps: Op[] = [];
   const wantNs = new Set(want.routing.map((r) => r.ns));
 
-  for (const ns of Object.keys(actual.routing).sort())
-    if (!wantNs.has(ns)) rootOps.push({ kind: 'netns-del', name: ns });
+  for (const ns of Object.keys(actual.routing).sort()) {
+    if (wantNs.has(ns)) continue;
+    const doomed = actual.routing[ns]!.links.filter((l) => isOurs(l.name));
+    if (doomed.length)
+      batches.push({
+        phase: Phase.Teardown,
+        target: { kind: 'netns', ref: ns },
+        tool: 'ip',
+        ops: doomed.map((l) => ({ kind: 'link-del', dev: l.name })),
+      });
+    rootOps.push({ kind: 'netns-del', name: ns });
+  }
   for (const l of actual.nodeLinks)
     if (l.name.startsWith(VXLAN_PREFIX)) nodeOps.push({ kind: 'link-del', dev: l.name });
 
@@ -307,12 +384,23 @@ export function diff(
         problems.push({ netns: r.ns, object: `link ${h.name}`, message: 'has our name but is not a veth' });
         continue;
       }
-      if (out.ops.length)
+      const ops4 = out.ops.filter((o) => !isRule6(o));
+      const ops6 = out.ops.filter(isRule6);
+      if (ops4.length)
         podBatches.push({
           phase: Phase.Pods,
           target: { kind: 'netns', ref: w.netns },
           tool: 'ip',
-          ops: out.ops,
+          ops: ops4,
+          podKey: w.key,
+        });
+      if (ops6.length)
+        batches.push({
+          phase: Phase.PodRules6,
+          target: { kind: 'netns', ref: w.netns },
+          tool: 'ip',
+          family: 6,
+          ops: ops6,
           podKey: w.key,
         });
       const created = out.ops.some((o) => o.kind === 'veth-create');

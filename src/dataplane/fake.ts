@@ -3,7 +3,16 @@
 // fail), so the shared contract suite can run without root. It can be told to fail.
 import type { Batch, Op } from './diff.js';
 import { Reconciler, type BatchFailure, type KernelIO } from './reconcile.js';
-import type { AddrState, FdbState, LinkState, NeighState, NetnsState, RouteState } from './types.js';
+import { familyOf } from './addr.js';
+import type {
+  AddrState,
+  FdbState,
+  LinkState,
+  NeighState,
+  NetnsState,
+  RouteState,
+  RuleState,
+} from './types.js';
 
 export interface FakeNs {
   links: LinkState[];
@@ -11,6 +20,7 @@ export interface FakeNs {
   routes: RouteState[];
   neighs: NeighState[];
   fdb: FdbState[];
+  rules: RuleState[];
   forwarding: { v4: boolean; v6: boolean };
 }
 
@@ -25,6 +35,7 @@ const emptyNs = (): FakeNs => ({
   routes: [],
   neighs: [],
   fdb: [],
+  rules: [],
   forwarding: { v4: false, v6: false },
 });
 
@@ -66,11 +77,12 @@ export class FakeKernel implements KernelIO {
       .map((l) => ({ ...l }));
   }
 
-  async readNetns(ref: string, withFdb: boolean): Promise<NetnsState | 'missing'> {
+  async readNetns(ref: string, kind: 'routing' | 'pod'): Promise<NetnsState | 'missing'> {
     const n = this.namespaces.get(ref);
     if (!n) return 'missing';
-    this.processes += withFdb ? 2 : 1;
-    return structuredClone({ ...n, fdb: withFdb ? n.fdb : [] });
+    this.processes += 2; // ip + bridge (routing), ip + ip -6 rule (pod)
+    const routing = kind === 'routing';
+    return structuredClone({ ...n, fdb: routing ? n.fdb : [], rules: routing ? [] : n.rules });
   }
 
   async apply(batch: Batch): Promise<BatchFailure[]> {
@@ -82,6 +94,12 @@ export class FakeKernel implements KernelIO {
       if (stopped) return;
       try {
         if (this.failWhen?.(op, where)) throw new Error('injected failure');
+        // like iproute2: a rule's family is the batch's (-6 or not), not its address's
+        if (
+          (op.kind === 'rule-add' || op.kind === 'rule-del') &&
+          (familyOf(op.rule.from) === 6) !== (batch.family === 6)
+        )
+          throw new Error('Error: Invalid source address.');
         this.applyOp(op, where);
         this.applied++;
       } catch (e) {
@@ -219,7 +237,9 @@ export class FakeKernel implements KernelIO {
         this.link(ref, op.route.dev);
         const n = this.ns(ref);
         n.routes = [
-          ...n.routes.filter((r) => !(r.dst === op.route.dst && r.metric === op.route.metric)),
+          ...n.routes.filter(
+            (r) => !(r.dst === op.route.dst && r.metric === op.route.metric && r.table === op.route.table),
+          ),
           { ...op.route },
         ];
         return;
@@ -234,7 +254,8 @@ export class FakeKernel implements KernelIO {
               r.dst === op.route.dst &&
               r.dev === op.route.dev &&
               r.proto === op.route.proto &&
-              r.metric === op.route.metric
+              r.metric === op.route.metric &&
+              r.table === op.route.table
             ),
         );
         if (n.routes.length === before) throw new Error('RTNETLINK answers: No such process');
@@ -260,6 +281,28 @@ export class FakeKernel implements KernelIO {
         this.link(ref, op.fdb.dev);
         const n = this.ns(ref);
         n.fdb = [...n.fdb.filter((x) => !(x.dev === op.fdb.dev && x.mac === op.fdb.mac)), { ...op.fdb }];
+        return;
+      }
+      case 'rule-flush': {
+        const n = this.ns(ref);
+        n.rules = n.rules.filter((r) => (familyOf(r.from) === 6) !== (op.family === 6));
+        return;
+      }
+      case 'rule-add': {
+        const n = this.ns(ref);
+        const same = (r: RuleState) =>
+          r.priority === op.rule.priority && r.from === op.rule.from && r.table === op.rule.table;
+        if (n.rules.some(same)) throw new Error('RTNETLINK answers: File exists');
+        n.rules.push({ ...op.rule });
+        return;
+      }
+      case 'rule-del': {
+        const n = this.ns(ref);
+        const before = n.rules.length;
+        n.rules = n.rules.filter(
+          (r) => !(r.priority === op.rule.priority && r.from === op.rule.from && r.table === op.rule.table),
+        );
+        if (n.rules.length === before) throw new Error('RTNETLINK answers: No such file or directory');
         return;
       }
       case 'fdb-del': {

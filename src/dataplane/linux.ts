@@ -1,11 +1,19 @@
 // The Linux kernel behind KernelIO: one `ip -json -batch` (+ one `bridge -json fdb`) to read a
 // namespace, one `ip -force -batch` (+ one `bridge -force -batch`) to change it.
 import { existsSync, readdirSync } from 'node:fs';
-import { canonIp, familyOf, routeDst, type Family } from './addr.js';
+import { canonIp, familyOf, hostCidr, routeDst, type Family } from './addr.js';
 import type { Batch, Op } from './diff.js';
 import { RT_PROTO } from './naming.js';
 import { Reconciler, type BatchFailure, type KernelIO } from './reconcile.js';
-import type { AddrState, FdbState, LinkState, NeighState, NetnsState, RouteState } from './types.js';
+import type {
+  AddrState,
+  FdbState,
+  LinkState,
+  NeighState,
+  NetnsState,
+  RouteState,
+  RuleState,
+} from './types.js';
 import { ProcessRunner, type Runner } from '../util/exec.js';
 
 const NETNS_DIR = '/var/run/netns';
@@ -72,7 +80,8 @@ export function parseAddrs(rows: J[]): AddrState[] {
 export function parseRoutes(rows: J[]): RouteState[] {
   const out: RouteState[] = [];
   for (const r of rows) {
-    if (r.table !== undefined && r.table !== 'main') continue;
+    // main, or a numbered table (pods' per-interface tables); never local/default
+    if (r.table !== undefined && r.table !== 'main' && !/^\d+$/.test(String(r.table))) continue;
     if (r.type !== undefined && r.type !== 'unicast') continue;
     const dst = String(r.dst);
     const fam: Family =
@@ -97,7 +106,20 @@ export function parseRoutes(rows: J[]): RouteState[] {
       ...(typeof r.metric === 'number' && r.metric !== 0 && !(fam === 6 && r.metric === 1024)
         ? { metric: r.metric }
         : {}),
+      ...(r.table !== undefined && r.table !== 'main' ? { table: Number(r.table) } : {}),
     });
+  }
+  return out;
+}
+
+/** `ip -json rule show` -> our rules (protocol 77, `from` a prefix, numbered table). */
+export function parseRules(rows: J[]): RuleState[] {
+  const out: RuleState[] = [];
+  for (const r of rows) {
+    if (String(r.protocol) !== String(RT_PROTO)) continue;
+    if (typeof r.src !== 'string' || r.src === 'all' || !/^\d+$/.test(String(r.table))) continue;
+    const from = r.srclen !== undefined ? `${canonIp(r.src)}/${Number(r.srclen)}` : hostCidr(r.src);
+    out.push({ priority: Number(r.priority), from, table: Number(r.table) });
   }
   return out;
 }
@@ -180,7 +202,7 @@ export function renderOp(op: Op): string[] {
     case 'route-replace': {
       const r = op.route;
       const fam = famOf(r.dst);
-      const m = r.metric !== undefined ? ` metric ${r.metric}` : '';
+      const m = (r.metric !== undefined ? ` metric ${r.metric}` : '') + (r.table ? ` table ${r.table}` : '');
       if (!r.via) return [`route replace ${r.dst} dev ${r.dev} proto ${RT_PROTO}${m}`];
       const viaFam = famOf(r.via);
       const via = viaFam !== fam ? `inet6 ${r.via}` : r.via;
@@ -190,8 +212,16 @@ export function renderOp(op: Op): string[] {
     }
     case 'route-del':
       return [
-        `route del ${op.route.dst} dev ${op.route.dev} proto ${RT_PROTO}${op.route.metric !== undefined ? ` metric ${op.route.metric}` : ''}`,
+        `route del ${op.route.dst} dev ${op.route.dev} proto ${RT_PROTO}${op.route.metric !== undefined ? ` metric ${op.route.metric}` : ''}${op.route.table ? ` table ${op.route.table}` : ''}`,
       ];
+    case 'rule-add':
+      return [
+        `rule add from ${op.rule.from} lookup ${op.rule.table} priority ${op.rule.priority} protocol ${RT_PROTO}`,
+      ];
+    case 'rule-flush':
+      return [`rule flush protocol ${RT_PROTO}`];
+    case 'rule-del':
+      return [`rule del from ${op.rule.from} lookup ${op.rule.table} priority ${op.rule.priority}`];
     case 'neigh-replace':
       return [`neigh replace ${op.neigh.addr} lladdr ${op.neigh.mac} dev ${op.neigh.dev} nud permanent`];
     case 'neigh-del':
@@ -254,8 +284,9 @@ export class LinuxKernel implements KernelIO {
     return parseLinks(JSON.parse(r.stdout || '[]') as J[]);
   }
 
-  async readNetns(ref: string, withFdb: boolean): Promise<NetnsState | 'missing'> {
+  async readNetns(ref: string, kind: 'routing' | 'pod'): Promise<NetnsState | 'missing'> {
     if (!netnsExists(ref)) return 'missing';
+    const withFdb = kind === 'routing';
     const [cmd, pre] = inNetns(ref, 'ip');
     const cmds = [
       'link show',
@@ -263,21 +294,28 @@ export class LinuxKernel implements KernelIO {
       `route show table all proto ${RT_PROTO}`,
       'neigh show',
       'netconf show',
+      // IPv4 rules only: a batch line cannot say -6, so IPv6 rules take a process of their own
+      ...(withFdb ? [] : ['rule show']),
     ];
     const ipRun = this.runner.run(cmd, [...pre, '-d', '-json', '-batch', '-'], {
       input: cmds.join('\n') + '\n',
     });
     const [bcmd, bpre] = inNetns(ref, 'bridge');
     const brRun = withFdb ? this.runner.run(bcmd, [...bpre, '-json', 'fdb', 'show']) : undefined;
+    const rule6Run = withFdb ? undefined : this.runner.run(cmd, [...pre, '-6', '-json', 'rule', 'show']);
     const r = await ipRun;
     if (r.code !== 0) throw new Error(`reading namespace ${ref}: ${r.stderr.trim()}`);
-    const [links, addrs, routes, neighs, netconf] = jsonLines(r.stdout, cmds.length, `namespace ${ref}`) as [
-      J[],
-      J[],
-      J[],
-      J[],
-      J[],
-    ];
+    const [links, addrs, routes, neighs, netconf, rules4] = jsonLines(
+      r.stdout,
+      cmds.length,
+      `namespace ${ref}`,
+    ) as [J[], J[], J[], J[], J[], J[] | undefined];
+    let rules: RuleState[] = [];
+    if (rule6Run) {
+      const r6 = await rule6Run;
+      if (r6.code !== 0) throw new Error(`reading IPv6 rules of ${ref}: ${r6.stderr.trim()}`);
+      rules = [...parseRules(rules4 ?? []), ...parseRules(JSON.parse(r6.stdout || '[]') as J[])];
+    }
     let fdb: FdbState[] = [];
     if (brRun) {
       const b = await brRun;
@@ -290,6 +328,7 @@ export class LinuxKernel implements KernelIO {
       routes: parseRoutes(routes),
       neighs: parseNeighs(neighs),
       fdb,
+      rules,
       forwarding: parseForwarding(netconf),
     };
   }
@@ -325,7 +364,8 @@ export class LinuxKernel implements KernelIO {
     // Pod batches stop at the first error: if creating the interface failed, the following lines
     // must not touch whatever holds that name. Elsewhere -force keeps going and reports.
     const force = batch.podKey ? [] : ['-force'];
-    const r = await this.runner.run(cmd, [...pre, ...force, '-batch', '-'], { input: text });
+    const fam = batch.family === 6 ? ['-6'] : [];
+    const r = await this.runner.run(cmd, [...pre, ...fam, ...force, '-batch', '-'], { input: text });
     if (r.code === 0) return [];
     const failures = parseBatchErrors(r.stderr, lineOp);
     return failures.length

@@ -77,3 +77,27 @@ export function vtepNextHop(mac: string): string {
   for (let i = 0; i < 8; i += 2) groups.push((((e[i] ?? 0) << 8) | (e[i + 1] ?? 0)).toString(16));
   return canonIp(`fe80::${groups.join(':')}`);
 }
+
+/**
+ * Source-based routing in pods: each interface gets its own routing table and one `ip rule` per
+ * address (`from <addr> lookup <table>`), both marked with RT_PROTO. Table and rule priority come
+ * from a slot derived from the interface name (stable when siblings come and go); a collision
+ * inside one pod moves the later name (sorted) to the next free slot. Priorities stay below the
+ * main table's rule (32766).
+ */
+export const POD_TABLE_BASE = 77000;
+export const POD_RULE_PRIORITY_BASE = 20000;
+export const POD_SLOTS = 4096;
+
+/** Slot of each interface name of one pod (deterministic for a given set of names). */
+export function podIfSlots(ifnames: readonly string[]): Map<string, number> {
+  const used = new Set<number>();
+  const out = new Map<string, number>();
+  for (const n of [...new Set(ifnames)].sort()) {
+    let slot = parseInt(shortHash(['pod-if', n], 8), 16) % POD_SLOTS;
+    while (used.has(slot)) slot = (slot + 1) % POD_SLOTS;
+    used.add(slot);
+    out.set(n, slot);
+  }
+  return out;
+}

@@ -2,7 +2,7 @@
 // over a small KernelIO interface (the only part that differs between the two).
 import { expandDesired, type WantNode } from './desired.js';
 import { applyPlan, cacheView, toCache, type NodeCache } from './cache.js';
-import { countOps, diff, Phase, type Batch, type Plan } from './diff.js';
+import { countOps, diff, Phase, PHASES, type Batch, type Plan } from './diff.js';
 import { routingNsPrefix } from './naming.js';
 import type {
   ActualState,
@@ -27,7 +27,8 @@ export interface KernelIO {
   listNamespaces(prefix: string): Promise<string[]>;
   /** VXLAN-kind links in the node namespace. */
   readNodeLinks(node: string): Promise<LinkState[]>;
-  readNetns(ref: string, withFdb: boolean): Promise<NetnsState | 'missing'>;
+  /** A routing namespace (with its FDB) or a pod namespace (with our rules, both families). */
+  readNetns(ref: string, kind: 'routing' | 'pod'): Promise<NetnsState | 'missing'>;
   /** Apply one batch, continuing past failed ops (like `ip -force -batch`). */
   apply(batch: Batch): Promise<BatchFailure[]>;
   /** Processes spawned so far (0 for the fake). */
@@ -74,7 +75,7 @@ export class Reconciler implements Dataplane {
     const [nodeLinks] = await Promise.all([
       this.kernel.readNodeLinks(want.netns),
       pool(existing, this.concurrency, async (ns) => {
-        const s = await this.kernel.readNetns(ns, true);
+        const s = await this.kernel.readNetns(ns, 'routing');
         if (s !== 'missing') routing[ns] = s;
       }),
     ]);
@@ -102,7 +103,7 @@ export class Reconciler implements Dataplane {
     });
     const pods: Record<string, NetnsState | 'missing'> = {};
     await pool(toRead, this.podConcurrency, async (p) => {
-      pods[p.key] = await this.kernel.readNetns(p.netns, false);
+      pods[p.key] = await this.kernel.readNetns(p.netns, 'pod');
     });
     return pods;
   }
@@ -155,15 +156,7 @@ export class Reconciler implements Dataplane {
   private async execute(plan: Plan): Promise<SyncError[]> {
     const errors: SyncError[] = [];
     const failedPods = new Set<string>();
-    for (const phase of [
-      Phase.Namespaces,
-      Phase.Node,
-      Phase.Sysctl,
-      Phase.Veths,
-      Phase.Pods,
-      Phase.Routing,
-      Phase.Fdb,
-    ]) {
+    for (const phase of PHASES) {
       const bs = plan.batches
         .filter((b) => b.phase === phase && !(b.podKey && failedPods.has(b.podKey)))
         .map((b) => ({
@@ -197,12 +190,9 @@ export class Reconciler implements Dataplane {
   async teardown(node: Pick<DesiredNode, 'name' | 'netns'>): Promise<SyncReport> {
     const t0 = performance.now();
     const p0 = this.kernel.processes;
-    const ns = await this.kernel.listNamespaces(routingNsPrefix(node.name));
-    const nodeLinks = await this.kernel.readNodeLinks(node.netns);
-    const plan = diff(
-      { node: node.name, netns: node.netns, routing: [], pods: [] },
-      { nodeLinks, routing: Object.fromEntries(ns.map((n) => [n, EMPTY_NS])), pods: {} },
-    );
+    // Read what is there, so that our devices are deleted before their namespaces (see Phase.Teardown).
+    const empty: WantNode = { node: node.name, netns: node.netns, routing: [], pods: [] };
+    const plan = diff(empty, { ...(await this.readRouting(empty)), pods: {} });
     const errors = await this.execute(plan);
     this.cache.delete(`${node.name}|${node.netns}`);
     return {
@@ -215,12 +205,3 @@ export class Reconciler implements Dataplane {
     };
   }
 }
-
-const EMPTY_NS: NetnsState = {
-  links: [],
-  addrs: [],
-  routes: [],
-  neighs: [],
-  fdb: [],
-  forwarding: { v4: true, v6: true },
-};

@@ -136,6 +136,16 @@ export interface RouteState {
    * several interfaces, e.g. two interfaces in one network); absent = the kernel's default.
    */
   readonly metric?: number;
+  /** Routing table number; absent = main. Pods: one table per interface (source-based routing). */
+  readonly table?: number;
+}
+
+/** An `ip rule` of ours (protocol 77): packets from `from` look up `table`. Pod namespaces only. */
+export interface RuleState {
+  readonly priority: number;
+  /** host CIDR (`10.1.0.5/32`, `fd00::5/128`) */
+  readonly from: string;
+  readonly table: number;
 }
 
 export interface NeighState {
@@ -157,6 +167,8 @@ export interface NetnsState {
   readonly routes: readonly RouteState[];
   readonly neighs: readonly NeighState[];
   readonly fdb: readonly FdbState[];
+  /** Our policy-routing rules (read in pod namespaces only; empty elsewhere). */
+  readonly rules: readonly RuleState[];
   readonly forwarding: { readonly v4: boolean; readonly v6: boolean };
 }
 
@@ -175,6 +187,6 @@ export interface Dataplane {
   sync(desired: DesiredNode, opts?: SyncOptions): Promise<SyncReport>;
   /** Read what is programmed for the node (routing namespaces; pods are read with opts.full). */
   observe(desired: DesiredNode, opts?: SyncOptions): Promise<ActualState>;
-  /** Remove everything this driver created for the node (routing namespaces, hence veths). */
+  /** Remove everything this driver created for the node (its devices, then its routing namespaces). */
   teardown(node: Pick<DesiredNode, 'name' | 'netns'>): Promise<SyncReport>;
 }
