@@ -11,6 +11,8 @@ import {
   podIfSlots,
   podKey,
   podMac,
+  LOCAL_TABLE,
+  POD_LOCAL_RULE_PRIORITY,
   POD_RULE_PRIORITY_BASE,
   POD_TABLE_BASE,
   routingNs,
@@ -263,7 +265,10 @@ function podIfInfo(pods: readonly PodInterfaceSpec[]): Map<string, PodIfInfo> {
   return out;
 }
 
-/** Every rule of each pod (by netns), sorted: `from <addr> lookup <its interface's table>`. */
+/**
+ * Every rule of each pod (by netns), sorted: `from <addr> iif lo lookup <its interface's table>`,
+ * and per family in use the relocated `lookup local`.
+ */
 function podRulesOf(
   pods: readonly PodInterfaceSpec[],
   info: Map<string, PodIfInfo>,
@@ -273,13 +278,23 @@ function podRulesOf(
     const { slot } = info.get(`${p.netns}|${p.ifname}`)!;
     const l = out.get(p.netns) ?? [];
     for (const a of p.addresses)
-      l.push({ priority: POD_RULE_PRIORITY_BASE + slot, from: hostCidr(a), table: POD_TABLE_BASE + slot });
+      l.push({
+        family: familyOf(a),
+        priority: POD_RULE_PRIORITY_BASE + slot,
+        from: hostCidr(a),
+        iif: 'lo',
+        table: POD_TABLE_BASE + slot,
+      });
     out.set(p.netns, l);
   }
-  for (const l of out.values())
-    l.sort((x, y) => x.priority - y.priority || (x.from < y.from ? -1 : x.from > y.from ? 1 : 0));
+  for (const l of out.values()) {
+    for (const f of new Set(l.map((r) => r.family)))
+      l.push({ family: f, priority: POD_LOCAL_RULE_PRIORITY, table: LOCAL_TABLE });
+    l.sort((x, y) => x.priority - y.priority || ruleOrder(x).localeCompare(ruleOrder(y)));
+  }
   return out;
 }
+const ruleOrder = (r: RuleState): string => `${r.family}|${r.from ?? ''}`;
 
 /**
  * Hashing (names, MACs, completion marks) was most of the cost of expanding a 1000-pod node, and

@@ -1,7 +1,7 @@
 // The pure heart of the driver: wanted kernel objects + observed kernel state -> the smallest list
 // of operations, grouped into one batch per namespace and ordered in phases. No I/O.
 import type { WantNode, WantPod, WantVxlan } from './desired.js';
-import { HOST_VETH_PREFIX, POD_IF_ALIAS, RT_PROTO, VXLAN_PREFIX } from './naming.js';
+import { HOST_VETH_PREFIX, LOCAL_TABLE, POD_IF_ALIAS, RT_PROTO, VXLAN_PREFIX } from './naming.js';
 import { familyOf } from './addr.js';
 import type {
   ActualState,
@@ -143,7 +143,8 @@ export function countOps(plan: Plan): number {
 const isOurs = (dev: string) => dev.startsWith(VXLAN_PREFIX) || dev.startsWith(HOST_VETH_PREFIX);
 const routeKey = (r: Pick<RouteState, 'dst' | 'metric' | 'table'>) =>
   `${r.table ?? ''}|${r.dst}|${r.metric ?? ''}`;
-const ruleKey = (r: RuleState) => `${r.priority}|${r.from}|${r.table}`;
+const ruleKey = (r: RuleState) =>
+  `${r.family}|${r.priority}|${r.from ?? 'all'}|${r.iif ?? ''}|${r.table}|${r.kernel ? 'k' : ''}`;
 const neighKey = (n: Pick<NeighState, 'dev' | 'addr'>) => `${n.dev}|${n.addr}`;
 const sameRoute = (a: RouteState, b: RouteState) =>
   a.dev === b.dev && (a.via ?? '') === (b.via ?? '') && a.metric === b.metric && a.table === b.table;
@@ -280,29 +281,43 @@ function diffPod(
 }
 
 /**
- * The pod's rules. Unknown state (the pod was not read: a new interface) is handled without a
- * read: flush ours and add the wanted ones. IPv6 is flushed only when the pod wants IPv6 rules
- * (a -6 batch is one more process per new pod); stale IPv6 rules of a pod that went IPv4-only
- * are removed at its next read.
+ * The pod's rules (ours, and the kernel's `0: lookup local`, which ours replaces). Unknown state
+ * (the pod was not read: a new interface) is handled without a read: flush ours, add the wanted
+ * ones, remove the kernel's local rule (in a pod that had it removed before, that last step fails
+ * and the next pass reads the pod). IPv6 is touched only when the pod wants IPv6 rules (a -6
+ * batch is one more process per new pod); stale IPv6 rules of a pod that went IPv4-only are
+ * removed at its next read.
  */
 function diffRules(want: readonly RuleState[], have: readonly RuleState[] | undefined): Op[] {
   const ops: Op[] = [];
+  const fams = new Set(want.map((r) => r.family));
   if (have === undefined) {
-    ops.push({ kind: 'rule-flush', family: 4 });
-    if (want.some((r) => familyOf(r.from) === 6)) ops.push({ kind: 'rule-flush', family: 6 });
+    for (const f of fams) ops.push({ kind: 'rule-flush', family: f });
     for (const r of want) ops.push({ kind: 'rule-add', rule: r });
+    for (const f of fams) ops.push({ kind: 'rule-del', rule: kernelLocalRule(f) });
     return ops;
   }
   const haveRules = new Map(have.map((r) => [ruleKey(r), r]));
   for (const r of want) if (!haveRules.delete(ruleKey(r))) ops.push({ kind: 'rule-add', rule: r });
-  for (const r of haveRules.values()) ops.push({ kind: 'rule-del', rule: r });
+  for (const r of haveRules.values()) {
+    // the kernel's local rule goes only where ours replaces it
+    if (r.kernel && !fams.has(r.family)) continue;
+    ops.push({ kind: 'rule-del', rule: r });
+  }
   return ops;
 }
+
+export const kernelLocalRule = (family: 4 | 6): RuleState => ({
+  family,
+  priority: 0,
+  table: LOCAL_TABLE,
+  kernel: true,
+});
 
 const isRule6 = (o: Op): boolean =>
   o.kind === 'rule-flush'
     ? o.family === 6
-    : (o.kind === 'rule-add' || o.kind === 'rule-del') && familyOf(o.rule.from) === 6;
+    : (o.kind === 'rule-add' || o.kind === 'rule-del') && o.rule.family === 6;
 
 /**
  * desired (expanded) + actual -> plan. `full` ignores the completion marks on host veths and

@@ -1,7 +1,7 @@
 // An in-memory kernel with the semantics the driver relies on (veth pairs die together, a
 // namespace takes its devices with it, routes need their device, deletes of missing objects
 // fail), so the shared contract suite can run without root. It can be told to fail.
-import type { Batch, Op } from './diff.js';
+import { kernelLocalRule, type Batch, type Op } from './diff.js';
 import { Reconciler, type BatchFailure, type KernelIO } from './reconcile.js';
 import { familyOf } from './addr.js';
 import type {
@@ -35,9 +35,17 @@ const emptyNs = (): FakeNs => ({
   routes: [],
   neighs: [],
   fdb: [],
-  rules: [],
+  // what a new namespace has: the kernel's local rule first (main and default are not modelled)
+  rules: [kernelLocalRule(4), kernelLocalRule(6)],
   forwarding: { v4: false, v6: false },
 });
+
+const sameRule = (a: RuleState, b: RuleState): boolean =>
+  a.family === b.family &&
+  a.priority === b.priority &&
+  a.from === b.from &&
+  a.iif === b.iif &&
+  a.table === b.table;
 
 export class FakeKernel implements KernelIO {
   readonly namespaces = new Map<string, FakeNs>();
@@ -97,7 +105,7 @@ export class FakeKernel implements KernelIO {
         // like iproute2: a rule's family is the batch's (-6 or not), not its address's
         if (
           (op.kind === 'rule-add' || op.kind === 'rule-del') &&
-          (familyOf(op.rule.from) === 6) !== (batch.family === 6)
+          (op.rule.family === 6) !== (batch.family === 6)
         )
           throw new Error('Error: Invalid source address.');
         this.applyOp(op, where);
@@ -285,13 +293,12 @@ export class FakeKernel implements KernelIO {
       }
       case 'rule-flush': {
         const n = this.ns(ref);
-        n.rules = n.rules.filter((r) => (familyOf(r.from) === 6) !== (op.family === 6));
+        n.rules = n.rules.filter((r) => r.kernel || r.family !== op.family);
         return;
       }
       case 'rule-add': {
         const n = this.ns(ref);
-        const same = (r: RuleState) =>
-          r.priority === op.rule.priority && r.from === op.rule.from && r.table === op.rule.table;
+        const same = (r: RuleState) => sameRule(r, op.rule);
         if (n.rules.some(same)) throw new Error('RTNETLINK answers: File exists');
         n.rules.push({ ...op.rule });
         return;
@@ -299,9 +306,7 @@ export class FakeKernel implements KernelIO {
       case 'rule-del': {
         const n = this.ns(ref);
         const before = n.rules.length;
-        n.rules = n.rules.filter(
-          (r) => !(r.priority === op.rule.priority && r.from === op.rule.from && r.table === op.rule.table),
-        );
+        n.rules = n.rules.filter((r) => !sameRule(r, op.rule));
         if (n.rules.length === before) throw new Error('RTNETLINK answers: No such file or directory');
         return;
       }

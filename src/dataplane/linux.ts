@@ -3,7 +3,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { canonIp, familyOf, hostCidr, routeDst, type Family } from './addr.js';
 import type { Batch, Op } from './diff.js';
-import { RT_PROTO } from './naming.js';
+import { LOCAL_TABLE, RT_PROTO } from './naming.js';
 import { Reconciler, type BatchFailure, type KernelIO } from './reconcile.js';
 import type {
   AddrState,
@@ -112,14 +112,28 @@ export function parseRoutes(rows: J[]): RouteState[] {
   return out;
 }
 
-/** `ip -json rule show` -> our rules (protocol 77, `from` a prefix, numbered table). */
-export function parseRules(rows: J[]): RuleState[] {
+/** `ip -json rule show` -> our rules (protocol 77) and the kernel's `0: lookup local`. */
+export function parseRules(rows: J[], family: 4 | 6): RuleState[] {
   const out: RuleState[] = [];
   for (const r of rows) {
-    if (String(r.protocol) !== String(RT_PROTO)) continue;
-    if (typeof r.src !== 'string' || r.src === 'all' || !/^\d+$/.test(String(r.table))) continue;
-    const from = r.srclen !== undefined ? `${canonIp(r.src)}/${Number(r.srclen)}` : hostCidr(r.src);
-    out.push({ priority: Number(r.priority), from, table: Number(r.table) });
+    const table = r.table === 'local' ? LOCAL_TABLE : /^\d+$/.test(String(r.table)) ? Number(r.table) : -1;
+    if (table < 0) continue;
+    const from =
+      typeof r.src !== 'string' || r.src === 'all'
+        ? undefined
+        : r.srclen !== undefined
+          ? `${canonIp(r.src)}/${Number(r.srclen)}`
+          : hostCidr(r.src);
+    const base = {
+      family,
+      priority: Number(r.priority),
+      ...(from !== undefined ? { from } : {}),
+      ...(typeof r.iif === 'string' ? { iif: r.iif } : {}),
+      table,
+    };
+    if (String(r.protocol) === String(RT_PROTO)) out.push(base);
+    else if (base.priority === 0 && table === LOCAL_TABLE && from === undefined)
+      out.push({ ...base, kernel: true });
   }
   return out;
 }
@@ -162,6 +176,10 @@ function jsonLines(text: string, expected: number, what: string): J[][] {
 
 function famOf(ip: string): Family {
   return familyOf(ip);
+}
+
+function ruleSelector(r: RuleState): string {
+  return `${r.from ? ` from ${r.from}` : ''}${r.iif ? ` iif ${r.iif}` : ''} lookup ${r.table === LOCAL_TABLE ? 'local' : r.table}`;
 }
 
 export function renderOp(op: Op): string[] {
@@ -215,13 +233,11 @@ export function renderOp(op: Op): string[] {
         `route del ${op.route.dst} dev ${op.route.dev} proto ${RT_PROTO}${op.route.metric !== undefined ? ` metric ${op.route.metric}` : ''}${op.route.table ? ` table ${op.route.table}` : ''}`,
       ];
     case 'rule-add':
-      return [
-        `rule add from ${op.rule.from} lookup ${op.rule.table} priority ${op.rule.priority} protocol ${RT_PROTO}`,
-      ];
+      return [`rule add priority ${op.rule.priority}${ruleSelector(op.rule)} protocol ${RT_PROTO}`];
     case 'rule-flush':
       return [`rule flush protocol ${RT_PROTO}`];
     case 'rule-del':
-      return [`rule del from ${op.rule.from} lookup ${op.rule.table} priority ${op.rule.priority}`];
+      return [`rule del priority ${op.rule.priority}${ruleSelector(op.rule)}`];
     case 'neigh-replace':
       return [`neigh replace ${op.neigh.addr} lladdr ${op.neigh.mac} dev ${op.neigh.dev} nud permanent`];
     case 'neigh-del':
@@ -314,7 +330,7 @@ export class LinuxKernel implements KernelIO {
     if (rule6Run) {
       const r6 = await rule6Run;
       if (r6.code !== 0) throw new Error(`reading IPv6 rules of ${ref}: ${r6.stderr.trim()}`);
-      rules = [...parseRules(rules4 ?? []), ...parseRules(JSON.parse(r6.stdout || '[]') as J[])];
+      rules = [...parseRules(rules4 ?? [], 4), ...parseRules(JSON.parse(r6.stdout || '[]') as J[], 6)];
     }
     let fdb: FdbState[] = [];
     if (brRun) {

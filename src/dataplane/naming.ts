@@ -88,6 +88,13 @@ export function vtepNextHop(mac: string): string {
 export const POD_TABLE_BASE = 77000;
 export const POD_RULE_PRIORITY_BASE = 20000;
 export const POD_SLOTS = 4096;
+/**
+ * The kernel's `0: lookup local` moves here in pods, after our source rules: a pod may hold, on
+ * one interface, the very address a peer has in another network it reaches through another
+ * interface (overlapping ranges); with local first, its packets to that peer would never leave.
+ */
+export const POD_LOCAL_RULE_PRIORITY = 32000;
+export const LOCAL_TABLE = 255;
 
 /** Slot of each interface name of one pod (deterministic for a given set of names). */
 export function podIfSlots(ifnames: readonly string[]): Map<string, number> {

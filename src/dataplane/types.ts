@@ -140,12 +140,21 @@ export interface RouteState {
   readonly table?: number;
 }
 
-/** An `ip rule` of ours (protocol 77): packets from `from` look up `table`. Pod namespaces only. */
+/**
+ * An `ip rule` in a pod namespace. Ours carry protocol 77: `from <addr> iif lo lookup <table>`
+ * (locally generated packets only; received ones are delivered by the local table) and the
+ * relocated `lookup local`. The kernel's own `0: lookup local` is read too (`kernel: true`), so
+ * that it can be removed once ours replaces it.
+ */
 export interface RuleState {
+  readonly family: 4 | 6;
   readonly priority: number;
-  /** host CIDR (`10.1.0.5/32`, `fd00::5/128`) */
-  readonly from: string;
+  /** host CIDR (`10.1.0.5/32`, `fd00::5/128`); absent = from all */
+  readonly from?: string;
+  readonly iif?: string;
+  /** table number (255 = local) */
   readonly table: number;
+  readonly kernel?: boolean;
 }
 
 export interface NeighState {

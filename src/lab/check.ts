@@ -19,9 +19,15 @@ export interface PairResult {
   readonly from: Endpoint;
   readonly to: Endpoint;
   readonly expected: Verdict;
-  /** undefined when not probed (self, or the address also exists in the source's network). */
+  /** undefined when not probed (self, same pod). */
   readonly seen?: Verdict;
-  readonly note?: string;
+  /** `twin`: the target pod holds the same address in the source's network too (cannot tell apart). */
+  readonly note?: 'self' | 'same pod' | 'twin';
+  /**
+   * The address also exists in the source's own network: a reply would come from that other
+   * holder, so the pair is probed alone and judged by the target's ICMP echo counter.
+   */
+  readonly ambiguous?: boolean;
   /** Expected blocked because a policy denies it (not because of network isolation). */
   readonly byPolicy?: boolean;
 }
@@ -53,30 +59,50 @@ export function expectations(
         out.push({ from, to, expected: 'block', byPolicy: true });
         continue;
       }
-      // In another network the same address may exist in the source's own network: a reply
-      // would come from that other holder, so the probe cannot tell; isolation of equal
-      // addresses is covered by the dataplane tests.
-      if (
-        from.network !== to.network &&
-        endpoints.some((e) => e.network === from.network && e.ip === to.ip)
-      ) {
-        out.push({ from, to, expected, note: 'same address in source network' });
+      const holders =
+        from.network === to.network
+          ? []
+          : endpoints.filter((e) => e.network === from.network && e.ip === to.ip);
+      if (holders.some((e) => e.netns === to.netns)) {
+        out.push({ from, to, expected, note: 'twin' });
         continue;
       }
-      out.push({ from, to, expected });
+      const ambiguous = holders.length > 0;
+      out.push(ambiguous ? { from, to, expected, ambiguous } : { from, to, expected });
     }
   }
   return out;
 }
 
+/** Ping from the source interface's own address: the pod's rules pick that interface's network. */
 async function probe(runner: Runner, from: Endpoint, to: Endpoint): Promise<Verdict> {
   const family = to.ip.includes(':') ? '-6' : '-4';
   const r = await runner.run(
     'ip',
-    ['netns', 'exec', from.netns, 'ping', family, '-c', '1', '-W', '1', '-I', from.ifName, to.ip],
+    ['netns', 'exec', from.netns, 'ping', family, '-c', '1', '-W', '1', '-I', from.ip, to.ip],
     { timeoutMs: 5000 },
   );
   return r.code === 0 ? 'reach' : 'block';
+}
+
+/** Echo requests received by a pod (its own netns counters). */
+async function inEchos(runner: Runner, netns: string, family: 4 | 6): Promise<number> {
+  const file = family === 4 ? '/proc/net/snmp' : '/proc/net/snmp6';
+  const r = await runner.run('ip', ['netns', 'exec', netns, 'cat', file], { timeoutMs: 5000 });
+  if (r.code !== 0) throw new Error(`reading ICMP counters of ${netns}: ${r.stderr.trim()}`);
+  if (family === 6) return Number(/^Icmp6InEchos\s+(\d+)/m.exec(r.stdout)?.[1] ?? NaN);
+  const lines = r.stdout.split('\n').filter((l) => l.startsWith('Icmp:'));
+  const names = lines[0]?.split(/\s+/) ?? [];
+  const values = lines[1]?.split(/\s+/) ?? [];
+  return Number(values[names.indexOf('InEchos')] ?? NaN);
+}
+
+/** An ambiguous pair, probed while nothing else runs: did the echo reach this very target? */
+async function probeByCounter(runner: Runner, from: Endpoint, to: Endpoint): Promise<Verdict> {
+  const fam = to.ip.includes(':') ? 6 : 4;
+  const before = await inEchos(runner, to.netns, fam);
+  await probe(runner, from, to);
+  return (await inEchos(runner, to.netns, fam)) > before ? 'reach' : 'block';
 }
 
 export async function runChecks(
@@ -91,7 +117,7 @@ export async function runChecks(
     while (next < out.length) {
       const i = next++;
       const p = out[i]!;
-      if (p.note) continue;
+      if (p.note || p.ambiguous) continue;
       let seen = await probe(runner, p.from, p.to);
       // A first packet may be lost, and a pod attached a moment ago may not be known to the other
       // nodes' agents yet (they learn it through their watch): retry mismatches only, after a pause.
@@ -103,6 +129,14 @@ export async function runChecks(
     }
   };
   await Promise.all(Array.from({ length: parallel }, worker));
+  // Ambiguous pairs one at a time, after the others: the target's counter must see only this probe.
+  for (const [i, p] of out.entries()) {
+    if (!p.ambiguous) continue;
+    let seen = await probeByCounter(runner, p.from, p.to);
+    for (let k = 0; k < retries && seen !== p.expected; k++)
+      seen = await probeByCounter(runner, p.from, p.to);
+    out[i] = { ...p, seen };
+  }
   return out;
 }
 
@@ -142,7 +176,7 @@ export function formatMatrix(endpoints: readonly Endpoint[], results: readonly P
   });
   lines.push('');
   lines.push(
-    'o reachable, as expected   . unreachable (other network), as expected   p unreachable (policy), as expected\nX reachable but should not be   x unreachable but should be   ? not probed (same address in source network)   - self or same pod',
+    "o reachable, as expected   . unreachable (other network), as expected   p unreachable (policy), as expected\nX reachable but should not be   x unreachable but should be   ? not probed   - self or same pod\n(each probe leaves from the source interface's own address; where that address also exists in the source's network, the target's echo counter decides)",
   );
   return lines.join('\n');
 }
