@@ -3,9 +3,12 @@
 //   expr   := and ('||' and)*
 //   and    := unary ('&&' unary)*
 //   unary  := '!' unary | '(' expr ')' | 'all()' | 'global()' | 'has(' key ')'
-//           | key ('=='|'!=') str | key ['not'] 'in' '{' [str (',' str)*] '}'
+//           | key ('=='|'!=') str | key ['not'] 'in' '{' [str (',' str)* [',']] '}'
 //           | key ('contains' | 'starts with' | 'ends with') str
-// Strings are single- or double-quoted without escapes. The empty selector means all().
+// As libcalico-go's tokenizer: the two-word operators may be written as one word (`startswith`,
+// `endswith`, `notin`) or with any spaces between; only spaces and tabs separate tokens; labels are
+// at most 512 characters. Strings are single- or double-quoted without escapes. The empty selector
+// means all().
 import type { Parsed } from './cidr.js';
 
 export type CalicoSelector =
@@ -29,16 +32,22 @@ type Tok =
 
 const KEY = /^[A-Za-z0-9_./-]+$/;
 const MAX_DEPTH = 100;
+/** libcalico-go tokenizer's MaxLabelLength. */
+const MAX_LABEL = 512;
 
 function tokenize(s: string): Tok[] {
   const out: Tok[] = [];
   let i = 0;
   while (i < s.length) {
     const c = s[i]!;
-    if (/\s/.test(c)) {
+    if (c === ' ' || c === '\t') {
       i++;
       continue;
     }
+    if (/\s/.test(c))
+      throw new SelectorError(
+        `${JSON.stringify(c)} at column ${i + 1}: Calico separates tokens by spaces and tabs only (a YAML block scalar keeps newlines: use a plain or folded string)`,
+      );
     const two = s.slice(i, i + 2);
     if (two === '&&' || two === '||' || two === '==' || two === '!=') {
       out.push({ t: 'sym', v: two, pos: i });
@@ -56,6 +65,8 @@ function tokenize(s: string): Tok[] {
     } else {
       const m = /^[A-Za-z0-9_./-]+/.exec(s.slice(i));
       if (!m) throw new SelectorError(`unexpected character ${JSON.stringify(c)} at column ${i + 1}`);
+      if (m[0].length > MAX_LABEL)
+        throw new SelectorError(`label at column ${i + 1} is longer than ${MAX_LABEL} characters`);
       out.push({ t: 'ident', v: m[0], pos: i });
       i += m[0].length;
     }
@@ -139,12 +150,14 @@ class Parser {
     }
     const t = this.next();
     if (t.t !== 'ident') throw new SelectorError(`expected a label key, has(), all() or '(' ${describe(t)}`);
-    if ((t.v === 'all' || t.v === 'global') && this.isSym('(')) {
+    // Calico's tokenizer only knows `has(`, `all(` and `global(` written without a space.
+    const call = this.isSym('(') && this.peek().pos === t.pos + t.v.length;
+    if ((t.v === 'all' || t.v === 'global') && call) {
       this.next();
       this.expectSym(')');
       return { op: t.v };
     }
-    if (t.v === 'has' && this.isSym('(')) {
+    if (t.v === 'has' && call) {
       this.next();
       const k = this.next();
       if (k.t !== 'ident') throw new SelectorError(`expected a label key inside has() ${describe(k)}`);
@@ -160,6 +173,10 @@ class Parser {
       this.next();
       return { op: 'in', key, values: this.set() };
     }
+    if (this.isWord('notin')) {
+      this.next();
+      return { op: 'notIn', key, values: this.set() };
+    }
     if (this.isWord('not')) {
       this.next();
       if (!this.isWord('in')) throw new SelectorError(`expected 'in' after 'not' ${describe(this.peek())}`);
@@ -169,6 +186,10 @@ class Parser {
     if (this.isWord('contains')) {
       this.next();
       return { op: 'contains', key, value: this.expectStr() };
+    }
+    if (this.isWord('startswith') || this.isWord('endswith')) {
+      const w = (this.next() as { v: string }).v;
+      return { op: w === 'startswith' ? 'startsWith' : 'endsWith', key, value: this.expectStr() };
     }
     if (this.isWord('starts') || this.isWord('ends')) {
       const w = (this.next() as { v: string }).v;
@@ -196,6 +217,11 @@ class Parser {
         return values;
       }
       this.expectSym(',');
+      // A trailing comma before '}' is accepted, as in libcalico-go's parser.
+      if (this.isSym('}')) {
+        this.next();
+        return values;
+      }
     }
   }
 }
@@ -219,15 +245,21 @@ export function parseCalicoSelector(s: string): Parsed<CalicoSelector> {
 }
 
 /**
- * Does the selector match this label set? `global()` matches (it only narrows which kind of
- * endpoint is selected, which callers decide).
+ * Does the selector match this label set? `global()` stands for "not in a namespace" (host
+ * endpoints, global network sets): Calico only allows it in a rule's namespaceSelector, where it
+ * matches no pod, so callers evaluating a namespace selector pass `{ global: false }`.
  */
-export function matchesCalico(sel: CalicoSelector, labels: Readonly<Record<string, string>>): boolean {
+export function matchesCalico(
+  sel: CalicoSelector,
+  labels: Readonly<Record<string, string>>,
+  opts: { readonly global?: boolean } = {},
+): boolean {
   const has = (k: string): boolean => Object.prototype.hasOwnProperty.call(labels, k);
   switch (sel.op) {
     case 'all':
-    case 'global':
       return true;
+    case 'global':
+      return opts.global ?? true;
     case 'has':
       return has(sel.key);
     case 'eq':
@@ -245,11 +277,26 @@ export function matchesCalico(sel: CalicoSelector, labels: Readonly<Record<strin
     case 'notIn':
       return !(has(sel.key) && sel.values.includes(labels[sel.key]!));
     case 'not':
-      return !matchesCalico(sel.expr, labels);
+      return !matchesCalico(sel.expr, labels, opts);
     case 'and':
-      return sel.exprs.every((e) => matchesCalico(e, labels));
+      return sel.exprs.every((e) => matchesCalico(e, labels, opts));
     case 'or':
-      return sel.exprs.some((e) => matchesCalico(e, labels));
+      return sel.exprs.some((e) => matchesCalico(e, labels, opts));
+  }
+}
+
+/** Does `global()` occur anywhere in the selector? */
+export function usesGlobal(sel: CalicoSelector): boolean {
+  switch (sel.op) {
+    case 'global':
+      return true;
+    case 'not':
+      return usesGlobal(sel.expr);
+    case 'and':
+    case 'or':
+      return sel.exprs.some(usesGlobal);
+    default:
+      return false;
   }
 }
 

@@ -51,3 +51,36 @@ test('the same network name in NetworkPolicy of two API groups is one object', (
     'a Kubernetes policy of the same name is another object',
   );
 });
+
+// Multus hands `ips`/`mac` to plugins as runtimeConfig, which libcni gives only to plugins that
+// declare the capability: without it the request is dropped silently, so validate says so.
+test('ips or mac asked of a NAD without the capability is a warning naming pod, NAD and capability', () => {
+  const capNad = (caps: string) =>
+    `apiVersion: k8s.cni.cncf.io/v1\nkind: NetworkAttachmentDefinition\nmetadata: {name: blue-conf, namespace: default}\nspec:\n  config: '{"type": "multinet", "network": "a", ${caps}"ipam": {"type": "whereabouts"}}'\n`;
+  const ann =
+    '[{\\"name\\": \\"blue-conf\\", \\"ips\\": [\\"10.0.0.5\\"], \\"mac\\": \\"02:00:00:00:00:01\\"}]';
+  const warnings = (...docs: string[]) => {
+    const { documents, issues } = parseDocuments(docs.join('---\n'), 'x.yaml');
+    return validateDocuments(documents, issues)
+      .issues.filter((i) => i.severity === 'warning')
+      .map(formatIssue);
+  };
+  const w = warnings(net('a', 1, '10.0.0.0/16'), capNad(''), pod(ann));
+  assert.equal(w.length, 2);
+  assert.match(
+    w[0]!,
+    /^warning: x\.yaml:\d+ Pod\/default\/p metadata\.annotations\["k8s\.v1\.cni\.cncf\.io\/networks"\]: \[0\]\.ips: NAD default\/blue-conf has no plugin with capabilities \{"ips": true\}; Multus drops the request — add "capabilities": \{"ips": true\} to its plugin/,
+  );
+  assert.match(w[1]!, /\[0\]\.mac: NAD default\/blue-conf has no plugin with capabilities \{"mac": true\}/);
+  assert.deepEqual(
+    warnings(net('a', 1, '10.0.0.0/16'), capNad('"capabilities": {"ips": true, "mac": true}, '), pod(ann)),
+    [],
+  );
+  // A capability declared as anything but true is not declared.
+  assert.equal(
+    warnings(net('a', 1, '10.0.0.0/16'), capNad('"capabilities": {"ips": "yes"}, '), pod(ann)).length,
+    2,
+  );
+  // Warnings do not fail validation.
+  assert.deepEqual(run(net('a', 1, '10.0.0.0/16'), capNad(''), pod(ann)).errors, []);
+});

@@ -1,9 +1,10 @@
 // Checks across objects (pure): identities, VNIs, and every reference by name between kinds.
 import { cidrContains, cidrContainsIp, cidrsOverlap } from './cidr.js';
 import { formatPath, type FieldPath, type Issue, type Severity } from './issues.js';
-import { NETWORKS_ANNOTATION } from './networks-annotation.js';
+import { isObject } from './documents.js';
+import { NETWORKS_ANNOTATION, type Attachment } from './networks-annotation.js';
 import { NETWORK_ANNOTATION } from './service.js';
-import { objectRef, type NetAttachDef, type Network, type Resource } from './types.js';
+import { objectRef, type NetAttachDef, type Network, type Pod, type Resource } from './types.js';
 
 /** An object that exists in the input but failed validation: references to it are not reported. */
 export interface PresentRef {
@@ -42,6 +43,36 @@ function issue(r: Resource, severity: Severity, path: FieldPath, reason: string)
 }
 
 const where = (r: Resource): string => `${r.source.file}:${r.source.line}`;
+
+/**
+ * `ips` / `mac` asked of a NAD none of whose plugins declares the capability: Multus (libcni) passes
+ * runtimeConfig only to plugins that declare it, so the request is dropped without a word.
+ */
+function dropped(pod: Pod, a: Attachment, nad: NetAttachDef, annPath: FieldPath): Issue[] {
+  const out: Issue[] = [];
+  const asked: [string, boolean][] = [
+    ['ips', a.ips.length > 0],
+    ['mac', a.mac !== undefined],
+  ];
+  for (const [cap, wanted] of asked) {
+    if (!wanted) continue;
+    const declared = nad.spec.plugins.some((p) => {
+      const caps = p.capabilities;
+      return isObject(caps) && caps[cap] === true;
+    });
+    if (declared) continue;
+    const c = JSON.stringify({ [cap]: true }).replace(':', ': ');
+    out.push(
+      issue(
+        pod,
+        'warning',
+        annPath,
+        `[${a.index}].${cap}: NAD ${nad.metadata.namespace}/${nad.metadata.name} has no plugin with capabilities ${c}; Multus drops the request — add "capabilities": ${c} to its plugin (plugins[${nad.spec.pluginIndex}] is multinet's)`,
+      ),
+    );
+  }
+  return out;
+}
 
 /**
  * Cross-object checks over validated resources. `present` lists objects that exist but are
@@ -156,6 +187,7 @@ export function validateAll(resources: readonly Resource[], present: readonly Pr
             }
             continue;
           }
+          out.push(...dropped(r, a, nad, annPath));
           const net = networks.get(nad.spec.plugin.network);
           for (const ip of a.ips) {
             const addr = ip.split('/')[0]!;

@@ -5,7 +5,8 @@
 export type PathSegment = string | number;
 export type FieldPath = readonly PathSegment[];
 
-export type Severity = 'error' | 'note';
+/** An error refuses the input; a warning says it will not do what it asks; a note informs. */
+export type Severity = 'error' | 'warning' | 'note';
 
 export interface Issue {
   readonly severity: Severity;
@@ -33,7 +34,7 @@ export function formatPath(path: FieldPath): string {
 
 export function formatIssue(i: Issue): string {
   const where = `${i.file}:${i.line} ${i.object}${i.path ? ` ${i.path}` : ''}: ${i.reason}`;
-  return i.severity === 'note' ? `note: ${where}` : where;
+  return i.severity === 'error' ? where : `${i.severity}: ${where}`;
 }
 
 /**
@@ -50,6 +51,9 @@ export class IssueSink {
 
   error(path: FieldPath, reason: string): void {
     this.push('error', path, reason);
+  }
+  warning(path: FieldPath, reason: string): void {
+    this.push('warning', path, reason);
   }
   note(path: FieldPath, reason: string): void {
     this.push('note', path, reason);

@@ -1,5 +1,7 @@
-// Kubernetes NetworkPolicy (networking.k8s.io/v1): parsed and validated so that manifests mixing
-// both kinds validate; multinet enforces Calico policies.
+// Kubernetes NetworkPolicy (networking.k8s.io/v1), with the API's meaning of null, empty and missing
+// (kubernetes.io/docs/reference/kubernetes-api/policy-resources/network-policy-v1/): JSON null is
+// the same as a missing field (Go pointers and slices decode it to nil), while `{}` is an empty
+// selector that selects everything. So `namespaceSelector: null` is no namespace selector at all.
 import { parseCidr, cidrContains, type Cidr } from './cidr.js';
 import type { Fields } from './fields.js';
 import type { FieldPath } from './issues.js';
@@ -16,6 +18,9 @@ import type {
   PolicyType,
   SourceRef,
 } from './types.js';
+
+/** Absent as the API server sees it: missing or JSON null (YAML `key:` with no value). */
+const absent = (v: unknown): boolean => v === undefined || v === null;
 
 function sel(f: Fields, path: FieldPath, v: unknown): LabelSelector | undefined {
   const r = labelSelectorFromObject(v);
@@ -42,7 +47,7 @@ function rule(f: Fields, path: FieldPath, v: unknown, peersKey: 'from' | 'to'): 
       const err = checkPortName(po.port);
       if (err) f.sink.error([...pp, 'port'], err);
       else port = po.port;
-    } else if (po.port !== undefined) f.sink.error([...pp, 'port'], 'must be a port number or name');
+    } else if (!absent(po.port)) f.sink.error([...pp, 'port'], 'must be a port number or name');
     const endPort = f.integer([...pp, 'endPort'], po.endPort, { min: 1, max: 65535 });
     if (endPort !== undefined && (typeof port !== 'number' || endPort < port)) {
       f.sink.error([...pp, 'endPort'], 'needs a numeric port not greater than it');
@@ -59,11 +64,15 @@ function rule(f: Fields, path: FieldPath, v: unknown, peersKey: 'from' | 'to'): 
     const po = f.object(pp, p, true);
     if (!po) return;
     f.onlyFields(pp, po, ['podSelector', 'namespaceSelector', 'ipBlock']);
-    if (po.ipBlock !== undefined && (po.podSelector !== undefined || po.namespaceSelector !== undefined)) {
+    if (!absent(po.ipBlock) && (!absent(po.podSelector) || !absent(po.namespaceSelector))) {
       f.sink.error([...pp, 'ipBlock'], 'cannot be combined with podSelector or namespaceSelector');
     }
-    if (po.ipBlock === undefined && po.podSelector === undefined && po.namespaceSelector === undefined) {
-      f.sink.error(pp, 'needs podSelector, namespaceSelector or ipBlock');
+    // Kubernetes refuses an empty peer ("must specify a peer"); null selectors do not count.
+    if (absent(po.ipBlock) && absent(po.podSelector) && absent(po.namespaceSelector)) {
+      f.sink.error(
+        pp,
+        'needs podSelector, namespaceSelector or ipBlock (a null selector is no selector; {} selects all)',
+      );
     }
     let ipBlock: K8sPolicyPeer['ipBlock'];
     const ib = f.object([...pp, 'ipBlock'], po.ipBlock);
@@ -83,11 +92,10 @@ function rule(f: Fields, path: FieldPath, v: unknown, peersKey: 'from' | 'to'): 
       });
       if (c?.ok) ipBlock = { cidr: c.value, except };
     }
-    const ps = po.podSelector === undefined ? undefined : sel(f, [...pp, 'podSelector'], po.podSelector);
-    const ns =
-      po.namespaceSelector === undefined
-        ? undefined
-        : sel(f, [...pp, 'namespaceSelector'], po.namespaceSelector);
+    const ps = absent(po.podSelector) ? undefined : sel(f, [...pp, 'podSelector'], po.podSelector);
+    const ns = absent(po.namespaceSelector)
+      ? undefined
+      : sel(f, [...pp, 'namespaceSelector'], po.namespaceSelector);
     peers.push({
       ...(ps ? { podSelector: ps } : {}),
       ...(ns ? { namespaceSelector: ns } : {}),
@@ -105,8 +113,7 @@ export function validateK8sPolicy(
   const spec = f.object(['spec'], rawSpec, true);
   if (!spec) return undefined;
   f.onlyFields(['spec'], spec, ['podSelector', 'policyTypes', 'ingress', 'egress']);
-  if (spec.podSelector === undefined)
-    f.sink.error(['spec', 'podSelector'], 'is required ({} selects every pod)');
+  // Optional since Kubernetes 1.31's API docs: missing (or null) is the empty selector, every pod.
   const podSelector = sel(f, ['spec', 'podSelector'], spec.podSelector) ?? [];
   const ingress: K8sPolicyRule[] = [];
   const egress: K8sPolicyRule[] = [];
@@ -119,8 +126,9 @@ export function validateK8sPolicy(
     if (rr) egress.push(rr);
   });
   let policyTypes: PolicyType[] = egress.length > 0 ? ['Ingress', 'Egress'] : ['Ingress'];
+  // Kubernetes defaults policyTypes when the list is empty, not only when it is missing.
   const pt = f.list(['spec', 'policyTypes'], spec.policyTypes);
-  if (pt) {
+  if (pt && pt.length > 0) {
     policyTypes = [];
     pt.forEach((t, i) => {
       if (t !== 'Ingress' && t !== 'Egress')

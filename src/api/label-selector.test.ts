@@ -77,3 +77,16 @@ describe('Kubernetes label selector', () => {
     assert.deepEqual(sel(formatLabelSelector(s)), s);
   });
 });
+
+test('structured form: null members are missing ones (as the API server decodes them)', () => {
+  for (const obj of [null, {}, { matchLabels: null }, { matchExpressions: null }]) {
+    const r = labelSelectorFromObject(obj);
+    assert.deepEqual(r, { ok: true, value: [] }, JSON.stringify(obj));
+  }
+  const r = labelSelectorFromObject({ matchExpressions: [{ key: 'a', operator: 'Exists', values: null }] });
+  assert.deepEqual(r, { ok: true, value: [{ key: 'a', op: 'exists', values: [] }] });
+  assert.equal(
+    labelSelectorFromObject({ matchExpressions: [{ key: 'a', operator: 'In', values: null }] }).ok,
+    false,
+  );
+});

@@ -148,7 +148,8 @@ export function labelSelectorFromObject(obj: unknown): Parsed<LabelSelector> {
   for (const k of Object.keys(obj)) {
     if (k !== 'matchLabels' && k !== 'matchExpressions') return { ok: false, error: `unknown field "${k}"` };
   }
-  if (obj.matchLabels !== undefined) {
+  // null members are missing ones, as the API server decodes them.
+  if (obj.matchLabels !== undefined && obj.matchLabels !== null) {
     if (!isObject(obj.matchLabels)) return { ok: false, error: 'matchLabels must be a map of strings' };
     for (const [k, v] of Object.entries(obj.matchLabels)) {
       const err =
@@ -158,7 +159,7 @@ export function labelSelectorFromObject(obj: unknown): Parsed<LabelSelector> {
       reqs.push({ key: k, op: 'eq', values: [v as string] });
     }
   }
-  if (obj.matchExpressions !== undefined) {
+  if (obj.matchExpressions !== undefined && obj.matchExpressions !== null) {
     if (!Array.isArray(obj.matchExpressions)) return { ok: false, error: 'matchExpressions must be a list' };
     for (const [n, e] of obj.matchExpressions.entries()) {
       if (!isObject(e) || typeof e.key !== 'string')

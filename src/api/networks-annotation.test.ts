@@ -90,4 +90,41 @@ describe('k8s.v1.cni.cncf.io/networks', () => {
         ['[0].mac', '[1].nam', '[1].name'],
       );
   });
+
+  // Network Plumbing WG multi-net-spec v1.x, section 4.1.2.1 (JSON list format keys).
+  test('keys with a "." are implementation keys: accepted and kept; keys without one are reserved', () => {
+    const [a] = ok('[{"name": "n", "org.example.qos": {"class": "gold"}, "k8s.example.io/x": 1}]');
+    assert.deepEqual(a!.extra, { 'org.example.qos': { class: 'gold' }, 'k8s.example.io/x': 1 });
+    const r = parseNetworksAnnotation('[{"name": "n", "qos": 1}]', 'default');
+    assert.equal(r.ok, false);
+    if (!r.ok) assert.match(r.errors[0]!.reason, /unknown field "qos".*reserved.*"org\.example\.qos"/);
+  });
+
+  test('two elements asking for default-route make the annotation invalid', () => {
+    const r = parseNetworksAnnotation(
+      JSON.stringify([
+        { name: 'a', interface: 'net1', 'default-route': ['10.0.0.1'] },
+        { name: 'b', interface: 'net2' },
+        { name: 'c', interface: 'net3', 'default-route': ['10.1.0.1'] },
+      ]),
+      'default',
+    );
+    assert.equal(r.ok, false);
+    if (!r.ok)
+      assert.deepEqual(
+        r.errors.map((e) => [e.path, e.reason.slice(0, 52)]),
+        [['[2].default-route', 'attachment [0] already asks for the default route; t']],
+      );
+    // One element with a gateway per family is one element: allowed.
+    assert.deepEqual(ok('[{"name": "a", "default-route": ["10.0.0.1", "fd00::1"]}]')[0]!.defaultRoute, [
+      '10.0.0.1',
+      'fd00::1',
+    ]);
+  });
+
+  test('"ips" must hold at least one address', () => {
+    const r = parseNetworksAnnotation('[{"name": "n", "ips": []}]', 'default');
+    assert.equal(r.ok, false);
+    if (!r.ok) assert.equal(r.errors[0]!.path, '[0].ips');
+  });
 });

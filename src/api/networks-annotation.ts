@@ -80,6 +80,17 @@ export function parseNetworksAnnotation(
       else errors.push({ path: `[${index}]`, reason: r.error });
     });
   }
+  // NPWG spec v1.1 (default-route): only one element may ask for the pod's default route.
+  let routeOwner: number | undefined;
+  for (const a of out) {
+    if (a.defaultRoute.length === 0) continue;
+    if (routeOwner === undefined) routeOwner = a.index;
+    else
+      errors.push({
+        path: `[${a.index}].default-route`,
+        reason: `attachment [${routeOwner}] already asks for the default route; the Network Plumbing WG spec allows one element with "default-route"`,
+      });
+  }
   const seen = new Map<string, number>();
   for (const a of out) {
     if (a.interface === DEFAULT_INTERFACE) {
@@ -154,8 +165,14 @@ function fromJson(
     return { ok: false, errors: [{ path: p(), reason: 'must be an object with at least "name"' }] };
   const extra: Record<string, unknown> = {};
   for (const k of Object.keys(el)) {
-    if (PASSTHROUGH_KEYS.has(k)) extra[k] = el[k];
-    else if (!KNOWN_KEYS.has(k)) errors.push({ path: p(k), reason: `unknown field "${k}"` });
+    // The spec reserves keys without a '.'; implementations name theirs in reverse domain notation
+    // (e.g. "org.example.key"), which are kept untouched like Multus's own extras.
+    if (PASSTHROUGH_KEYS.has(k) || k.includes('.')) extra[k] = el[k];
+    else if (!KNOWN_KEYS.has(k))
+      errors.push({
+        path: p(k),
+        reason: `unknown field "${k}" (keys without a '.' are reserved by the spec; implementation keys look like "org.example.${k}")`,
+      });
   }
   if (typeof el.name !== 'string')
     errors.push({ path: p('name'), reason: 'is required and must be a string' });
@@ -179,6 +196,8 @@ function fromJson(
   const ips: string[] = [];
   if (el.ips !== undefined) {
     if (!Array.isArray(el.ips)) errors.push({ path: p('ips'), reason: 'must be a list of IP addresses' });
+    else if (el.ips.length === 0)
+      errors.push({ path: p('ips'), reason: 'must list at least one IP address (spec: omit "ips" instead)' });
     else
       el.ips.forEach((ip, n) => {
         const r = typeof ip === 'string' ? normaliseIp(ip) : undefined;

@@ -1,7 +1,7 @@
 // Calico NetworkPolicy and GlobalNetworkPolicy (crd.projectcalico.org/v1 and projectcalico.org/v3),
 // with the multinet per-rule network annotation.
 import { parseCidr, type Cidr } from './cidr.js';
-import { parseCalicoSelector, type CalicoSelector } from './calico-selector.js';
+import { parseCalicoSelector, usesGlobal, type CalicoSelector } from './calico-selector.js';
 import type { Fields } from './fields.js';
 import type { FieldPath } from './issues.js';
 import { checkPortName } from './names.js';
@@ -96,12 +96,33 @@ export function parsePort(v: unknown): { ok: true; value: PortMatch } | { ok: fa
   return err ? { ok: false, error: err } : { ok: true, value: { kind: 'named', name: v } };
 }
 
-function selector(f: Fields, path: FieldPath, v: unknown): { sel: CalicoSelector; text: string } | undefined {
+/** Calico's CRD limit on every selector field. */
+const MAX_SELECTOR = 1024;
+
+/**
+ * A selector field. Calico's fields are plain strings with omitempty: null, missing and "" are the
+ * same (absent), which callers give their meaning (a rule: no restriction; a policy: all()).
+ * `global()` is only valid in a rule's namespaceSelector (Calico's CRD validation).
+ */
+function selector(
+  f: Fields,
+  path: FieldPath,
+  v: unknown,
+  allowGlobal = false,
+): { sel: CalicoSelector; text: string } | undefined {
   const text = f.string(path, v);
-  if (text === undefined) return undefined;
+  if (text === undefined || text === '') return undefined;
+  if (text.length > MAX_SELECTOR) {
+    f.sink.error(path, `selector is ${text.length} characters long; Calico allows at most ${MAX_SELECTOR}`);
+    return undefined;
+  }
   const r = parseCalicoSelector(text);
   if (!r.ok) {
     f.sink.error(path, r.error);
+    return undefined;
+  }
+  if (!allowGlobal && usesGlobal(r.value)) {
+    f.sink.error(path, "global() can only be used in a rule's namespaceSelector");
     return undefined;
   }
   return { sel: r.value, text };
@@ -149,8 +170,9 @@ function entity(
     return out;
   };
   const s = selector(f, [...path, 'selector'], o.selector);
-  const ns = selector(f, [...path, 'notSelector'], o.notSelector);
-  const nss = selector(f, [...path, 'namespaceSelector'], o.namespaceSelector);
+  // Calico's CRD rule forbids global() in `selector` only; notSelector keeps the parser's word.
+  const ns = selector(f, [...path, 'notSelector'], o.notSelector, true);
+  const nss = selector(f, [...path, 'namespaceSelector'], o.namespaceSelector, true);
   return {
     ...(s ? { selector: s.sel, selectorText: s.text } : {}),
     ...(ns ? { notSelector: ns.sel, notSelectorText: ns.text } : {}),
@@ -251,10 +273,11 @@ export function validateCalicoPolicy(
       f.sink.error(['spec', 'order'], 'must be a number');
     else order = spec.order;
   }
+  // An absent or empty policy selector selects every endpoint in scope.
+  const ALL = { sel: { op: 'all' } as CalicoSelector, text: 'all()' };
+  const before = f.sink.errorCount;
   const sel =
-    spec.selector === undefined
-      ? { sel: { op: 'all' } as CalicoSelector, text: 'all()' }
-      : selector(f, ['spec', 'selector'], spec.selector);
+    selector(f, ['spec', 'selector'], spec.selector) ?? (f.sink.errorCount > before ? undefined : ALL);
   const nsSel = global ? selector(f, ['spec', 'namespaceSelector'], spec.namespaceSelector) : undefined;
   const rules = (k: 'ingress' | 'egress'): Rule[] => {
     const out: Rule[] = [];
@@ -268,7 +291,8 @@ export function validateCalicoPolicy(
   const egress = rules('egress');
   let types: PolicyType[];
   const tl = f.list(['spec', 'types'], spec.types);
-  if (tl) {
+  // `types: []` is unset to Calico (omitempty), so it takes the defaults below.
+  if (tl && tl.length > 0) {
     types = [];
     tl.forEach((t, i) => {
       if (t !== 'Ingress' && t !== 'Egress')

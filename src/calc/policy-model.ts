@@ -133,17 +133,17 @@ function calicoPodSet(
     key: `calico|${scope}|${selText}`,
     matches: (pod) =>
       (nsSel
-        ? matchesCalico(nsSel, calicoNamespaceLabels(pod.namespace))
+        ? matchesCalico(nsSel, calicoNamespaceLabels(pod.namespace), { global: false })
         : ns === undefined || pod.namespace === ns) &&
       (sel === undefined || matchesCalico(sel, pod.labels)),
   };
 }
 
 function calicoEntity(e: EntityRule, ns: string | undefined): NEntity {
-  const pods =
-    e.selector || e.namespaceSelector
-      ? calicoPodSet(e.selector, e.selectorText ?? 'all()', e, ns)
-      : undefined;
+  // As Calico's rule conversion: in a NetworkPolicy, using any selector field (notSelector too)
+  // limits the rule to endpoints of the policy's namespace (or of the namespaceSelector's).
+  const scoped = e.selector || e.namespaceSelector || (e.notSelector && ns !== undefined);
+  const pods = scoped ? calicoPodSet(e.selector, e.selectorText ?? 'all()', e, ns) : undefined;
   const notPods = e.notSelector ? calicoPodSet(e.notSelector, e.notSelectorText ?? '', e, ns) : undefined;
   return {
     ...(pods ? { pods } : {}),

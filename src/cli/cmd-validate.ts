@@ -43,6 +43,7 @@ export async function runValidate(
         status: o.skipped ? 'skipped' : o.resource && !failed.has(n) ? 'ok' : 'error',
       })),
       errors: report.issues.filter((i) => i.severity === 'error'),
+      warnings: report.issues.filter((i) => i.severity === 'warning'),
       notes: report.issues.filter((i) => i.severity === 'note'),
     };
     return { exitCode, text: JSON.stringify(json, null, 2) + '\n' };
@@ -53,12 +54,14 @@ export async function runValidate(
     lines.push(`${status} ${o.file}:${o.line} ${o.ref}`);
   }
   const errors = report.issues.filter((i) => i.severity === 'error');
+  const warnings = report.issues.filter((i) => i.severity === 'warning');
   const notes = report.issues.filter((i) => i.severity === 'note');
   if (errors.length) lines.push('', ...errors.map(formatIssue));
+  if (warnings.length) lines.push('', ...warnings.map(formatIssue));
   if (notes.length) lines.push('', ...notes.map(formatIssue));
   lines.push(
     '',
-    `${report.objects.length} object(s) in ${loaded.files.length} file(s): ${errors.length} error(s), ${notes.length} note(s)`,
+    `${report.objects.length} object(s) in ${loaded.files.length} file(s): ${errors.length} error(s), ${warnings.length} warning(s), ${notes.length} note(s)`,
   );
   return { exitCode, text: lines.join('\n') + '\n' };
 }
