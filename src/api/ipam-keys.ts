@@ -35,11 +35,13 @@ const NOT_IMPLEMENTED: Readonly<Record<string, { severity: 'error' | 'note'; rea
   },
   gateway: {
     severity: 'note',
-    reason: 'not implemented by multinet and ignored: pods reach their network through the gateway 169.254.1.1',
+    reason:
+      'not implemented by multinet and ignored: pods reach their network through the gateway 169.254.1.1',
   },
   routes: {
     severity: 'note',
-    reason: "not implemented by multinet and ignored: the agent gives each pod routes to its network's ranges",
+    reason:
+      "not implemented by multinet and ignored: the agent gives each pod routes to its network's ranges",
   },
   dns: { severity: 'note', reason: 'not implemented by multinet and ignored: the CNI result carries no DNS' },
   datastore: { severity: 'note', reason: OPERATIONAL },
@@ -62,9 +64,13 @@ const NOT_IMPLEMENTED: Readonly<Record<string, { severity: 'error' | 'note'; rea
   leader_retry_period: { severity: 'note', reason: OPERATIONAL },
   reconciler_cron_expression: {
     severity: 'note',
-    reason: 'is ignored: the agent reclaims leaked addresses periodically itself (see multinet ipam reconcile)',
+    reason:
+      'is ignored: the agent reclaims leaked addresses periodically itself (see multinet ipam reconcile)',
   },
-  sleep_for_race: { severity: 'note', reason: 'is ignored: multinet claims addresses without a race to sleep through' },
+  sleep_for_race: {
+    severity: 'note',
+    reason: 'is ignored: multinet claims addresses without a race to sleep through',
+  },
 };
 
 /** What to say about a key outside IPAM_KEYS: a named refusal or note, or "unknown field". */

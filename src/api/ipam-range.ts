@@ -24,7 +24,9 @@ const SLOPPY_V4 = /^\d{1,5}(\.\d{1,5}){3}$/;
  * An address as Whereabouts takes it: any IPv6 spelling (upper case, leading zeros, `::0`) and
  * IPv4 with leading zeros read as decimal, as Go's ParseIPSloppy does. Returns canonical text.
  */
-export function parseRangeIp(s: string): { ok: true; ip: Ip; sloppy: boolean } | { ok: false; error: string } {
+export function parseRangeIp(
+  s: string,
+): { ok: true; ip: Ip; sloppy: boolean } | { ok: false; error: string } {
   const bad = { ok: false as const, error: `"${s}" is not an IP address` };
   if (s.includes(':')) {
     // Zones (`%eth0`) name a link, not an address of a range.
@@ -97,7 +99,11 @@ export function assignableBounds(r: IpamRange): { first: bigint; last: bigint } 
   const p2p = r.range.prefixLength >= bits - 1;
   const first = r.rangeStart !== undefined ? ipValue(r.rangeStart) : p2p ? c.net.first : c.net.first + 1n;
   const last =
-    r.rangeEnd !== undefined ? ipValue(r.rangeEnd) : p2p || r.range.family === 6 ? c.net.last : c.net.last - 1n;
+    r.rangeEnd !== undefined
+      ? ipValue(r.rangeEnd)
+      : p2p || r.range.family === 6
+        ? c.net.last
+        : c.net.last - 1n;
   return { first, last };
 }
 
@@ -132,7 +138,9 @@ export function readIpamRange(
   if (!c.ok) {
     f.sink.error(
       [...path, 'range'],
-      dash >= 0 ? `"${text}" is not "first-last/prefix": ${c.error}` : `${c.error.replace(/^"[^"]*"/, `"${text}"`)}`,
+      dash >= 0
+        ? `"${text}" is not "first-last/prefix": ${c.error}`
+        : `${c.error.replace(/^"[^"]*"/, `"${text}"`)}`,
     );
     return undefined;
   }
@@ -176,7 +184,10 @@ export function readIpamRange(
   if (dash >= 0) {
     for (const k of ['range_start', 'range_end'] as const) {
       if (o[k] !== undefined)
-        f.sink.error([...path, k], `conflicts with range "${text}", which already gives first and last address`);
+        f.sink.error(
+          [...path, k],
+          `conflicts with range "${text}", which already gives first and last address`,
+        );
     }
     start = bound('range', text.slice(0, dash));
     end = bound('range', netText.slice(0, netText.lastIndexOf('/')), c.ip);

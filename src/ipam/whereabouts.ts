@@ -20,7 +20,10 @@ export function poolFromWhereabouts(
   const read = readIpamRanges(new Fields(sink), [], ipam);
   const err = sink.issues.find((i) => i.severity === 'error');
   if (err) throw new IpamError('InvalidPool', `${where}${err.path ? `.${err.path}` : ''}: ${err.reason}`);
-  return { network, ranges: poolRanges({ ranges: read, rangeFromNetwork: read.length === 0 }, networkRange, where) };
+  return {
+    network,
+    ranges: poolRanges({ ranges: read, rangeFromNetwork: read.length === 0 }, networkRange, where),
+  };
 }
 
 /**
