@@ -274,7 +274,7 @@ export function checkIpamRanges(
     if (clash) {
       f.sink.error(
         [...path, 'range'],
-        `${r.range.text} overlaps ${clash.text} at ${formatRangePath(clash.path)} (ranges of one IP family form one pool)`,
+        `${r.range.text} overlaps ${formatRangePath(clash.path)} ${clash.text} (ranges of one IP family form one pool)`,
       );
     }
     seen.push({ family: fam, first, last, path, text: r.range.text });
