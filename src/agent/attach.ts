@@ -15,6 +15,7 @@ import { KIND_NETWORK, type ClusterCache } from './cache.js';
 import { pluginFromNetConf, nadNameFor } from './manifests.js';
 import type { Logger } from '../util/log.js';
 import { isIP } from 'node:net';
+import { poolRanges } from '../ipam/whereabouts.js';
 
 export interface AttachDeps {
   readonly node: string;
@@ -106,17 +107,11 @@ export class AttachmentService implements CniHandler {
         'the plugin config needs an "ipam" section (e.g. {"type": "whereabouts"})',
       );
     } else {
-      const ipamConf = plugin.value.ipam;
-      const ranges: PoolRange[] =
-        ipamConf.rangeFromNetwork || ipamConf.ranges.length === 0
-          ? network.ranges.map((range) => ({ range, exclude: [] }))
-          : ipamConf.ranges.map((r) => ({
-              range: r.range.text,
-              exclude: r.exclude.map((e) => e.text),
-              ...(r.rangeStart ? { rangeStart: r.rangeStart } : {}),
-              ...(r.rangeEnd ? { rangeEnd: r.rangeEnd } : {}),
-            }));
       try {
+        const ranges: PoolRange[] = poolRanges(plugin.value.ipam, network.ranges).map((r) => ({
+          ...r,
+          exclude: r.exclude ?? [],
+        }));
         ips = await ipam.allocate({
           network: network.name,
           ranges,

@@ -2,40 +2,15 @@
 // conflist. Ours is the plugin of type `calico` (the reference's form, network named in
 // `dataplane_options.network_name`) or `multinet` (our own: `"network": "<name>"` or the same
 // dataplane_options). IPAM types in AGENT_IPAM_TYPES are ours; any other is a delegated plugin.
-import { parseCidr, parseIp, cidrContainsIp, type Cidr } from './cidr.js';
+import { readIpamRanges } from './ipam-range.js';
+import { ipamKeyIssue, IPAM_KEYS } from './ipam-keys.js';
 import type { Fields } from './fields.js';
 import type { FieldPath } from './issues.js';
-import type { IpamConfig, IpamRange, MultinetPlugin, NetAttachDef, ObjectMeta, SourceRef } from './types.js';
+import type { IpamConfig, MultinetPlugin, NetAttachDef, ObjectMeta, SourceRef } from './types.js';
 
 export const OUR_PLUGIN_TYPES = ['calico', 'multinet'] as const;
 /** IPAM types the agent allocates itself (Whereabouts semantics); others are delegated plugins. */
 export const AGENT_IPAM_TYPES: readonly string[] = ['whereabouts', 'multinet-ipam'];
-
-const IPAM_KEYS = [
-  'type',
-  'range',
-  'range_start',
-  'range_end',
-  'exclude',
-  'ipRanges',
-  'network_name',
-  'enable_overlapping_ranges',
-  'network',
-  // Whereabouts operational keys we accept and ignore.
-  'log_file',
-  'log_level',
-  'kubernetes',
-  'datastore',
-  'etcd_host',
-  'gateway',
-  'routes',
-  'configuration_path',
-  'reconciler_cron_expression',
-  'leader_lease_duration',
-  'leader_renew_deadline',
-  'leader_retry_period',
-  'sleep_for_race',
-];
 
 /**
  * JSON.parse that tolerates trailing commas before `}` or `]`. The seed's NAD has
@@ -194,7 +169,11 @@ function validateIpam(
     }
     return { type, ranges: [], rangeFromNetwork: false, enableOverlappingRanges: true, raw: o };
   }
-  f.onlyFields(path, o, IPAM_KEYS);
+  for (const k of Object.keys(o)) {
+    const issue = IPAM_KEYS.includes(k) ? undefined : ipamKeyIssue(k);
+    if (issue?.severity === 'note') f.sink.note([...path, k], issue.reason);
+    else if (issue) f.sink.error([...path, k], issue.reason);
+  }
   const net = f.string([...path, 'network'], o.network);
   if (net !== undefined && net !== network) {
     f.sink.error(
@@ -205,18 +184,7 @@ function validateIpam(
   const networkName = f.string([...path, 'network_name'], o.network_name);
   const enableOverlappingRanges =
     f.boolean([...path, 'enable_overlapping_ranges'], o.enable_overlapping_ranges) ?? true;
-  const ranges: IpamRange[] = [];
-  const top = readRange(f, path, o, true);
-  if (top) ranges.push(top);
-  const ipRanges = f.list([...path, 'ipRanges'], o.ipRanges);
-  ipRanges?.forEach((r, n) => {
-    const ro = f.object([...path, 'ipRanges', n], r, true);
-    if (!ro) return;
-    f.onlyFields([...path, 'ipRanges', n], ro, ['range', 'range_start', 'range_end', 'exclude']);
-    const rr = readRange(f, [...path, 'ipRanges', n], ro, false);
-    if (rr) ranges.push(rr);
-  });
-  // exclude at top level applies to the top-level range only, as in Whereabouts.
+  const ranges = readIpamRanges(f, path, o);
   if (f.sink.errorCount > 0) return undefined;
   return {
     type: type ?? 'whereabouts',
@@ -227,66 +195,4 @@ function validateIpam(
     enableOverlappingRanges,
     raw: o,
   };
-}
-
-/** `range` (+ range_start, range_end, exclude). Host bits in `range` are masked, as Whereabouts does. */
-function readRange(
-  f: Fields,
-  path: FieldPath,
-  o: Record<string, unknown>,
-  optional: boolean,
-): IpamRange | undefined {
-  const text = f.string([...path, 'range'], o.range, !optional);
-  if (text === undefined) {
-    for (const k of ['range_start', 'range_end', 'exclude']) {
-      if (o[k] !== undefined) f.sink.error([...path, k], 'needs "range" next to it');
-    }
-    return undefined;
-  }
-  const c = parseCidr(text, false);
-  if (!c.ok) {
-    f.sink.error([...path, 'range'], c.error);
-    return undefined;
-  }
-  const range = c.value;
-  const ipIn = (k: string): string | undefined => {
-    const s = f.string([...path, k], o[k]);
-    if (s === undefined) return undefined;
-    const ip = parseIp(s);
-    if (!ip.ok) f.sink.error([...path, k], ip.error);
-    else if (!cidrContainsIp(range, ip.value.text))
-      f.sink.error([...path, k], `${s} is outside range ${range.text}`);
-    else return ip.value.text;
-    return undefined;
-  };
-  let rangeStart = ipIn('range_start');
-  const rangeEnd = ipIn('range_end');
-  if (rangeStart && rangeEnd && compareIps(rangeStart, rangeEnd) > 0) {
-    f.sink.error([...path, 'range_end'], `${rangeEnd} is before range_start ${rangeStart}`);
-  }
-  if (text !== range.text && rangeStart === undefined) {
-    // Whereabouts reads `10.1.1.5/24` as range 10.1.1.0/24 starting at 10.1.1.5.
-    const host = parseIp(text.slice(0, text.indexOf('/')));
-    if (host.ok) rangeStart = host.value.text;
-  }
-  const exclude: Cidr[] = [];
-  f.list([...path, 'exclude'], o.exclude)?.forEach((e, n) => {
-    const s = f.string([...path, 'exclude', n], e, true);
-    if (s === undefined) return;
-    const ec = parseCidr(s);
-    if (!ec.ok) f.sink.error([...path, 'exclude', n], ec.error);
-    else exclude.push(ec.value);
-  });
-  return { range, ...(rangeStart ? { rangeStart } : {}), ...(rangeEnd ? { rangeEnd } : {}), exclude };
-}
-
-function compareIps(a: string, b: string): number {
-  const x = parseIp(a);
-  const y = parseIp(b);
-  if (!x.ok || !y.ok) return 0;
-  for (let i = 0; i < x.value.bytes.length; i++) {
-    const d = x.value.bytes[i]! - (y.value.bytes[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  return 0;
 }

@@ -80,7 +80,8 @@ spec:
     assert.deepEqual(
       ipam.ranges.map((r) => [r.range.text, r.rangeStart, r.rangeEnd, r.exclude.map((e) => e.text)]),
       [
-        ['172.19.0.0/24', '172.19.0.5', undefined, ['172.19.0.0/30']],
+        // Host bits in range are masked, the whole network is used (Whereabouts since v0.4).
+        ['172.19.0.0/24', undefined, undefined, ['172.19.0.0/30']],
         ['fd00::/64', undefined, 'fd00::ff', []],
       ],
     );

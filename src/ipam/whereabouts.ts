@@ -2,6 +2,12 @@
 //   range (+ range_start, range_end, exclude) -> ranges[0]
 //   ipRanges: [{range, range_start, range_end, exclude}] -> further ranges
 //   "network": "blue" with no range -> the Network's own range (networkRange), as in the seed.
+// The ranges are read by the api's reader, the one `multinet validate` and the CNI ADD use, so
+// the three cannot disagree on what a range means.
+import { Fields } from '../api/fields.js';
+import { readIpamRanges } from '../api/ipam-range.js';
+import { IssueSink } from '../api/issues.js';
+import type { IpamConfig } from '../api/types.js';
 import { IpamError, type IpPool, type IpRange } from './pool.js';
 
 export function poolFromWhereabouts(
@@ -10,35 +16,33 @@ export function poolFromWhereabouts(
   networkRange?: string | readonly string[],
 ): IpPool {
   const where = `network ${JSON.stringify(network)}: ipam`;
-  const one = (o: Record<string, unknown>, f: string): IpRange => {
-    for (const k of ['range_start', 'range_end'] as const) {
-      if (o[k] !== undefined && typeof o[k] !== 'string')
-        throw new IpamError('InvalidPool', `${where}.${f}${k}: must be an address string`);
-    }
-    if (
-      o.exclude !== undefined &&
-      (!Array.isArray(o.exclude) || o.exclude.some((e) => typeof e !== 'string'))
-    ) {
-      throw new IpamError('InvalidPool', `${where}.${f}exclude: must be a list of CIDR strings`);
-    }
-    return {
-      range: o.range as string,
-      ...(o.range_start !== undefined ? { rangeStart: o.range_start as string } : {}),
-      ...(o.range_end !== undefined ? { rangeEnd: o.range_end as string } : {}),
-      ...(o.exclude !== undefined ? { exclude: o.exclude as string[] } : {}),
-    };
+  const sink = new IssueSink('<ipam>', () => 0, where);
+  const read = readIpamRanges(new Fields(sink), [], ipam);
+  const err = sink.issues.find((i) => i.severity === 'error');
+  if (err) throw new IpamError('InvalidPool', `${where}${err.path ? `.${err.path}` : ''}: ${err.reason}`);
+  return {
+    network,
+    ranges: poolRanges({ ranges: read, rangeFromNetwork: read.length === 0 }, networkRange, where),
   };
-  const ranges: IpRange[] = [];
-  if (ipam.range !== undefined) ranges.push(one(ipam, ''));
-  if (ipam.ipRanges !== undefined) {
-    if (!Array.isArray(ipam.ipRanges))
-      throw new IpamError('InvalidPool', `${where}.ipRanges: must be a list`);
-    ipam.ipRanges.forEach((r: unknown, i) => {
-      if (typeof r !== 'object' || r === null)
-        throw new IpamError('InvalidPool', `${where}.ipRanges[${i}]: must be an object`);
-      ranges.push(one(r as Record<string, unknown>, `ipRanges[${i}].`));
-    });
-  }
+}
+
+/**
+ * The pool ranges of a validated ipam section (what the CNI ADD allocates from): its own ranges,
+ * or the Network's when it names none.
+ */
+export function poolRanges(
+  conf: Pick<IpamConfig, 'ranges' | 'rangeFromNetwork'>,
+  networkRange?: string | readonly string[],
+  where = 'ipam',
+): IpRange[] {
+  const ranges: IpRange[] = conf.rangeFromNetwork
+    ? []
+    : conf.ranges.map((r) => ({
+        range: r.range.text,
+        ...(r.rangeStart !== undefined ? { rangeStart: r.rangeStart } : {}),
+        ...(r.rangeEnd !== undefined ? { rangeEnd: r.rangeEnd } : {}),
+        ...(r.exclude.length ? { exclude: r.exclude.map((e) => e.text) } : {}),
+      }));
   if (ranges.length === 0) {
     const nr = typeof networkRange === 'string' ? [networkRange] : (networkRange ?? []);
     if (nr.length === 0) {
@@ -49,5 +53,5 @@ export function poolFromWhereabouts(
     }
     for (const r of nr) ranges.push({ range: r });
   }
-  return { network, ranges };
+  return ranges;
 }
