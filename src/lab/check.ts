@@ -24,8 +24,8 @@ export interface PairResult {
   /** `twin`: the target pod holds the same address in the source's network too (cannot tell apart). */
   readonly note?: 'self' | 'same pod' | 'twin';
   /**
-   * The address also exists in the source's own network: a reply would come from that other
-   * holder, so the pair is probed alone and judged by the target's ICMP echo counter.
+   * The address also exists in the source's own network or pod: a reply would come from that
+   * other holder, so the pair is probed alone and judged by the target's ICMP echo counter.
    */
   readonly ambiguous?: boolean;
   /** Expected blocked because a policy denies it (not because of network isolation). */
@@ -59,10 +59,14 @@ export function expectations(
         out.push({ from, to, expected: 'block', byPolicy: true });
         continue;
       }
+      // Others holding the target's address where the probe could end: in the source's network,
+      // or in the source pod itself (delivered locally).
       const holders =
         from.network === to.network
           ? []
-          : endpoints.filter((e) => e.network === from.network && e.ip === to.ip);
+          : endpoints.filter(
+              (e) => e !== to && e.ip === to.ip && (e.network === from.network || e.netns === from.netns),
+            );
       if (holders.some((e) => e.netns === to.netns)) {
         out.push({ from, to, expected, note: 'twin' });
         continue;

@@ -141,7 +141,11 @@ describe('lab: a pod in two networks with one range, and twice in one network', 
     const rules = (JSON.parse(r.stdout) as Array<{ src?: string; table?: string; protocol?: string }>).filter(
       (x) => x.protocol === '77',
     );
-    const tables = new Map(rules.map((x) => [x.src, Number(x.table)]));
+    const tables = new Map(rules.filter((x) => x.src !== 'all').map((x) => [x.src, Number(x.table)]));
+    assert.ok(
+      rules.some((x) => x.table === 'local'),
+      'the local table, behind our rules',
+    );
     assert.equal(tables.size, 4, JSON.stringify(rules)); // eth0 + three secondaries
     assert.equal(new Set(tables.values()).size, 4);
     for (const t of tables.values()) assert.ok(t >= POD_TABLE_BASE);
