@@ -263,6 +263,11 @@ export function dataplaneContract(name: string, makeEnv: () => Promise<ContractE
           s.rules.some((r) => r.from === 'fd00:50::7/128' && r.table === t1),
           'IPv6 rule',
         );
+        // the local table moved behind our rules, in both families; the kernel's own rule is gone
+        for (const family of [4, 6] as const) {
+          assert.ok(s.rules.some((r) => r.family === family && r.priority === POD_LOCAL_RULE_PRIORITY));
+          assert.ok(!s.rules.some((r) => r.family === family && r.kernel), JSON.stringify(s.rules));
+        }
         for (const [dev, table] of [
           ['eth1', t1],
           ['eth2', t2],

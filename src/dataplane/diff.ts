@@ -2,7 +2,6 @@
 // of operations, grouped into one batch per namespace and ordered in phases. No I/O.
 import type { WantNode, WantPod, WantVxlan } from './desired.js';
 import { HOST_VETH_PREFIX, LOCAL_TABLE, POD_IF_ALIAS, RT_PROTO, VXLAN_PREFIX } from './naming.js';
-import { familyOf } from './addr.js';
 import type {
   ActualState,
   FdbState,

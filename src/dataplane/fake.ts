@@ -3,7 +3,6 @@
 // fail), so the shared contract suite can run without root. It can be told to fail.
 import { kernelLocalRule, type Batch, type Op } from './diff.js';
 import { Reconciler, type BatchFailure, type KernelIO } from './reconcile.js';
-import { familyOf } from './addr.js';
 import type {
   AddrState,
   FdbState,
