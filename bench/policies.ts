@@ -3,8 +3,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { policyTables, DEFAULT_NETWORK } from '../src/calc/policies.js';
-import { attachment, pod, resources, view } from '../src/calc/policy-fixtures.js';
-import { PolicyNetLab } from '../src/calc/policy-netlab.js';
+import { attachment, pod, resources, view } from '../src/testing/policy-fixtures.js';
+import { PolicyNetLab } from '../src/testing/policy-netlab.js';
 import { nftTableScript } from '../src/calc/policy-render.js';
 
 const RULES = 10_000;

@@ -13,7 +13,9 @@ class FakeAllocator implements AddressAllocator {
   next = 2;
   held = new Map<string, string>();
   released: string[] = [];
+  requests: AllocateRequest[] = [];
   async allocate(req: AllocateRequest): Promise<string[]> {
+    this.requests.push(req);
     const k = `${req.network}/${req.containerId}/${req.ifName}`;
     const have = this.held.get(k);
     if (have) return [have];
@@ -115,6 +117,26 @@ describe('agent', () => {
     assert.deepEqual(ipam.released, ['blue/cid-pa/eth1']);
     await agent.handler.del(req('DEL', 'pa', 'eth1', '/run/netns/pa'), ctx);
     await agent.handler.del(req('DEL', 'gone', 'eth1', ''), ctx);
+    await agent.stop();
+  });
+
+  test("a pod's second interface never gets, nor may ask for, the address of its first", async () => {
+    const { store, dp, ipam, agent } = await setup();
+    dp.kernel.addNamespace('/run/netns/pz');
+    const r1 = await agent.handler.add(req('ADD', 'pz', 'eth1', '/run/netns/pz'), ctx);
+    const first = r1.ips![0]!.address.split('/')[0]!;
+    await agent.handler.add(req('ADD', 'pz', 'eth2', '/run/netns/pz'), ctx);
+    assert.deepEqual(ipam.requests.at(-1)?.avoidIps, [first], 'the allocator is told to avoid it');
+    const asking = {
+      ...req('ADD', 'pz', 'eth3', '/run/netns/pz'),
+      args: { ...req('ADD', 'pz', 'eth3', '').args, IP: first },
+    };
+    await assert.rejects(
+      agent.handler.add(asking, ctx),
+      (e: unknown) =>
+        e instanceof CniError && /already held by this pod/.test(e.msg) && /eth1/.test(e.details ?? ''),
+    );
+    assert.equal((await store.list(KIND_ATTACHMENT)).items.length, 2, 'nothing recorded for eth3');
     await agent.stop();
   });
 

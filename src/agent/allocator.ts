@@ -18,6 +18,8 @@ export interface AllocateRequest {
   readonly podName: string;
   /** Addresses asked for by the pod's annotation (`ips`); honoured or refused. */
   readonly requestedIps?: readonly string[];
+  /** The pod's addresses on its other interfaces: never handed out again to this pod. */
+  readonly avoidIps?: readonly string[];
 }
 
 export interface AddressAllocator {

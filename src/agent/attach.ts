@@ -2,6 +2,7 @@
 // answers with the result; any failure undoes every step already taken. DEL undoes ADD and is
 // idempotent. The dataplane itself is driven by desired state (calc), so ADD/DEL only change the
 // attachment records and then wait for a sync that includes them.
+import ipaddr from 'ipaddr.js';
 import { CniError, ErrorCode } from '../cni/spec.js';
 import type { CniCallContext, CniHandler } from './cni-server.js';
 import type { CniRequest, CniResult100 } from './cni-protocol.js';
@@ -107,6 +108,20 @@ export class AttachmentService implements CniHandler {
         'the plugin config needs an "ipam" section (e.g. {"type": "whereabouts"})',
       );
     } else {
+      // One address on two interfaces of one pod (overlapping networks) would leave the pod unable
+      // to tell by source which network a reply belongs to: never hand it out, refuse asking for it.
+      const own = [...cache.attachments.values()]
+        .filter((a) => a.containerId === req.containerId && a.ifName !== req.ifName)
+        .flatMap((a) => a.ips.map((ip) => ({ ip, ifName: a.ifName, network: a.network })));
+      for (const r of requested) {
+        const clash = own.find((o) => sameIp(o.ip, r));
+        if (clash)
+          throw new CniError(
+            ErrorCode.InvalidNetworkConfig,
+            'requested address already held by this pod',
+            `${pod.namespace}/${pod.name} ${req.ifName}: ${r} is the pod's address on ${clash.ifName} (network ${clash.network}); one pod cannot hold one address on two interfaces`,
+          );
+      }
       try {
         const ranges: PoolRange[] = poolRanges(plugin.value.ipam, network.ranges).map((r) => ({
           ...r,
@@ -120,6 +135,7 @@ export class AttachmentService implements CniHandler {
           podNamespace: pod.namespace,
           podName: pod.name,
           ...(requested.length ? { requestedIps: requested } : {}),
+          ...(own.length ? { avoidIps: own.map((o) => o.ip) } : {}),
         });
       } catch (e) {
         throw new CniError(ErrorCode.AgentInternal + 2, 'address allocation failed', (e as Error).message);
@@ -299,6 +315,12 @@ function attachmentKey(
     namespace: podNamespace,
     name: attachmentName(req.containerId, req.ifName),
   };
+}
+
+function sameIp(a: string, b: string): boolean {
+  const x = a.split('/')[0]!;
+  const y = b.split('/')[0]!;
+  return isIP(x) !== 0 && isIP(x) === isIP(y) && ipaddr.parse(x).toString() === ipaddr.parse(y).toString();
 }
 
 function requestedIps(req: CniRequest): string[] {

@@ -26,6 +26,7 @@ export class StoreAllocator implements AddressAllocator {
       podNamespace: req.podNamespace,
       podName: req.podName,
       ...(req.requestedIps?.length ? { requestedIps: req.requestedIps } : {}),
+      ...(req.avoidIps?.length ? { avoidIps: req.avoidIps } : {}),
     });
     return a.ips.map((i) => i.address);
   }

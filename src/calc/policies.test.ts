@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { matchesCalico, parseCalicoSelector } from '../api/calico-selector.js';
 import { policyBindings, policyTables, DEFAULT_NETWORK } from './policies.js';
 import { calicoNamespaceLabels } from './policy-model.js';
-import { attachment, pod, resources, view } from './policy-fixtures.js';
-import { PolicyNetLab } from './policy-netlab.js';
+import { attachment, pod, resources, view } from '../testing/policy-fixtures.js';
+import { PolicyNetLab } from '../testing/policy-netlab.js';
 import type { AttachmentRecord } from './records.js';
 import type { Resource } from '../api/types.js';
 

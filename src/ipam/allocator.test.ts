@@ -30,6 +30,29 @@ function suite(name: string, make: () => Store | Promise<Store>): void {
   describe(`IPAM on ${name}`, () => {
     const blue: IpPool = { network: 'blue', ranges: [{ range: '10.1.0.0/29', exclude: ['10.1.0.2/32'] }] };
 
+    test("a holder's avoided addresses are skipped, not taken: free for others, exhausted when nothing else is left", async () => {
+      const s = await make();
+      const ipam = new Ipam(s);
+      const two: IpPool = { network: 'tiny', ranges: [{ range: '10.9.0.0/30' }] }; // .1 and .2
+      for (let i = 0; i < 10; i++) {
+        const a = await ipam.allocate({
+          network: 'tiny',
+          pool: two,
+          ...pod(100 + i),
+          avoidIps: ['10.9.0.1'],
+        });
+        assert.equal(a.ips[0]!.address, '10.9.0.2');
+        await ipam.release({ network: 'tiny', containerId: `c${100 + i}`, ifName: 'net1' });
+      }
+      await ipam.allocate({ network: 'tiny', pool: two, ...pod(200), avoidIps: ['10.9.0.1'] });
+      await assert.rejects(
+        ipam.allocate({ network: 'tiny', pool: two, ...pod(201), avoidIps: ['10.9.0.1'] }),
+        /exhausted/,
+      );
+      const other = await ipam.allocate({ network: 'tiny', pool: two, ...pod(202) });
+      assert.equal(other.ips[0]!.address, '10.9.0.1', 'an avoided address stays free for every other holder');
+    });
+
     test('allocates distinct addresses, never network/broadcast/excluded; pool exhausted names the network', async () => {
       const s = await make();
       const ipam = new Ipam(s);

@@ -37,6 +37,12 @@ export interface AllocateRequest extends Holder {
   readonly pool: IpPool;
   /** Wanted addresses ("10.0.0.5" or "10.0.0.5/24", the `ips` of the attachment annotation). */
   readonly requestedIps?: readonly string[];
+  /**
+   * Addresses not to hand out to this holder although free here: the pod's addresses on its other
+   * interfaces (overlapping networks). A pod holding one address on two interfaces could not tell
+   * by source which network a reply belongs to.
+   */
+  readonly avoidIps?: readonly string[];
 }
 
 export interface ReleaseRequest {
@@ -187,7 +193,10 @@ export class Ipam {
       if (!requested) {
         for (const fc of families) {
           if (!picks.has(fc.pool.family))
-            picks.set(fc.pool.family, await this.pick(net, fc, state.get(fc.pool.family)!, req.network));
+            picks.set(
+              fc.pool.family,
+              await this.pick(net, fc, state.get(fc.pool.family)!, req.network, avoidSet(req)),
+            );
         }
       }
       const chosen = requested ?? families.map((fc) => ({ fc, value: picks.get(fc.pool.family)! }));
@@ -267,10 +276,19 @@ export class Ipam {
   }
 
   /** Next candidate of a family from the cache; reloads once when everything looks taken. */
-  private async pick(net: NetworkCache, fc: FamilyCache, st: ClaimState, network: string): Promise<bigint> {
+  private async pick(
+    net: NetworkCache,
+    fc: FamilyCache,
+    st: ClaimState,
+    network: string,
+    avoid: ReadonlySet<string> = NONE,
+  ): Promise<bigint> {
     if (!net.loaded) await this.load(net);
     for (;;) {
-      const value = fc.taken.size >= Number(fc.pool.size) ? undefined : nextCandidate(fc);
+      let value = fc.taken.size >= Number(fc.pool.size) ? undefined : nextCandidate(fc);
+      // Skipped, not marked taken: they are free for every other holder.
+      for (let k = 0; value !== undefined && avoid.has(fromBigInt(value, fc.pool.family)); k++)
+        value = k < avoid.size ? nextCandidate(fc) : undefined;
       if (value !== undefined) return value;
       // Everything looks taken; others may have released since we last looked.
       if (!st.reloaded) {
@@ -423,7 +441,7 @@ export class Ipam {
   ): Promise<StoredObject<ReservationRecord>> {
     const st: ClaimState = { misses: 0, reloaded: false };
     for (;;) {
-      const value = await this.pick(net, fc, st, req.network);
+      const value = await this.pick(net, fc, st, req.network, avoidSet(req));
       const claimed = await this.tryClaim(net, fc, value, req);
       if (claimed) return claimed;
       await this.missed(net, fc, st, value);
@@ -536,6 +554,18 @@ function nextCandidate(fc: FamilyCache): bigint | undefined {
     }
   }
   return undefined;
+}
+
+const NONE: ReadonlySet<string> = new Set();
+function avoidSet(req: AllocateRequest): ReadonlySet<string> {
+  if (!req.avoidIps?.length) return NONE;
+  const out = new Set<string>();
+  for (const a of req.avoidIps) {
+    if (!ipaddr.isValid(a)) continue;
+    const ip = ipaddr.parse(a);
+    out.add(fromBigInt(toBigInt(ip), familyOf(ip))); // the canonical text pick() compares with
+  }
+  return out;
 }
 
 function randomBelow(n: bigint): bigint {

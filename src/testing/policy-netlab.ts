@@ -5,7 +5,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { hostVethName } from '../dataplane/naming.js';
 import type { NftTableSpec } from '../dataplane/nft-types.js';
-import { nftTableScript } from './policy-render.js';
+import { nftTableScript } from '../calc/policy-render.js';
 
 function sh(cmd: string, args: readonly string[], input?: string): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8', input, timeout: 60_000, maxBuffer: 1 << 28 });

@@ -1,8 +1,8 @@
 // Building ClusterViews for the policy tests and benchmark: manifests as YAML text, plus
 // attachments written by hand. Pure (no I/O).
 import { parseDocuments, validateObject, type Pod, type Resource } from '../api/index.js';
-import type { ClusterView, NetworkInfo, PolicyResource } from './node-state.js';
-import type { AttachmentRecord, NodeRecord } from './records.js';
+import type { ClusterView, NetworkInfo, PolicyResource } from '../calc/node-state.js';
+import type { AttachmentRecord, NodeRecord } from '../calc/records.js';
 
 /** Typed resources from YAML text; throws on any validation error (fixtures must be valid). */
 export function resources(yaml: string): Resource[] {
