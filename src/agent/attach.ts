@@ -3,8 +3,7 @@
 // idempotent. The dataplane itself is driven by desired state (calc), so ADD/DEL only change the
 // attachment records and then wait for a sync that includes them.
 import { CniError, ErrorCode } from '../cni/spec.js';
-import type { CniCallContext, CniHandler } from './cni-server.js';
-import type { CniRequest, CniResult100 } from './cni-protocol.js';
+import type { CniCallContext, CniHandler, CniRequest, CniResult100 } from '../cni/protocol.js';
 import { attachmentName, KIND_ATTACHMENT, type AttachmentRecord } from '../calc/records.js';
 import { GATEWAY_V4, GATEWAY_V6, podMac } from '../dataplane/naming.js';
 import type { SyncReport } from '../dataplane/types.js';
