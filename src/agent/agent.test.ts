@@ -6,7 +6,7 @@ import { silentLogger } from '../util/log.js';
 import { CniError } from '../cni/spec.js';
 import { Agent } from './agent.js';
 import type { AddressAllocator, AllocateRequest } from './allocator.js';
-import type { CniRequest } from './cni-protocol.js';
+import type { CniRequest } from '../cni/protocol.js';
 import { KIND_ATTACHMENT } from '../calc/records.js';
 
 class FakeAllocator implements AddressAllocator {

@@ -1,22 +1,24 @@
-// The agent's CNI handler: ADD allocates, records the attachment, programs the dataplane and
-// answers with the result; any failure undoes every step already taken. DEL undoes ADD and is
-// idempotent. The dataplane itself is driven by desired state (calc), so ADD/DEL only change the
-// attachment records and then wait for a sync that includes them.
-import ipaddr from 'ipaddr.js';
+// The agent's CNI handler. ADD is linear, as in the reference plugins: resolve the Network, get
+// the addresses, write the record, program; each step that succeeds pushes its undo, and any
+// failure runs the undo list in reverse, so exactly the steps taken are undone. DEL undoes ADD and
+// is idempotent. The dataplane itself is driven by desired state (calc), so ADD/DEL only change
+// the attachment records and then wait for a sync that includes them.
+import type { CniCallContext, CniHandler, CniRequest, CniResult100 } from '../cni/protocol.js';
 import { CniError, ErrorCode } from '../cni/spec.js';
-import type { CniCallContext, CniHandler } from './cni-server.js';
-import type { CniRequest, CniResult100 } from './cni-protocol.js';
-import { attachmentName, KIND_ATTACHMENT, type AttachmentRecord } from '../calc/records.js';
-import { GATEWAY_V4, GATEWAY_V6, podMac } from '../dataplane/naming.js';
+import { KIND_ATTACHMENT, type AttachmentRecord } from '../calc/records.js';
+import type { NetworkInfo } from '../calc/node-state.js';
 import type { SyncReport } from '../dataplane/types.js';
-import type { Store } from '../store/types.js';
+import type { StoredObject, Store } from '../store/types.js';
 import { isStoreError } from '../store/types.js';
-import type { AddressAllocator, PoolRange } from './allocator.js';
+import type { AddressAllocator } from './allocator.js';
+import { acquireAddresses, type PodAddress } from './attach-addresses.js';
+import { attachmentKey, attachmentRecord, podIdentity } from './attach-record.js';
+import { attachmentResult } from './attach-result.js';
+import { syncFailure } from './attach-sync.js';
 import { KIND_NETWORK, type ClusterCache } from './cache.js';
-import { pluginFromNetConf, nadNameFor } from './manifests.js';
+import { networkInfoFromManifest, nadNameFor, pluginFromNetConf } from './manifests.js';
+import { UndoList } from './undo.js';
 import type { Logger } from '../util/log.js';
-import { isIP } from 'node:net';
-import { poolRanges } from '../ipam/whereabouts.js';
 
 export interface AttachDeps {
   readonly node: string;
@@ -32,174 +34,127 @@ export interface AttachDeps {
 
 const MEMIF_PREFIX = 'memif';
 
-function podIdentity(req: CniRequest): { namespace: string; name: string; uid?: string } {
-  const namespace = req.args.K8S_POD_NAMESPACE || 'default';
-  const name = req.args.K8S_POD_NAME || req.containerId;
-  const uid = req.args.K8S_POD_UID;
-  return uid ? { namespace, name, uid } : { namespace, name };
+/** A Network as ADD found it; `stored` when it came from the store, ahead of the cache's watch. */
+interface ResolvedNetwork {
+  readonly info: NetworkInfo;
+  readonly stored?: StoredObject;
 }
 
 export class AttachmentService implements CniHandler {
   constructor(private readonly d: AttachDeps) {}
 
   async add(req: CniRequest, _ctx: CniCallContext): Promise<CniResult100> {
-    const { cache, store, ipam, log } = this.d;
-    if (req.ifName.startsWith(MEMIF_PREFIX)) {
-      throw new CniError(
-        ErrorCode.UnsupportedField,
-        'memif interfaces are not supported yet',
-        `interface ${req.ifName}: names beginning with "memif" ask for a shared-memory interface, which this version does not provide; nothing was attached`,
-      );
-    }
-    if (!req.netns) throw new CniError(ErrorCode.InvalidEnvironment, 'CNI_NETNS is required for ADD');
+    const { cache, store, log } = this.d;
+    refuseUnsupported(req);
     const plugin = pluginFromNetConf(req.netConf);
     if (!plugin.ok)
       throw new CniError(ErrorCode.InvalidNetworkConfig, 'invalid network config', plugin.error);
-    let network = cache.networks.get(plugin.value.network);
-    if (!network) {
-      // The Network may have been created a moment ago and its watch event not arrived yet.
-      const o = await store.get({ kind: KIND_NETWORK, namespace: '', name: plugin.value.network });
-      if (o) cache.apply(KIND_NETWORK, { type: 'ADDED', object: o, revision: o.resourceVersion });
-      network = cache.networks.get(plugin.value.network);
-    }
-    if (!network) {
-      const why = cache.invalid.get(plugin.value.network);
-      throw new CniError(
-        ErrorCode.InvalidNetworkConfig,
-        `network ${JSON.stringify(plugin.value.network)} is unknown`,
-        why
-          ? `Network/${plugin.value.network} is invalid: ${why}`
-          : `dataplane_options.network_name names Network/${plugin.value.network}, which does not exist (create the Network first)`,
-      );
-    }
+    const network = await this.resolveNetwork(plugin.value.network);
     const pod = podIdentity(req);
     const key = attachmentKey(req, pod.namespace);
-    const name = key.name;
 
     // Idempotent ADD: the same (container, interface) again returns the recorded result.
     const existing = await store.get<AttachmentRecord>(key);
-    if (existing && existing.value.network === network.name) {
-      await this.requireSynced(this.d.sync(), existing.value);
-      return this.result(existing.value, network.ranges);
+    if (existing && existing.value.network === network.info.name) {
+      await this.program(existing.value, network);
+      return attachmentResult(existing.value, network.info.ranges);
     }
-    if (existing) {
+    if (existing)
       throw new CniError(
         ErrorCode.InvalidNetworkConfig,
         'interface already attached to another network',
         `${pod.namespace}/${pod.name} ${req.ifName} is attached to ${existing.value.network}`,
       );
-    }
 
-    const ipamMode = req.ipam;
-    let ips: string[];
-    const requested = requestedIps(req);
-    if (ipamMode === 'delegated') {
-      ips = (req.ipamResult?.ips ?? []).map((c) => c.address.split('/')[0]!).filter((a) => isIP(a) !== 0);
-      if (ips.length === 0)
-        throw new CniError(
-          ErrorCode.InvalidNetworkConfig,
-          'delegated IPAM returned no address',
-          `ipam.type ${String(req.netConf.ipam?.type)}`,
-        );
-    } else if (ipamMode === 'none') {
-      throw new CniError(
-        ErrorCode.InvalidNetworkConfig,
-        'no ipam section',
-        'the plugin config needs an "ipam" section (e.g. {"type": "whereabouts"})',
-      );
-    } else {
-      // One address on two interfaces of one pod (overlapping networks) would leave the pod unable
-      // to tell by source which network a reply belongs to: never hand it out, refuse asking for it.
-      const own = [...cache.attachments.values()]
-        .filter((a) => a.containerId === req.containerId && a.ifName !== req.ifName)
-        .flatMap((a) => a.ips.map((ip) => ({ ip, ifName: a.ifName, network: a.network })));
-      for (const r of requested) {
-        const clash = own.find((o) => sameIp(o.ip, r));
-        if (clash)
-          throw new CniError(
-            ErrorCode.InvalidNetworkConfig,
-            'requested address already held by this pod',
-            `${pod.namespace}/${pod.name} ${req.ifName}: ${r} is the pod's address on ${clash.ifName} (network ${clash.network}); one pod cannot hold one address on two interfaces`,
-          );
-      }
-      try {
-        const ranges: PoolRange[] = poolRanges(plugin.value.ipam, network.ranges).map((r) => ({
-          ...r,
-          exclude: r.exclude ?? [],
-        }));
-        ips = await ipam.allocate({
-          network: network.name,
-          ranges,
-          containerId: req.containerId,
-          ifName: req.ifName,
-          podNamespace: pod.namespace,
-          podName: pod.name,
-          ...(requested.length ? { requestedIps: requested } : {}),
-          ...(own.length ? { avoidIps: own.map((o) => o.ip) } : {}),
-        });
-      } catch (e) {
-        throw new CniError(ErrorCode.AgentInternal + 2, 'address allocation failed', (e as Error).message);
-      }
-    }
-
-    const mac =
-      typeof req.netConf.runtimeConfig?.mac === 'string'
-        ? (req.netConf.runtimeConfig.mac as string)
-        : undefined;
-    const rec: AttachmentRecord = {
-      containerId: req.containerId,
-      ifName: req.ifName,
-      podNamespace: pod.namespace,
-      podName: pod.name,
-      ...(pod.uid ? { podUid: pod.uid } : {}),
-      node: this.d.node,
-      netns: req.netns,
-      network: network.name,
-      netConfName: req.netConf.name,
-      ips,
-      mac: podMac({ network: network.name, netns: req.netns, ifname: req.ifName, ...(mac ? { mac } : {}) }),
-      delegatedIpam: ipamMode === 'delegated',
-      defaultRoute: wantsDefaultRoute(req),
-      createdAt: new Date().toISOString(),
-      status: {
-        name: nadNameFor(cache, pod.namespace, req.netConf.name, network.name),
-        interface: req.ifName,
-        ips,
-        mac: '',
-        default: false,
-        dns: {},
-      },
-    };
-    const recFull: AttachmentRecord = { ...rec, status: { ...rec.status, mac: rec.mac } };
-
-    // From here on, every step is undone if a later one fails.
-    let recorded = false;
+    const undo = new UndoList(log);
     try {
-      await store.create(key, recFull);
-      recorded = true;
-      cache.putAttachment(key.namespace, key.name, recFull);
-      await this.requireSynced(this.d.sync(), recFull);
+      const addrs = await acquireAddresses({
+        req,
+        network: network.info,
+        ipamConf: plugin.value.ipam,
+        pod,
+        ipam: this.d.ipam,
+        podAddresses: podAddresses(cache, req),
+      });
+      if (addrs.release) undo.push('release addresses', addrs.release);
+
+      const rec = attachmentRecord({
+        req,
+        node: this.d.node,
+        network: network.info.name,
+        pod,
+        ips: addrs.ips,
+        nadName: nadNameFor(cache, pod.namespace, req.netConf.name, network.info.name),
+        now: new Date(),
+      });
+      await store.create(key, rec);
+      // Written through to the cache, so the next sync has it before the watch delivers it. The
+      // kernel follows the records: undoing the record and syncing again undoes the programming.
+      cache.putAttachment(key.namespace, key.name, rec);
+      undo.push('remove the record', async () => {
+        await store.delete(key);
+        cache.putAttachment(key.namespace, key.name, undefined);
+        await this.d.sync();
+      });
+
+      await this.program(rec, network);
       log.info(
-        { pod: `${pod.namespace}/${pod.name}`, ifName: req.ifName, network: network.name, ips },
+        { pod: `${pod.namespace}/${pod.name}`, ifName: req.ifName, network: network.info.name, ips: rec.ips },
         'attached',
       );
-      return this.result(recFull, network.ranges);
+      return attachmentResult(rec, network.info.ranges);
     } catch (e) {
       log.warn({ err: (e as Error).message, ifName: req.ifName }, 'ADD failed; rolling back');
-      if (recorded) {
-        await store.delete(key).catch(() => undefined);
-        cache.putAttachment(key.namespace, key.name, undefined);
-        await this.d.sync().catch(() => undefined);
-      }
-      if (ipamMode === 'agent')
-        await ipam
-          .release({ network: network.name, containerId: req.containerId, ifName: req.ifName })
-          .catch(() => undefined);
-      if (e instanceof CniError) throw e;
-      if (isStoreError(e, 'AlreadyExists'))
-        throw new CniError(ErrorCode.TryAgainLater, 'concurrent ADD for the same interface', name);
-      throw new CniError(ErrorCode.AgentInternal, 'attachment failed', (e as Error).message);
+      await undo.run();
+      throw addFailure(e, key.name);
     }
+  }
+
+  /**
+   * The Network from the cache, else from the store: it may have been created a moment ago and
+   * its watch event not arrived yet. Only reads (program() writes it through).
+   */
+  private async resolveNetwork(name: string): Promise<ResolvedNetwork> {
+    const cached = this.d.cache.networks.get(name);
+    if (cached) return { info: cached };
+    const stored = await this.d.store.get({ kind: KIND_NETWORK, namespace: '', name });
+    const decoded = stored ? networkInfoFromManifest(stored.value) : undefined;
+    if (stored && decoded?.ok) return { info: decoded.value, stored };
+    const why = decoded && !decoded.ok ? decoded.error : this.d.cache.invalid.get(name);
+    throw new CniError(
+      ErrorCode.InvalidNetworkConfig,
+      `network ${JSON.stringify(name)} is unknown`,
+      why
+        ? `Network/${name} is invalid: ${why}`
+        : `dataplane_options.network_name names Network/${name}, which does not exist (create the Network first)`,
+    );
+  }
+
+  /** Waits for a sync that includes `rec`; fails when that sync failed this attachment. */
+  private async program(rec: AttachmentRecord, network: ResolvedNetwork): Promise<void> {
+    const { cache } = this.d;
+    // calc skips attachments of unknown networks: a Network read ahead of the watch goes into the
+    // cache too (the watch's later event for it changes nothing).
+    if (network.stored && !cache.get(KIND_NETWORK, '', network.info.name))
+      cache.apply(KIND_NETWORK, {
+        type: 'ADDED',
+        object: network.stored,
+        revision: network.stored.resourceVersion,
+      });
+    const report = await this.d.sync();
+    const failed = syncFailure(report, rec);
+    if (failed) {
+      throw new CniError(
+        ErrorCode.AgentInternal,
+        'dataplane programming failed',
+        `${failed.netns}: ${failed.op}: ${failed.message}`,
+      );
+    }
+    if (report.failed > 0)
+      this.d.log.warn(
+        { errors: report.errors },
+        'ADD: sync reported errors of other pods (next sync retries)',
+      );
   }
 
   async del(req: CniRequest, _ctx: CniCallContext): Promise<void> {
@@ -268,69 +223,29 @@ export class AttachmentService implements CniHandler {
       );
     }
   }
-
-  private async requireSynced(p: Promise<SyncReport>, rec: AttachmentRecord): Promise<void> {
-    const report = await p;
-    const mine = report.errors.filter((e) => e.netns === rec.netns || e.op.includes(rec.ifName));
-    if (report.failed > 0 && (mine.length > 0 || report.errors.length === report.failed)) {
-      const first = (mine[0] ?? report.errors[0])!;
-      throw new CniError(
-        ErrorCode.AgentInternal,
-        'dataplane programming failed',
-        `${first.netns}: ${first.op}: ${first.message}`,
-      );
-    }
-  }
-
-  private result(rec: AttachmentRecord, ranges: readonly string[]): CniResult100 {
-    const has6 = rec.ips.some((a) => isIP(a) === 6);
-    const has4 = rec.ips.some((a) => isIP(a) === 4);
-    const routes = ranges
-      .filter((r) => (r.includes(':') ? has6 : has4))
-      .map((dst) => ({ dst, gw: dst.includes(':') ? GATEWAY_V6 : GATEWAY_V4 }));
-    if (rec.defaultRoute) {
-      if (has4) routes.push({ dst: '0.0.0.0/0', gw: GATEWAY_V4 });
-      if (has6) routes.push({ dst: '::/0', gw: GATEWAY_V6 });
-    }
-    return {
-      cniVersion: '1.1.0',
-      interfaces: [{ name: rec.ifName, mac: rec.mac, sandbox: rec.netns }],
-      ips: rec.ips.map((a) => ({
-        address: `${a}/${isIP(a) === 6 ? 128 : 32}`,
-        gateway: isIP(a) === 6 ? GATEWAY_V6 : GATEWAY_V4,
-        interface: 0,
-      })),
-      routes,
-    };
-  }
 }
 
-/** Store key of the attachment record of (container, interface), in the pod's namespace. */
-function attachmentKey(
-  req: CniRequest,
-  podNamespace: string,
-): { kind: string; namespace: string; name: string } {
-  return {
-    kind: KIND_ATTACHMENT,
-    namespace: podNamespace,
-    name: attachmentName(req.containerId, req.ifName),
-  };
+function refuseUnsupported(req: CniRequest): void {
+  if (req.ifName.startsWith(MEMIF_PREFIX))
+    throw new CniError(
+      ErrorCode.UnsupportedField,
+      'memif interfaces are not supported yet',
+      `interface ${req.ifName}: names beginning with "memif" ask for a shared-memory interface, which this version does not provide; nothing was attached`,
+    );
+  if (!req.netns) throw new CniError(ErrorCode.InvalidEnvironment, 'CNI_NETNS is required for ADD');
 }
 
-function sameIp(a: string, b: string): boolean {
-  const x = a.split('/')[0]!;
-  const y = b.split('/')[0]!;
-  return isIP(x) !== 0 && isIP(x) === isIP(y) && ipaddr.parse(x).toString() === ipaddr.parse(y).toString();
+/** The error ADD reports: a spec error as thrown, a lost create race as "try again", else 100. */
+function addFailure(e: unknown, name: string): CniError {
+  if (e instanceof CniError) return e;
+  if (isStoreError(e, 'AlreadyExists'))
+    return new CniError(ErrorCode.TryAgainLater, 'concurrent ADD for the same interface', name);
+  return new CniError(ErrorCode.AgentInternal, 'attachment failed', (e as Error).message);
 }
 
-function requestedIps(req: CniRequest): string[] {
-  const rc = req.netConf.runtimeConfig?.ips;
-  const fromRc = Array.isArray(rc) ? rc.filter((x): x is string => typeof x === 'string') : [];
-  const fromArgs = req.args.IP ? req.args.IP.split(',') : [];
-  return [...fromRc, ...fromArgs].map((s) => s.split('/')[0]!.trim()).filter(Boolean);
-}
-
-function wantsDefaultRoute(req: CniRequest): boolean {
-  const gw = req.netConf.runtimeConfig?.['default-route'] ?? req.args.MULTINET_DEFAULT_ROUTE;
-  return gw === true || gw === 'true' || (Array.isArray(gw) && gw.length > 0);
+/** The pod's addresses on its other interfaces (same sandbox): see AddressRequest.podAddresses. */
+function podAddresses(cache: ClusterCache, req: CniRequest): PodAddress[] {
+  return [...cache.attachments.values()]
+    .filter((a) => a.containerId === req.containerId && a.ifName !== req.ifName)
+    .flatMap((a) => a.ips.map((ip) => ({ ip, ifName: a.ifName, network: a.network })));
 }

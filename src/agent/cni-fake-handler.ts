@@ -1,8 +1,7 @@
 // An in-memory CniHandler for tests and benchmarks: keeps attachments in a map, allocates from a
 // fake /24, can be told to fail or stall, and records every request it saw.
 import { CniError, ErrorCode } from '../cni/spec.js';
-import type { CniCallContext, CniHandler } from './cni-server.js';
-import type { CniCommand, CniRequest, CniResult100 } from './cni-protocol.js';
+import type { CniCallContext, CniCommand, CniHandler, CniRequest, CniResult100 } from '../cni/protocol.js';
 
 export interface FakeAttachment {
   req: CniRequest;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { callAgent } from '../cni/agent-client.js';
 import { CniError, ErrorCode } from '../cni/spec.js';
 import { FakeCniHandler } from './cni-fake-handler.js';
-import { PROTOCOL_VERSION, type CniRequest } from './cni-protocol.js';
+import { PROTOCOL_VERSION, type CniRequest } from '../cni/protocol.js';
 import { startCniServer } from './cni-server.js';
 
 let dir: string;
@@ -161,6 +161,48 @@ describe('startCniServer', () => {
         s.on('error', reject);
       });
       assert.ok(JSON.parse(answer).result);
+      for (let i = 0; i < 100 && h.calls.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(
+        h.calls.map((c) => c.command),
+        ['ADD', 'DEL'],
+      );
+      assert.equal(h.attachments.size, 0);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  test('a shim ADD answer read but never acknowledged is undone', async () => {
+    const path = join(dir, 'shimnoack.sock');
+    const h = new FakeCniHandler();
+    const srv = await startCniServer(path, h);
+    try {
+      const shimReq = {
+        shim: 1,
+        env: {
+          CNI_COMMAND: 'ADD',
+          CNI_CONTAINERID: 'c1',
+          CNI_NETNS: '/var/run/netns/x',
+          CNI_IFNAME: 'eth1',
+          CNI_PATH: '/usr/lib/cni',
+          MULTINET_CNI_SOCKET: path,
+        },
+        stdin: JSON.stringify(req('ADD').netConf),
+      };
+      const answer = await new Promise<string>((resolve, reject) => {
+        const s = connect(path);
+        let buf = '';
+        s.on('connect', () => s.write(JSON.stringify(shimReq) + '\n'));
+        s.on('data', (d) => {
+          buf += d.toString();
+          const nl = buf.indexOf('\n');
+          if (nl < 0 || Buffer.byteLength(buf.slice(nl + 1)) < Number(buf.slice(0, nl).split(' ')[1])) return;
+          s.destroy(); // the shim died before it acked
+          resolve(buf);
+        });
+        s.on('error', reject);
+      });
+      assert.match(answer, /^0 \d+\n\{"cniVersion":"1\.0\.0"/);
       for (let i = 0; i < 100 && h.calls.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
       assert.deepEqual(
         h.calls.map((c) => c.command),

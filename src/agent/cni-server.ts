@@ -4,46 +4,13 @@
 import { mkdirSync, chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
-import { isShimRequest, runShim, writeShimAnswer, type ShimRequest } from './cni-shim-server.js';
-import { CniError, ErrorCode } from '../cni/spec.js';
-import type { Logger } from '../util/log.js';
-import {
-  ACK,
-  MAX_MESSAGE_BYTES,
-  encodeMessage,
-  requestProblem,
-  type CniRequest,
-  type CniResponse,
-  type CniResult100,
-} from './cni-protocol.js';
-
-/** How long an ADD result waits for the plugin's ack before it is undone. */
-export const ACK_TIMEOUT_MS = 10_000;
-
-export interface CniCallContext {
-  /** Aborted when the plugin hung up (timeout, killed) before the answer was written. */
-  readonly signal: AbortSignal;
-}
-
-/**
- * What the agent does per CNI command. Throw a CniError to send that spec error to the runtime;
- * any other error is reported as code 100 with its message.
- */
-export interface CniHandler {
-  /** Attach; returns this attachment's result only (the plugin merges any prevResult). */
-  add(req: CniRequest, ctx: CniCallContext): Promise<CniResult100>;
-  /** Detach; idempotent (missing netns, link or allocation is success). */
-  del(req: CniRequest, ctx: CniCallContext): Promise<void>;
-  /** Verify the attachment against req.netConf.prevResult. */
-  check(req: CniRequest, ctx: CniCallContext): Promise<void>;
-  /** Ready for ADD? Throw CniError 50/51 when not. */
-  status(req: CniRequest, ctx: CniCallContext): Promise<void>;
-  /** Remove attachments of req.netConf.name not in req.validAttachments. */
-  gc(req: CniRequest, ctx: CniCallContext): Promise<void>;
-}
+import { isShimRequest, MAX_MESSAGE_BYTES, type CniCallContext, type CniHandler } from '../cni/protocol.js';
+import { deliverAnswer, type Answer, type AnswerConn, type AnswerLog } from './cni-answer.js';
+import { answerJson, undecodableAnswer } from './cni-json-answer.js';
+import { answerShim } from './cni-shim-answer.js';
 
 export interface CniServerOptions {
-  log?: Pick<Logger, 'info' | 'warn' | 'error'>;
+  log?: AnswerLog;
 }
 
 export interface CniServer {
@@ -125,11 +92,7 @@ export async function startCniServer(
   };
 }
 
-/**
- * Reads one request line, answers it, closes. An ADD result counts only once the plugin confirms
- * it got it (an "ack" line): a plugin that timed out or was killed first has reported an error to
- * the runtime, so the attachment is undone and "error" keeps meaning "nothing changed".
- */
+/** Reads one request line, answers it in the framing it came in, closes (see deliverAnswer). */
 async function serve(sock: Socket, handler: CniHandler, opts: CniServerOptions): Promise<void> {
   const abort = new AbortController();
   const lines = new LineReader(sock);
@@ -138,97 +101,45 @@ async function serve(sock: Socket, handler: CniHandler, opts: CniServerOptions):
 
   const line = await lines.next();
   if (line === undefined) return;
-  let req: CniRequest | undefined;
-  let resp: CniResponse;
-  try {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(line);
-    } catch (e) {
-      throw new CniError(
-        ErrorCode.DecodingFailure,
-        'agent could not decode the request',
-        (e as Error).message,
-      );
-    }
-    if (isShimRequest(parsed)) {
-      await serveShim(sock, lines, handler, parsed, abort, opts);
-      return;
-    }
-    const problem = requestProblem(parsed);
-    if (problem)
-      throw new CniError(ErrorCode.DecodingFailure, 'agent could not understand the request', problem);
-    req = parsed as CniRequest;
-    resp = { result: await call(handler, req, { signal: abort.signal }) };
-  } catch (e) {
-    resp = { error: toErrorBody(e) };
-    if (!(e instanceof CniError))
-      opts.log?.error({ err: e, command: req?.command, containerId: req?.containerId }, 'CNI handler failed');
-  }
-
-  if (req?.command !== 'ADD' || !('result' in resp)) {
-    if (!abort.signal.aborted) sock.end(encodeMessage(resp));
-    return;
-  }
-  let acked = false;
-  if (!abort.signal.aborted) {
-    sock.write(encodeMessage(resp));
-    // A live plugin acks at once; one that neither acks nor hangs up is not waited for forever.
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), ACK_TIMEOUT_MS)));
-    acked = (await Promise.race([lines.next(), late])) === ACK;
-    clearTimeout(timer);
-  }
-  sock.end();
-  if (acked) return;
-  opts.log?.warn(
-    { containerId: req.containerId, ifName: req.ifName },
-    'CNI ADD result not taken by the plugin; undoing it',
-  );
-  await handler
-    .del({ ...req, command: 'DEL' }, { signal: new AbortController().signal })
-    .catch((e: unknown) =>
-      opts.log?.error({ err: e, containerId: req?.containerId }, 'undoing an abandoned CNI ADD failed'),
-    );
+  const answer = await answerLine(handler, line, { signal: abort.signal }, opts.log);
+  await deliverAnswer(socketConn(sock, lines, abort.signal), answer, handler, opts.log);
 }
 
-/** A request from the native shim: the whole plugin runs here; its ADD is undone unless acked. */
-async function serveShim(
-  sock: Socket,
-  lines: LineReader,
+/** The first line names the framing: the shim's object, or a request of the JSON framing. */
+async function answerLine(
   handler: CniHandler,
-  shim: ShimRequest,
-  abort: AbortController,
-  opts: CniServerOptions,
-): Promise<void> {
-  const answer = await runShim(handler, call, shim, { signal: abort.signal });
-  if (abort.signal.aborted) {
-    if (answer.added) await undo(handler, answer.added, opts);
-    return;
+  line: string,
+  ctx: CniCallContext,
+  log: AnswerLog | undefined,
+): Promise<Answer> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch (e) {
+    return undecodableAnswer(e as Error);
   }
-  writeShimAnswer(sock, answer);
-  if (!answer.added) {
-    sock.end();
-    return;
-  }
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), ACK_TIMEOUT_MS)));
-  const acked = (await Promise.race([lines.next(), late])) === ACK;
-  clearTimeout(timer);
-  sock.end();
-  if (!acked) await undo(handler, answer.added, opts);
+  return isShimRequest(parsed)
+    ? answerShim(handler, parsed, ctx, log)
+    : answerJson(handler, parsed, ctx, log);
 }
 
-async function undo(handler: CniHandler, req: CniRequest, opts: CniServerOptions): Promise<void> {
-  opts.log?.warn(
-    { containerId: req.containerId, ifName: req.ifName },
-    'CNI ADD result not taken by the shim; undoing it',
-  );
-  await handler
-    .del({ ...req, command: 'DEL' }, { signal: new AbortController().signal })
-    .catch((e: unknown) =>
-      opts.log?.error({ err: e, containerId: req.containerId }, 'undoing an abandoned CNI ADD failed'),
-    );
+function socketConn(sock: Socket, lines: LineReader, signal: AbortSignal): AnswerConn {
+  return {
+    get aborted() {
+      return signal.aborted;
+    },
+    write: (b) => void sock.write(b),
+    end: (b) => void (b === undefined ? sock.end() : sock.end(b)),
+    async nextLine(timeoutMs) {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), timeoutMs)));
+      try {
+        return await Promise.race([lines.next(), late]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
 }
 
 /** Newline-delimited lines from a socket; `next()` is undefined once it closed (or overflowed). */
@@ -272,33 +183,4 @@ class LineReader {
     this.buf = this.buf.slice(nl + 1);
     w(line);
   }
-}
-
-async function call(handler: CniHandler, req: CniRequest, ctx: CniCallContext): Promise<CniResult100 | null> {
-  switch (req.command) {
-    case 'ADD':
-      return handler.add(req, ctx);
-    case 'DEL':
-      await handler.del(req, ctx);
-      return null;
-    case 'CHECK':
-      await handler.check(req, ctx);
-      return null;
-    case 'STATUS':
-      await handler.status(req, ctx);
-      return null;
-    case 'GC':
-      await handler.gc(req, ctx);
-      return null;
-  }
-}
-
-function toErrorBody(e: unknown): { code: number; msg: string; details?: string } {
-  if (e instanceof CniError)
-    return { code: e.code, msg: e.msg, ...(e.details ? { details: e.details } : {}) };
-  return {
-    code: ErrorCode.AgentInternal,
-    msg: 'multinet agent failed',
-    details: e instanceof Error ? e.message : String(e),
-  };
 }

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { Agent } from '../agent/agent.js';
 import { StoreAllocator } from '../agent/store-allocator.js';
 import { discoverUnderlay } from '../agent/underlay.js';
-import { DEFAULT_CNI_SOCKET } from '../agent/cni-protocol.js';
+import { DEFAULT_CNI_SOCKET } from '../cni/protocol.js';
 import { LinuxDataplane } from '../dataplane/linux.js';
 import { LinuxNft } from '../dataplane/nft-linux.js';
 import { openStore } from '../store/open.js';

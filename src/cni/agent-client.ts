@@ -1,12 +1,6 @@
 // The plugin's side of the agent socket: one request, one answer, one connection.
 import { connect } from 'node:net';
-import {
-  ACK,
-  encodeMessage,
-  MAX_MESSAGE_BYTES,
-  type CniRequest,
-  type CniResponse,
-} from '../agent/cni-protocol.js';
+import { ACK, encodeMessage, MAX_MESSAGE_BYTES, type CniRequest, type CniResponse } from './protocol.js';
 import type { CniResult100 } from './result.js';
 import { CniError, ErrorCode } from './spec.js';
 

@@ -19,7 +19,7 @@ import {
   type CniRequest,
   type GcAttachment,
   type NetConf,
-} from '../agent/cni-protocol.js';
+} from './protocol.js';
 import { AgentUnavailableError, callAgent, type AgentCall } from './agent-client.js';
 import { IpamDelegate, execPlugin, type PluginExec } from './delegate.js';
 import { formatResult, mergeResults, parseResult } from './result.js';

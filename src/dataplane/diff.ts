@@ -125,6 +125,8 @@ export interface Problem {
   readonly netns: string;
   readonly object: string;
   readonly message: string;
+  /** The pod interface concerned, when there is one. */
+  readonly podKey?: string;
 }
 
 export interface Plan {
@@ -391,11 +393,16 @@ export function diff(
       const hv = links.get(h.name);
       const out = diffPod(w, hv, actual.pods[w.key], opts.full ?? false);
       if (out.problem) {
-        problems.push(out.problem);
+        problems.push({ ...out.problem, podKey: w.key });
         continue;
       }
       if (hv && hv.kind !== 'veth') {
-        problems.push({ netns: r.ns, object: `link ${h.name}`, message: 'has our name but is not a veth' });
+        problems.push({
+          netns: r.ns,
+          object: `link ${h.name}`,
+          message: 'has our name but is not a veth',
+          podKey: w.key,
+        });
         continue;
       }
       const ops4 = out.ops.filter((o) => !isRule6(o));

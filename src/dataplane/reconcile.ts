@@ -49,6 +49,13 @@ export function describeOp(op: Batch['ops'][number]): string {
   return `${kind} ${JSON.stringify(rest)}`;
 }
 
+/** The pod interface an op of a shared batch (routing namespace) is for, if any. */
+function podOf(op: Batch['ops'][number] | undefined): string | undefined {
+  if (op?.kind === 'veth-create-host') return op.podKey;
+  if (op?.kind === 'link-set') return op.afterPod;
+  return undefined;
+}
+
 export class Reconciler implements Dataplane {
   /** Pods whose last batch failed: read them next time even without a host veth. */
   private readonly suspects = new Set<string>();
@@ -137,7 +144,12 @@ export class Reconciler implements Dataplane {
         // Report what is still wrong after the last pass; earlier failures were retried.
         errors.push(
           ...r,
-          ...plan.problems.map((p) => ({ netns: p.netns, op: p.object, message: p.message })),
+          ...plan.problems.map((p) => ({
+            netns: p.netns,
+            op: p.object,
+            message: p.message,
+            ...(p.podKey ? { podKey: p.podKey } : {}),
+          })),
         );
         break;
       }
@@ -169,7 +181,13 @@ export class Reconciler implements Dataplane {
         const where = b.target.kind === 'root' ? '(root)' : b.target.ref;
         for (const f of failures) {
           const op = b.ops[f.op];
-          errors.push({ netns: where, op: op ? describeOp(op) : `#${f.op}`, message: f.message });
+          const podKey = b.podKey ?? podOf(op);
+          errors.push({
+            netns: where,
+            op: op ? describeOp(op) : `#${f.op}`,
+            message: f.message,
+            ...(podKey ? { podKey } : {}),
+          });
           // A pod whose veth could not be created gets no pod-side batch (the name may be someone else's).
           if (op?.kind === 'veth-create-host') {
             failedPods.add(op.podKey);

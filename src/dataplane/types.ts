@@ -78,6 +78,8 @@ export interface SyncError {
   readonly netns: string;
   readonly op: string;
   readonly message: string;
+  /** The pod interface (`podKey(spec)`) the failure was for; unset for shared state (routing, VXLAN). */
+  readonly podKey?: string;
 }
 
 export interface SyncReport {

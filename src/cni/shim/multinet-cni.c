@@ -3,7 +3,7 @@
  * config on stdin to the node agent over its unix socket; the agent runs the plugin (the same
  * TypeScript code as dist/multinet-cni.mjs) and answers with the exact stdout and exit code.
  * Why native: a Node process needs 70 ms or more to start on our machines, this needs about 1 ms.
- * Protocol: see src/agent/cni-shim-server.ts. With no agent: CNI error 11 (try again later).
+ * Protocol: see src/cni/protocol.ts (shim framing). With no agent: CNI error 11 (try again later).
  */
 #include <errno.h>
 #include <stdio.h>

@@ -1,11 +1,18 @@
-// The boundary between the CNI plugin (one short process per runtime call) and the node agent:
-// one request per unix-socket connection, each message one line of JSON (newline-terminated).
-// The plugin has already validated the environment, parsed CNI_ARGS, run any delegated IPAM
-// plugin and converted every result to the 1.x shape, so the agent only ever sees one form.
+// The seam between the CNI plugin (one short process per runtime call) and the node agent: the
+// wire protocol of the agent socket (both framings) and the contract of the agent's handler. Both
+// sides import this file and nothing of each other. One request per unix-socket connection:
+// - JSON framing (the Node plugin): one line of JSON each way (newline-terminated). The plugin has
+//   already validated the environment, parsed CNI_ARGS, run any delegated IPAM plugin and
+//   converted every result to the 1.x shape, so the handler only ever sees one form.
+// - Shim framing (the native shim, src/cni/shim/multinet-cni.c, which has no JSON parser):
+//     shim  -> agent: one JSON line {"shim":1,"env":{...},"stdin":"..."}
+//     agent -> shim:  "<exitCode> <byteLength>\n" then the plugin's stdout bytes
+//   and the agent runs the plugin code (runPlugin) itself, in its warm process.
+// Either way an ADD result is followed by the plugin's "ack" line; without it the agent undoes it.
 // Kept dependency-free: the plugin bundle imports this file.
-import type { CniResult100 } from '../cni/result.js';
+import type { CniResult100 } from './result.js';
 
-export type { CniResult100 } from '../cni/result.js';
+export type { CniResult100 } from './result.js';
 
 /** Bumped on incompatible changes; the server rejects other values with a clear error. */
 export const PROTOCOL_VERSION = 1;
@@ -78,6 +85,25 @@ export type CniResponse = { result: CniResult100 | null } | { error: CniErrorBod
  */
 export const ACK = 'ack';
 
+/** The native shim's request: the runtime's environment and stdin, as the shim received them. */
+export interface ShimRequest {
+  readonly shim: 1;
+  readonly env: Record<string, string>;
+  readonly stdin: string;
+}
+
+export function isShimRequest(v: unknown): v is ShimRequest {
+  if (typeof v !== 'object' || v === null) return false;
+  const r = v as Record<string, unknown>;
+  return r.shim === 1 && typeof r.env === 'object' && r.env !== null && typeof r.stdin === 'string';
+}
+
+/** The answer to the shim: a header line the C side parses, then the exact stdout bytes. */
+export function encodeShimAnswer(exitCode: number, stdout: string): Buffer {
+  const body = Buffer.from(stdout, 'utf8');
+  return Buffer.concat([Buffer.from(`${exitCode} ${body.length}\n`, 'utf8'), body]);
+}
+
 export function encodeMessage(m: CniRequest | CniResponse): string {
   return JSON.stringify(m) + '\n';
 }
@@ -99,4 +125,27 @@ export function requestProblem(v: unknown): string | undefined {
   if (!['agent', 'delegated', 'none'].includes(r.ipam as string))
     return 'field "ipam" must be agent, delegated or none';
   return undefined;
+}
+
+export interface CniCallContext {
+  /** Aborted when the plugin hung up (timeout, killed) before the answer was written. */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * What the agent does per CNI command. Throw a CniError to send that spec error to the runtime;
+ * any other error is reported as code 100 with its message. An interface, so that wrappers (a
+ * readiness gate, a recorder) and fakes stand in for the agent's service.
+ */
+export interface CniHandler {
+  /** Attach; returns this attachment's result only (the plugin merges any prevResult). */
+  add(req: CniRequest, ctx: CniCallContext): Promise<CniResult100>;
+  /** Detach; idempotent (missing netns, link or allocation is success). */
+  del(req: CniRequest, ctx: CniCallContext): Promise<void>;
+  /** Verify the attachment against req.netConf.prevResult. */
+  check(req: CniRequest, ctx: CniCallContext): Promise<void>;
+  /** Ready for ADD? Throw CniError 50/51 when not. */
+  status(req: CniRequest, ctx: CniCallContext): Promise<void>;
+  /** Remove attachments of req.netConf.name not in req.validAttachments. */
+  gc(req: CniRequest, ctx: CniCallContext): Promise<void>;
 }
