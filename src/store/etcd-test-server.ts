@@ -110,23 +110,23 @@ export async function startOwnTestEtcd(): Promise<OwnTestEtcd> {
     rmSync(dir, { recursive: true, force: true });
   };
   const waitReady = async (): Promise<void> => {
-    const client = new Etcd3({ hosts: `http://${endpoint}`, dialTimeout: 500 });
-    try {
-      const deadline = Date.now() + 15_000;
-      for (;;) {
-        if (child?.exitCode !== null && child?.exitCode !== undefined)
-          throw new Error(`etcd exited with ${child.exitCode}: ${stderr.trim()}`);
-        try {
-          await client.get('/').exec();
-          break;
-        } catch (err) {
-          if (Date.now() > deadline)
-            throw new Error(`etcd on ${endpoint} did not start in 15 s: ${String(err)} ${stderr}`);
-          await new Promise((r) => setTimeout(r, 100));
-        }
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      if (child?.exitCode !== null && child?.exitCode !== undefined)
+        throw new Error(`etcd exited with ${child.exitCode}: ${stderr.trim()}`);
+      // A fresh client per attempt: a client that saw the port closed backs off on its own,
+      // which would make "etcd answers" look later than it is.
+      const client = new Etcd3({ hosts: `http://${endpoint}`, dialTimeout: 500 });
+      try {
+        await client.get('/').exec();
+        return;
+      } catch (err) {
+        if (Date.now() > deadline)
+          throw new Error(`etcd on ${endpoint} did not start in 15 s: ${String(err)} ${stderr}`);
+        await new Promise((r) => setTimeout(r, 50));
+      } finally {
+        client.close();
       }
-    } finally {
-      client.close();
     }
   };
   spawnEtcd();
