@@ -1,8 +1,11 @@
 // One agent per node: registers the node, mirrors the store (list, then watch), computes the
 // node's desired dataplane with the pure calc, reconciles the kernel, and serves the CNI socket.
 // Nothing is written to the kernel before every watched kind has reached its "in sync" point.
+// A store that is down (at start or later) is waited for, never fatal: CNI calls get "try again
+// later" meanwhile (ReadyGate), and the cache and the dataplane stay as they are.
 import { sourceCheckTable } from '../calc/source-check.js';
-import { listThenWatchKinds } from '../store/list-watch.js';
+import { listThenWatchKinds, WatchHealth } from '../store/list-watch.js';
+import { Backoff, sleep, untilAborted, type BackoffPolicy } from '../util/backoff.js';
 import { isStoreError, type Store } from '../store/types.js';
 import type { Dataplane, DesiredNode, SyncReport } from '../dataplane/types.js';
 import { desiredNodeState } from '../calc/node-state.js';
@@ -17,6 +20,7 @@ import { SyncLoop } from './sync-loop.js';
 import { AttachmentService } from './attach.js';
 import type { AddressAllocator } from './allocator.js';
 import { startCniServer, type CniServer } from './cni-server.js';
+import { ReadyGate } from './ready-gate.js';
 
 export const KIND_AGENT_STATUS = 'AgentStatus';
 
@@ -39,6 +43,10 @@ export interface AgentOptions {
   /** Periodic IPAM leak reclaim; called every reclaimMs (default 60 s) when given. */
   readonly reclaim?: () => Promise<void>;
   readonly reclaimMs?: number;
+  /** Retry policy while the store is unreachable (default 0.5 s doubling to 30 s, jittered). */
+  readonly backoff?: BackoffPolicy;
+  /** Bookmark probe interval of the watch (see ListWatchOptions.progressMs). */
+  readonly progressMs?: number;
 }
 
 export interface AgentStatus {
@@ -47,11 +55,24 @@ export interface AgentStatus {
   readonly lastSync: string;
   readonly lastReport: Omit<SyncReport, 'errors'> & { errors: number };
   readonly syncs: number;
+  /** False while CNI calls are answered "try again later". */
+  readonly ready?: boolean;
+  /** The store watch: staleness is the time since its last event, list or bookmark. */
+  readonly watch?: {
+    readonly connected: boolean;
+    readonly lastProgress?: string;
+    readonly staleSeconds?: number;
+    readonly failures: number;
+    readonly lastError?: string;
+  };
 }
 
 export class Agent {
   readonly cache = new ClusterCache();
   readonly handler: AttachmentService;
+  /** What the CNI socket serves: the handler behind a readiness check. */
+  readonly cni: ReadyGate;
+  readonly watchHealth = new WatchHealth();
   private readonly loop: SyncLoop<SyncReport>;
   private readonly abort = new AbortController();
   private server: CniServer | undefined;
@@ -61,6 +82,8 @@ export class Agent {
   /** The ip part of the desired state last synced without failure. */
   private lastCleanIp: string | undefined;
   private lastStatusWrite = 0;
+  /** Set once the first sync is done: from then on the gate follows the watch's health. */
+  private ready = false;
   /** Resolves when every watched kind delivered its first snapshot. */
   private synced!: Promise<void>;
   private watchers: Promise<void>[] = [];
@@ -76,12 +99,23 @@ export class Agent {
       inspectPod: (rec) => this.inspectPod(rec),
       log: o.log,
     });
+    this.cni = new ReadyGate(this.handler, 'the agent is starting: store not in sync yet');
   }
 
+  /**
+   * Serves CNI at once (answering "try again later"), waits for the store however long it takes,
+   * and opens for CNI after the first sync. Resolves early, quietly, if stop() is called meanwhile.
+   */
   async start(): Promise<void> {
+    const signal = this.abort.signal;
+    if (this.o.socketPath)
+      this.server = await startCniServer(this.o.socketPath, this.cni, { log: this.o.log });
     await this.register();
+    if (signal.aborted) return;
+    this.cni.close('the node is registered; the store is not in sync yet');
     this.startWatches();
-    await this.synced;
+    await untilAborted(this.synced, signal);
+    if (signal.aborted) return;
     this.o.log.info({ node: this.o.node }, 'store in sync; first dataplane sync');
     this.nextFull = true;
     const report = await this.loop.request();
@@ -89,8 +123,9 @@ export class Agent {
       { changes: report.changes, failed: report.failed, ms: Math.round(report.durationMs) },
       'first sync done',
     );
-    if (this.o.socketPath)
-      this.server = await startCniServer(this.o.socketPath, this.handler, { log: this.o.log });
+    if (signal.aborted) return;
+    this.ready = true;
+    if (this.watchHealth.connected) this.cni.open();
     const resync = this.o.resyncMs ?? 30_000;
     if (resync > 0)
       this.timers.push(
@@ -111,6 +146,11 @@ export class Agent {
         ),
       );
     }
+  }
+
+  /** True once stop() was called. */
+  get stopped(): boolean {
+    return this.abort.signal.aborted;
   }
 
   /** Stops serving and watching; leaves the dataplane as it is (pods keep their traffic). */
@@ -156,15 +196,29 @@ export class Agent {
       netns: this.o.netns,
       agentPid: process.pid,
     };
-    for (;;) {
-      const cur = await this.o.store.get<NodeRecord>(key);
+    const backoff = new Backoff(this.o.backoff);
+    while (!this.abort.signal.aborted) {
       try {
+        const cur = await this.o.store.get<NodeRecord>(key);
         if (!cur) await this.o.store.create(key, rec);
         else if (JSON.stringify(cur.value) !== JSON.stringify(rec))
           await this.o.store.update(key, rec, cur.resourceVersion);
+        if (backoff.attempts > 0)
+          this.o.log.info(
+            { store: this.o.store.description, failures: backoff.attempts },
+            'store reachable again',
+          );
         return;
       } catch (e) {
-        if (!isStoreError(e, 'Conflict') && !isStoreError(e, 'AlreadyExists')) throw e;
+        if (isStoreError(e, 'Conflict') || isStoreError(e, 'AlreadyExists')) continue;
+        // Unreachable (or failing) store: wait for it; a DaemonSet pod must not crash-loop.
+        const delayMs = backoff.next();
+        this.cni.close(`waiting for the store (${this.o.store.description}): ${(e as Error).message}`);
+        this.o.log.warn(
+          { err: (e as Error).message, attempt: backoff.attempts, retryInMs: delayMs },
+          'cannot register the node; store unreachable? retrying',
+        );
+        await sleep(delayMs, this.abort.signal);
       }
     }
   }
@@ -177,10 +231,33 @@ export class Agent {
       let initial = true;
       for await (const item of listThenWatchKinds(this.o.store, WATCHED_KINDS, {
         signal: this.abort.signal,
+        health: this.watchHealth,
+        ...(this.o.backoff ? { backoff: this.o.backoff } : {}),
+        ...(this.o.progressMs !== undefined ? { progressMs: this.o.progressMs } : {}),
         onRelist: (err) => this.o.log.warn({ err: err.message }, 're-list after compaction'),
+        onError: (err, info) => {
+          // The cache and the kernel stay as they are; only new CNI work waits for a fresh list.
+          this.cni.close(`store watch lost, re-listing (${this.o.store.description}): ${err.message}`);
+          this.o.log.warn(
+            {
+              err: err.message,
+              attempt: info.attempt,
+              retryInMs: info.delayMs,
+              staleS: seconds(info.staleMs),
+            },
+            'store watch failed; dataplane left as it is; re-listing after backoff',
+          );
+        },
+        onRecover: (info) =>
+          this.o.log.info(
+            { failures: info.failures, staleS: seconds(info.staleMs) },
+            'store reachable again; re-listed',
+          ),
       })) {
         if (item.type === 'SYNCED') {
+          // A successful list replaces state (as after compaction); an outage never does.
           for (const [kind, items] of item.kinds) this.cache.replace(kind, items);
+          if (this.ready) this.cni.open();
           if (initial) {
             initial = false;
             markSynced();
@@ -250,6 +327,8 @@ export class Agent {
       lastSync: new Date(now).toISOString(),
       lastReport: { ...rest, errors: errors.length },
       syncs: this.syncs,
+      ready: this.cni.ready,
+      watch: this.watchStatus(),
     };
     try {
       const cur = await this.o.store.get(key);
@@ -258,6 +337,19 @@ export class Agent {
     } catch {
       // status is best-effort; the next sync writes it again
     }
+  }
+
+  /** The store watch's health, as recorded in AgentStatus. */
+  watchStatus(): NonNullable<AgentStatus['watch']> {
+    const h = this.watchHealth;
+    const stale = h.staleMs();
+    return {
+      connected: h.connected,
+      ...(h.lastProgressAt !== undefined ? { lastProgress: new Date(h.lastProgressAt).toISOString() } : {}),
+      ...(stale !== undefined ? { staleSeconds: seconds(stale) } : {}),
+      failures: h.failures,
+      ...(h.lastError ? { lastError: h.lastError } : {}),
+    };
   }
 
   /** CHECK: the pod side of an attachment as the kernel holds it; undefined when it matches. */
@@ -281,4 +373,8 @@ export class Agent {
     }
     return undefined;
   }
+}
+
+function seconds(ms: number | undefined): number | undefined {
+  return ms === undefined ? undefined : Math.round(ms / 100) / 10;
 }

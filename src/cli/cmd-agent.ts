@@ -49,7 +49,9 @@ export function register(program: Command): void {
         address ??= u.address;
         mtu ??= u.mtu;
       }
-      const store = await openStore(o.store);
+      // etcd down at start is waited for by the agent (retrying with backoff), not fatal: a
+      // DaemonSet pod must not crash-loop through an API outage.
+      const store = await openStore(o.store, { etcd: { failFast: false } });
       const graceMs = Number(o.graceSeconds) * 1000;
       const agent = new Agent({
         node: o.node,
@@ -78,6 +80,7 @@ export function register(program: Command): void {
       process.once('SIGTERM', () => void shutdown('SIGTERM'));
       process.once('SIGINT', () => void shutdown('SIGINT'));
       await agent.start();
+      if (agent.stopped) return;
       log.info(
         { node: o.node, underlay: address, mtu, socket: o.socket, store: store.description },
         'agent ready',

@@ -350,7 +350,7 @@ export function register(program: Command): void {
         const ns = await l.nodeStatus();
         say(
           table(
-            ['NODE', 'UNDERLAY', 'NETNS', 'AGENT', 'PID', 'LAST SYNC'],
+            ['NODE', 'UNDERLAY', 'NETNS', 'AGENT', 'PID', 'LAST SYNC', 'WATCH'],
             ns.map((n) => [
               n.name,
               n.underlay,
@@ -358,6 +358,7 @@ export function register(program: Command): void {
               n.agent === 'alive' ? 'alive' : 'DEAD',
               String(n.pid ?? ''),
               n.lastSync ?? '',
+              watchCell(n.watch),
             ]),
           ),
         );
@@ -384,4 +385,11 @@ export function register(program: Command): void {
       await Lab.load(name).down(progress);
       say(`lab ${name} is down`);
     });
+}
+
+/** The agent's store watch as it last reported it: "ok, 0.3s stale" or "RETRYING (3), 41s stale". */
+function watchCell(w: { connected: boolean; staleSeconds?: number; failures: number } | undefined): string {
+  if (!w) return '';
+  const stale = w.staleSeconds === undefined ? '' : `, ${w.staleSeconds}s stale`;
+  return w.connected ? `ok${stale}` : `RETRYING (${w.failures})${stale}`;
 }

@@ -190,6 +190,8 @@ export class Lab {
       agent: 'alive' | 'dead';
       pid?: number;
       lastSync?: string;
+      /** The agent's store watch when it last wrote its status (see AgentStatus.watch). */
+      watch?: { connected: boolean; staleSeconds?: number; failures: number; lastError?: string };
     }[]
   > {
     const store = await this.store().catch(() => undefined);
@@ -198,7 +200,12 @@ export class Lab {
       const pid = agentPid(n);
       const st = store
         ? ((await store.get({ kind: 'AgentStatus', namespace: '', name: n.name }).catch(() => undefined))
-            ?.value as { lastSync?: string } | undefined)
+            ?.value as
+            | {
+                lastSync?: string;
+                watch?: { connected: boolean; staleSeconds?: number; failures: number; lastError?: string };
+              }
+            | undefined)
         : undefined;
       out.push({
         name: n.name,
@@ -207,6 +214,7 @@ export class Lab {
         agent: isAlive(pid) ? ('alive' as const) : ('dead' as const),
         ...(pid ? { pid } : {}),
         ...(st?.lastSync ? { lastSync: st.lastSync } : {}),
+        ...(st?.watch ? { watch: st.watch } : {}),
       });
     }
     return out;

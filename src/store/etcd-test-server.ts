@@ -37,71 +37,114 @@ export async function freePort(): Promise<number> {
   });
 }
 
+export interface OwnTestEtcd extends TestEtcd {
+  /** Kills the process (SIGKILL: an outage, not a shutdown); data and ports are kept. */
+  kill(): Promise<void>;
+  /** Starts it again on the same data directory and ports; resolves when it answers. */
+  restart(): Promise<void>;
+}
+
+/** Whether the kill/restart tests can run (they need an etcd of our own, not $MULTINET_TEST_ETCD). */
+export function ownEtcdUnavailableReason(): string | undefined {
+  if (process.env.MULTINET_TEST_ETCD) return 'MULTINET_TEST_ETCD is set: no etcd of our own to kill';
+  return etcdUnavailableReason();
+}
+
 export async function startTestEtcd(): Promise<TestEtcd> {
   const external = process.env.MULTINET_TEST_ETCD;
   if (external) {
     const endpoint = external.replace(/^etcd:\/\//, '');
     return { endpoint, url: `etcd://${endpoint}`, stop: async () => undefined };
   }
+  return startOwnTestEtcd();
+}
+
+/** An etcd process of our own (never $MULTINET_TEST_ETCD), which tests may kill and restart. */
+export async function startOwnTestEtcd(): Promise<OwnTestEtcd> {
   const dir = mkdtempSync(join(tmpdir(), 'mn-etcd-'));
   const [clientPort, peerPort] = [await freePort(), await freePort()];
   const endpoint = `127.0.0.1:${clientPort}`;
   const peer = `http://127.0.0.1:${peerPort}`;
-  const child: ChildProcess = spawn(
-    ETCD_BINARY,
-    [
-      '--name',
-      'mn-test',
-      '--data-dir',
-      dir,
-      '--listen-client-urls',
-      `http://${endpoint}`,
-      '--advertise-client-urls',
-      `http://${endpoint}`,
-      '--listen-peer-urls',
-      peer,
-      '--initial-advertise-peer-urls',
-      peer,
-      '--initial-cluster',
-      `mn-test=${peer}`,
-      '--logger',
-      'zap',
-      '--log-level',
-      'error',
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+  let child: ChildProcess | undefined;
+  let exited: Promise<void> = Promise.resolve();
   let stderr = '';
-  child.stderr?.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-4000)));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const spawnEtcd = (): void => {
+    const c = spawn(
+      ETCD_BINARY,
+      [
+        '--name',
+        'mn-test',
+        '--data-dir',
+        dir,
+        '--listen-client-urls',
+        `http://${endpoint}`,
+        '--advertise-client-urls',
+        `http://${endpoint}`,
+        '--listen-peer-urls',
+        peer,
+        '--initial-advertise-peer-urls',
+        peer,
+        '--initial-cluster',
+        `mn-test=${peer}`,
+        '--logger',
+        'zap',
+        '--log-level',
+        'error',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    c.stderr?.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-4000)));
+    exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
+    child = c;
+  };
+  const running = (): boolean => !!child && child.exitCode === null && child.signalCode === null;
+  const kill = async (signal: NodeJS.Signals = 'SIGKILL'): Promise<void> => {
+    if (!running()) return;
+    child!.kill(signal);
+    const t = setTimeout(() => child?.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(t);
+  };
   const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(t);
-    }
+    await kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
   };
-  const client = new Etcd3({ hosts: `http://${endpoint}`, dialTimeout: 500 });
-  try {
+  const waitReady = async (): Promise<void> => {
     const deadline = Date.now() + 15_000;
     for (;;) {
-      if (child.exitCode !== null) throw new Error(`etcd exited with ${child.exitCode}: ${stderr.trim()}`);
+      if (child?.exitCode !== null && child?.exitCode !== undefined)
+        throw new Error(`etcd exited with ${child.exitCode}: ${stderr.trim()}`);
+      // A fresh client per attempt: a client that saw the port closed backs off on its own,
+      // which would make "etcd answers" look later than it is.
+      const client = new Etcd3({ hosts: `http://${endpoint}`, dialTimeout: 500 });
       try {
         await client.get('/').exec();
-        break;
+        return;
       } catch (err) {
         if (Date.now() > deadline)
           throw new Error(`etcd on ${endpoint} did not start in 15 s: ${String(err)} ${stderr}`);
-        await new Promise((r) => setTimeout(r, 100));
+        await new Promise((r) => setTimeout(r, 50));
+      } finally {
+        client.close();
       }
     }
+  };
+  spawnEtcd();
+  try {
+    await waitReady();
   } catch (err) {
     await stop();
     throw err;
-  } finally {
-    client.close();
   }
-  return { endpoint, url: `etcd://${endpoint}`, stop };
+  return {
+    endpoint,
+    url: `etcd://${endpoint}`,
+    stop,
+    kill: () => kill('SIGKILL'),
+    restart: async () => {
+      await kill('SIGKILL');
+      spawnEtcd();
+      await waitReady();
+    },
+  };
 }

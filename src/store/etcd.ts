@@ -27,6 +27,11 @@ export interface EtcdStoreOptions {
   readonly callTimeoutMs?: number;
   /** Key prefix (default "/multinet/"); tests use their own to share one etcd. */
   readonly prefix?: string;
+  /**
+   * connect() checks that etcd answers and fails if not (default true). The agent passes false:
+   * it must start while etcd is down and retry on its own (calls fail until etcd answers).
+   */
+  readonly failFast?: boolean;
 }
 
 export class EtcdStore implements Store {
@@ -53,6 +58,7 @@ export class EtcdStore implements Store {
   /** Connects and checks that etcd answers (fails fast, naming the endpoints, if it does not). */
   static async connect(endpoints: readonly string[], opts: EtcdStoreOptions = {}): Promise<EtcdStore> {
     const store = new EtcdStore(endpoints, opts);
+    if (opts.failFast === false) return store;
     try {
       await withTimeout(store.client.get(`${store.prefix}`).exec(), store.callTimeoutMs, store.description);
     } catch (err) {
@@ -230,25 +236,33 @@ export class EtcdStore implements Store {
       // etcd reports a compacted start revision by cancelling the watch; ask directly instead,
       // so the caller gets a typed GoneError.
       await this.checkNotCompacted(from);
+      if (queue.closed) return;
       const p = opts.kind === undefined ? this.prefix : `${this.prefix}${opts.kind}/`;
-      const w = await this.client
+      // watcher(), not create(): create() waits for 'connected' forever when etcd is down.
+      const w = this.client
         .watch()
         .prefix(p)
         .startRevision(String(from + 1n))
         .withPreviousKV()
-        .create();
+        .watcher();
       watcher = w;
-      if (queue.closed) {
-        await w.cancel();
-        return;
-      }
       w.on('data', onData);
+      // etcd3 would reconnect silently and resume; the caller could not tell a frozen watch from
+      // a quiet one. Fail instead: the list-watch layer re-lists with backoff and reports it.
+      w.on('disconnected', (err: Error) => queue.fail(this.unavailable(err)));
       w.on('error', (err) => {
         void this.checkNotCompacted(last).then(
           () => queue.fail(this.unavailable(err)),
           (gone) => queue.fail(gone),
         );
       });
+      const connected = new Promise<void>((resolve) => w.once('connected', () => resolve()));
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), this.callTimeoutMs)));
+      const ok = await Promise.race([connected.then(() => true), late]);
+      clearTimeout(timer);
+      if (!ok)
+        queue.fail(this.unavailable(new Error(`watch not established within ${this.callTimeoutMs} ms`)));
     };
     start().catch((err) => queue.fail(this.unavailable(err)));
     return queue;
