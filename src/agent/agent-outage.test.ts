@@ -17,7 +17,7 @@ import { silentLogger } from '../util/log.js';
 import { ErrorCode } from '../cni/spec.js';
 import { Agent } from './agent.js';
 import type { AddressAllocator, AllocateRequest } from './allocator.js';
-import type { CniRequest, CniResponse } from './cni-protocol.js';
+import type { CniRequest, CniResponse } from '../cni/protocol.js';
 import { KIND_ATTACHMENT } from '../calc/records.js';
 
 class FakeAllocator implements AddressAllocator {

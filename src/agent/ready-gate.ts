@@ -4,8 +4,7 @@
 // spec's STATUS section asks) instead of acting on a cache that may be stale. The runtime retries.
 import { CniError, ErrorCode } from '../cni/spec.js';
 import { isStoreError } from '../store/types.js';
-import type { CniCallContext, CniHandler } from './cni-server.js';
-import type { CniRequest, CniResult100 } from './cni-protocol.js';
+import type { CniCallContext, CniHandler, CniRequest, CniResult100 } from '../cni/protocol.js';
 
 export class ReadyGate implements CniHandler {
   private why: string | undefined;
