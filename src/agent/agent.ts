@@ -3,7 +3,8 @@
 // Nothing is written to the kernel before every watched kind has reached its "in sync" point.
 import { sourceCheckTable } from '../calc/source-check.js';
 import { listThenWatchKinds } from '../store/list-watch.js';
-import { isStoreError, type Store } from '../store/types.js';
+import type { Store } from '../store/types.js';
+import { putIfChanged } from '../store/put.js';
 import type { Dataplane, DesiredNode, SyncReport } from '../dataplane/types.js';
 import { desiredNodeState } from '../calc/node-state.js';
 import { KIND_NODE, type AttachmentRecord, type NodeRecord } from '../calc/records.js';
@@ -50,7 +51,7 @@ export interface AgentStatus {
 }
 
 export class Agent {
-  readonly cache = new ClusterCache();
+  readonly cache: ClusterCache;
   readonly handler: AttachmentService;
   private readonly loop: SyncLoop<SyncReport>;
   private readonly abort = new AbortController();
@@ -66,6 +67,7 @@ export class Agent {
   private watchers: Promise<void>[] = [];
 
   constructor(private readonly o: AgentOptions) {
+    this.cache = new ClusterCache(o.log);
     this.loop = new SyncLoop(() => this.syncOnce());
     this.handler = new AttachmentService({
       node: o.node,
@@ -156,17 +158,7 @@ export class Agent {
       netns: this.o.netns,
       agentPid: process.pid,
     };
-    for (;;) {
-      const cur = await this.o.store.get<NodeRecord>(key);
-      try {
-        if (!cur) await this.o.store.create(key, rec);
-        else if (JSON.stringify(cur.value) !== JSON.stringify(rec))
-          await this.o.store.update(key, rec, cur.resourceVersion);
-        return;
-      } catch (e) {
-        if (!isStoreError(e, 'Conflict') && !isStoreError(e, 'AlreadyExists')) throw e;
-      }
-    }
+    await putIfChanged(this.o.store, key, rec);
   }
 
   private startWatches(): void {
@@ -252,9 +244,7 @@ export class Agent {
       syncs: this.syncs,
     };
     try {
-      const cur = await this.o.store.get(key);
-      if (cur) await this.o.store.update(key, value, cur.resourceVersion);
-      else await this.o.store.create(key, value);
+      await putIfChanged(this.o.store, key, value);
     } catch {
       // status is best-effort; the next sync writes it again
     }

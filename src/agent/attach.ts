@@ -12,7 +12,7 @@ import type { Store } from '../store/types.js';
 import { isStoreError } from '../store/types.js';
 import type { AddressAllocator, PoolRange } from './allocator.js';
 import { KIND_NETWORK, type ClusterCache } from './cache.js';
-import { pluginFromNetConf, nadNameFor } from './manifests.js';
+import { pluginFromNetConf } from '../api/netconf.js';
 import type { Logger } from '../util/log.js';
 import { isIP } from 'node:net';
 import { poolRanges } from '../ipam/whereabouts.js';
@@ -145,29 +145,20 @@ export class AttachmentService implements CniHandler {
       delegatedIpam: ipamMode === 'delegated',
       defaultRoute: wantsDefaultRoute(req),
       createdAt: new Date().toISOString(),
-      status: {
-        name: nadNameFor(cache, pod.namespace, req.netConf.name, network.name),
-        interface: req.ifName,
-        ips,
-        mac: '',
-        default: false,
-        dns: {},
-      },
     };
-    const recFull: AttachmentRecord = { ...rec, status: { ...rec.status, mac: rec.mac } };
 
     // From here on, every step is undone if a later one fails.
     let recorded = false;
     try {
-      await store.create(key, recFull);
+      await store.create(key, rec);
       recorded = true;
-      cache.putAttachment(key.namespace, key.name, recFull);
-      await this.requireSynced(this.d.sync(), recFull);
+      cache.putAttachment(key.namespace, key.name, rec);
+      await this.requireSynced(this.d.sync(), rec);
       log.info(
         { pod: `${pod.namespace}/${pod.name}`, ifName: req.ifName, network: network.name, ips },
         'attached',
       );
-      return this.result(recFull, network.ranges);
+      return this.result(rec, network.ranges);
     } catch (e) {
       log.warn({ err: (e as Error).message, ifName: req.ifName }, 'ADD failed; rolling back');
       if (recorded) {
