@@ -7,6 +7,7 @@ import { sourceCheckTable } from '../calc/source-check.js';
 import { listThenWatchKinds, WatchHealth } from '../store/list-watch.js';
 import { Backoff, sleep, untilAborted, type BackoffPolicy } from '../util/backoff.js';
 import { isStoreError, type Store } from '../store/types.js';
+import { putIfChanged } from '../store/put.js';
 import type { Dataplane, DesiredNode, SyncReport } from '../dataplane/types.js';
 import { desiredNodeState } from '../calc/node-state.js';
 import { KIND_NODE, type AttachmentRecord, type NodeRecord } from '../calc/records.js';
@@ -68,7 +69,7 @@ export interface AgentStatus {
 }
 
 export class Agent {
-  readonly cache = new ClusterCache();
+  readonly cache: ClusterCache;
   readonly handler: AttachmentService;
   /** What the CNI socket serves: the handler behind a readiness check. */
   readonly cni: ReadyGate;
@@ -89,6 +90,7 @@ export class Agent {
   private watchers: Promise<void>[] = [];
 
   constructor(private readonly o: AgentOptions) {
+    this.cache = new ClusterCache(o.log);
     this.loop = new SyncLoop(() => this.syncOnce());
     this.handler = new AttachmentService({
       node: o.node,
@@ -199,10 +201,7 @@ export class Agent {
     const backoff = new Backoff(this.o.backoff);
     while (!this.abort.signal.aborted) {
       try {
-        const cur = await this.o.store.get<NodeRecord>(key);
-        if (!cur) await this.o.store.create(key, rec);
-        else if (JSON.stringify(cur.value) !== JSON.stringify(rec))
-          await this.o.store.update(key, rec, cur.resourceVersion);
+        await putIfChanged(this.o.store, key, rec); // retries Conflict/AlreadyExists itself
         if (backoff.attempts > 0)
           this.o.log.info(
             { store: this.o.store.description, failures: backoff.attempts },
@@ -331,9 +330,7 @@ export class Agent {
       watch: this.watchStatus(),
     };
     try {
-      const cur = await this.o.store.get(key);
-      if (cur) await this.o.store.update(key, value, cur.resourceVersion);
-      else await this.o.store.create(key, value);
+      await putIfChanged(this.o.store, key, value);
     } catch {
       // status is best-effort; the next sync writes it again
     }

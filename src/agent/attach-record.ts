@@ -37,8 +37,6 @@ export interface RecordInput {
   readonly network: string;
   readonly pod: PodIdentity;
   readonly ips: string[];
-  /** `ns/nad` for network-status. */
-  readonly nadName: string;
   readonly now: Date;
 }
 
@@ -66,7 +64,6 @@ export function attachmentRecord(r: RecordInput): AttachmentRecord {
     delegatedIpam: req.ipam === 'delegated',
     defaultRoute: wantsDefaultRoute(req),
     createdAt: r.now.toISOString(),
-    status: { name: r.nadName, interface: req.ifName, ips, mac, default: false, dns: {} },
   };
 }
 

@@ -16,7 +16,9 @@ import { attachmentKey, attachmentRecord, podIdentity } from './attach-record.js
 import { attachmentResult } from './attach-result.js';
 import { syncFailure } from './attach-sync.js';
 import { KIND_NETWORK, type ClusterCache } from './cache.js';
-import { networkInfoFromManifest, nadNameFor, pluginFromNetConf } from './manifests.js';
+import { pluginFromNetConf } from '../api/netconf.js';
+import { decodeStored, formatDecodeError } from '../api/stored.js';
+import { networkInfo } from '../calc/cluster-view.js';
 import { UndoList } from './undo.js';
 import type { Logger } from '../util/log.js';
 
@@ -84,7 +86,6 @@ export class AttachmentService implements CniHandler {
         network: network.info.name,
         pod,
         ips: addrs.ips,
-        nadName: nadNameFor(cache, pod.namespace, req.netConf.name, network.info.name),
         now: new Date(),
       });
       await store.create(key, rec);
@@ -118,9 +119,9 @@ export class AttachmentService implements CniHandler {
     const cached = this.d.cache.networks.get(name);
     if (cached) return { info: cached };
     const stored = await this.d.store.get({ kind: KIND_NETWORK, namespace: '', name });
-    const decoded = stored ? networkInfoFromManifest(stored.value) : undefined;
-    if (stored && decoded?.ok) return { info: decoded.value, stored };
-    const why = decoded && !decoded.ok ? decoded.error : this.d.cache.invalid.get(name);
+    const decoded = stored ? decodeStored(KIND_NETWORK, stored) : undefined;
+    if (stored && decoded?.ok) return { info: networkInfo(decoded.value), stored };
+    const why = decoded && !decoded.ok ? formatDecodeError(decoded.error) : this.d.cache.invalid.get(name);
     throw new CniError(
       ErrorCode.InvalidNetworkConfig,
       `network ${JSON.stringify(name)} is unknown`,

@@ -1,22 +1,29 @@
-// The agent's in-memory copy of the cluster, fed by list-then-watch per kind. Raw manifests are
-// kept as stored; typed views (networks) are derived on change so calc stays pure and cheap.
+// The decoded cluster: what list-then-watch delivers, decoded once per stored revision through the
+// api's decoder table (src/api/stored.ts), so readers get typed resources and never re-validate.
+// The agent keeps one and feeds it events; the lab loads one per command (src/lab/cluster.ts).
+//
+// A stored object that does not decode (written by another version, or by hand) is logged with its
+// name and skipped. If an earlier revision of it decoded, that one is kept: dropping it would tear
+// down the dataplane (interfaces, services, policies) of something that still exists.
+import {
+  decodeStored,
+  isStoredKind,
+  POLICY_KINDS,
+  type DecodeError,
+  type StoredKind,
+  type StoredKinds,
+} from '../api/index.js';
 import type { StoredObject, WatchEvent } from '../store/types.js';
 import type { ClusterView, NetworkInfo } from '../calc/node-state.js';
+import { clusterView, networkInfo } from '../calc/cluster-view.js';
 import { KIND_ATTACHMENT, KIND_NODE, type AttachmentRecord, type NodeRecord } from '../calc/records.js';
-import { networkInfoFromManifest, resourceFromStored } from './manifests.js';
-import type { Pod, Resource, Service } from '../api/index.js';
-import type { PolicyResource } from '../calc/node-state.js';
+import { silentLogger, type Logger } from '../util/log.js';
 
+export { POLICY_KINDS };
 export const KIND_NETWORK = 'Network';
 export const KIND_NAD = 'NetworkAttachmentDefinition';
 export const KIND_POD = 'Pod';
 export const KIND_SERVICE = 'Service';
-/** Store kinds of policies (the api's resource `type`s). */
-export const POLICY_KINDS = [
-  'CalicoNetworkPolicy',
-  'CalicoGlobalNetworkPolicy',
-  'KubernetesNetworkPolicy',
-] as const;
 
 /** Kinds the agent watches. */
 export const WATCHED_KINDS = [
@@ -27,29 +34,44 @@ export const WATCHED_KINDS = [
   KIND_POD,
   KIND_SERVICE,
   ...POLICY_KINDS,
-] as const;
+] as const satisfies readonly StoredKind[];
 
-/** Kinds kept as typed api resources (re-validated from the stored manifest). */
-const TYPED_KINDS: ReadonlySet<string> = new Set([KIND_POD, KIND_SERVICE, ...POLICY_KINDS]);
+/** A decoded object and the stored revision it was decoded from. */
+export interface CacheEntry<T> {
+  readonly stored: StoredObject;
+  readonly value: T;
+}
 
 const keyOf = (o: { namespace: string; name: string }): string => `${o.namespace}/${o.name}`;
 
 export class ClusterCache {
+  /** As stored, by kind then `ns/name` (the current revision, decodable or not). */
   private readonly objects = new Map<string, Map<string, StoredObject>>();
+  private readonly decoded = new Map<StoredKind, Map<string, CacheEntry<unknown>>>();
+  /** Objects whose current revision does not decode, by kind then `ns/name`. */
+  private readonly problems = new Map<StoredKind, Map<string, DecodeError>>();
+  /** Decoded Networks as calc reads them, by name. */
   readonly networks = new Map<string, NetworkInfo>();
   readonly nodes = new Map<string, NodeRecord>();
+  /** Decoded attachments by `ns/name`, plus our own writes ahead of their watch events. */
   readonly attachments = new Map<string, AttachmentRecord>();
-  /** Networks whose stored manifest could not be read (name -> reason), shown in logs/status. */
+  /** Networks whose current stored revision does not decode (name -> `field: reason`). */
   readonly invalid = new Map<string, string>();
-  /** Pods, services and policies as typed resources, by kind then `ns/name`. */
-  private readonly typed = new Map<string, Map<string, Resource>>();
+
+  constructor(private readonly log: Logger = silentLogger) {}
 
   /** Replaces everything of `kind` (a list-then-watch snapshot). */
   replace(kind: string, items: readonly StoredObject[]): void {
     const m = new Map<string, StoredObject>();
     for (const o of items) m.set(keyOf(o), o);
     this.objects.set(kind, m);
-    this.rebuild(kind);
+    if (!isStoredKind(kind)) return;
+    for (const [key, e] of this.decoded.get(kind) ?? []) if (!m.has(key)) this.forget(kind, e.stored);
+    for (const key of this.problems.get(kind)?.keys() ?? []) {
+      const [namespace = '', name = ''] = key.split('/', 2);
+      if (!m.has(key)) this.forget(kind, { kind, namespace, name, value: undefined, resourceVersion: '0' });
+    }
+    for (const o of items) this.decode(kind, o);
   }
 
   apply(kind: string, ev: WatchEvent): void {
@@ -57,7 +79,9 @@ export class ClusterCache {
     this.objects.set(kind, m);
     if (ev.type === 'DELETED') m.delete(keyOf(ev.object));
     else m.set(keyOf(ev.object), ev.object);
-    this.rebuildOne(kind, ev);
+    if (!isStoredKind(kind)) return;
+    if (ev.type === 'DELETED') this.forget(kind, ev.object);
+    else this.decode(kind, ev.object);
   }
 
   /** Local write-through after our own store write, so the next sync sees it before the watch does. */
@@ -67,6 +91,7 @@ export class ClusterCache {
     else this.attachments.delete(k);
   }
 
+  /** Stored objects of `kind` as the store holds them. */
   list(kind: string): StoredObject[] {
     return [...(this.objects.get(kind)?.values() ?? [])];
   }
@@ -75,72 +100,86 @@ export class ClusterCache {
     return this.objects.get(kind)?.get(`${namespace}/${name}`);
   }
 
+  /** The decoded objects of `kind`, each with the stored revision it came from. */
+  entries<K extends StoredKind>(kind: K): CacheEntry<StoredKinds[K]>[] {
+    return [...((this.decoded.get(kind)?.values() ?? []) as Iterable<CacheEntry<StoredKinds[K]>>)];
+  }
+
+  resources<K extends StoredKind>(kind: K): StoredKinds[K][] {
+    return this.entries(kind).map((e) => e.value);
+  }
+
+  /** Stored objects whose current revision does not decode, sorted by object. */
+  undecodable(): DecodeError[] {
+    return [...this.problems.values()]
+      .flatMap((m) => [...m.values()])
+      .sort((a, b) => (a.object < b.object ? -1 : a.object > b.object ? 1 : 0));
+  }
+
   view(): ClusterView {
-    return {
-      networks: this.networks,
-      nodes: this.nodes,
-      attachments: [...this.attachments.values()],
-      pods: this.typedList(KIND_POD) as Pod[],
-      services: this.typedList(KIND_SERVICE) as Service[],
-      policies: POLICY_KINDS.flatMap((k) => this.typedList(k)) as PolicyResource[],
-    };
+    return clusterView({
+      networks: this.resources('Network'),
+      nodes: this.nodes.values(),
+      attachments: this.attachments.values(),
+      pods: this.resources('Pod'),
+      services: this.resources('Service'),
+      policies: POLICY_KINDS.flatMap((k) => this.resources(k)),
+    });
   }
 
-  private typedList(kind: string): Resource[] {
-    return [...(this.typed.get(kind)?.values() ?? [])];
-  }
-
-  private setTyped(kind: string, key: string, o: StoredObject | undefined): void {
-    const m = this.typed.get(kind) ?? new Map<string, Resource>();
-    this.typed.set(kind, m);
-    if (!o) {
-      m.delete(key);
+  private decode(kind: StoredKind, o: StoredObject): void {
+    const key = keyOf(o);
+    const problems = this.problems.get(kind) ?? new Map<string, DecodeError>();
+    this.problems.set(kind, problems);
+    const d = decodeStored(kind, o);
+    if (d.ok) {
+      problems.delete(key);
+      if (kind === KIND_NETWORK) this.invalid.delete(o.name);
+      this.set(kind, key, { stored: o, value: d.value });
       return;
     }
-    const r = resourceFromStored(o);
-    if (r) m.set(key, r);
+    const kept = this.decoded.get(kind)?.get(key);
+    const known = problems.get(key);
+    problems.set(key, d.error);
+    if (kind === KIND_NETWORK)
+      this.invalid.set(o.name, `${d.error.field ? `${d.error.field}: ` : ''}${d.error.reason}`);
+    // Once per problem, not once per re-list.
+    if (known?.field !== d.error.field || known.reason !== d.error.reason)
+      this.log.warn(
+        {
+          object: d.error.object,
+          resourceVersion: o.resourceVersion,
+          field: d.error.field,
+          reason: d.error.reason,
+          ...(kept ? { keptResourceVersion: kept.stored.resourceVersion } : {}),
+        },
+        kept
+          ? 'stored object does not decode; keeping its last valid revision'
+          : 'stored object does not decode; skipped',
+      );
+  }
+
+  private forget(kind: StoredKind, o: StoredObject): void {
+    this.problems.get(kind)?.delete(keyOf(o));
+    if (kind === KIND_NETWORK) this.invalid.delete(o.name);
+    this.set(kind, keyOf(o), undefined);
+  }
+
+  private set(kind: StoredKind, key: string, e: CacheEntry<unknown> | undefined): void {
+    const m = this.decoded.get(kind) ?? new Map<string, CacheEntry<unknown>>();
+    this.decoded.set(kind, m);
+    if (e) m.set(key, e);
     else m.delete(key);
-  }
-
-  private rebuild(kind: string): void {
-    const items = this.list(kind);
-    if (TYPED_KINDS.has(kind)) {
-      this.typed.delete(kind);
-      for (const o of items) this.setTyped(kind, keyOf(o), o);
-    }
+    const name = key.slice(key.indexOf('/') + 1);
     if (kind === KIND_NETWORK) {
-      this.networks.clear();
-      this.invalid.clear();
-      for (const o of items) this.setNetwork(o);
+      if (e) this.networks.set(name, networkInfo(e.value as StoredKinds['Network']));
+      else this.networks.delete(name);
     } else if (kind === KIND_NODE) {
-      this.nodes.clear();
-      for (const o of items) this.nodes.set(o.name, o.value as NodeRecord);
+      if (e) this.nodes.set(name, e.value as NodeRecord);
+      else this.nodes.delete(name);
     } else if (kind === KIND_ATTACHMENT) {
-      this.attachments.clear();
-      for (const o of items) this.attachments.set(keyOf(o), o.value as AttachmentRecord);
+      if (e) this.attachments.set(key, e.value as AttachmentRecord);
+      else this.attachments.delete(key);
     }
-  }
-
-  private rebuildOne(kind: string, ev: WatchEvent): void {
-    const o = ev.object;
-    const del = ev.type === 'DELETED';
-    if (TYPED_KINDS.has(kind)) this.setTyped(kind, keyOf(o), del ? undefined : o);
-    if (kind === KIND_NETWORK) {
-      this.networks.delete(o.name);
-      this.invalid.delete(o.name);
-      if (!del) this.setNetwork(o);
-    } else if (kind === KIND_NODE) {
-      if (del) this.nodes.delete(o.name);
-      else this.nodes.set(o.name, o.value as NodeRecord);
-    } else if (kind === KIND_ATTACHMENT) {
-      if (del) this.attachments.delete(keyOf(o));
-      else this.attachments.set(keyOf(o), o.value as AttachmentRecord);
-    }
-  }
-
-  private setNetwork(o: StoredObject): void {
-    const r = networkInfoFromManifest(o.value);
-    if (r.ok) this.networks.set(o.name, r.value);
-    else this.invalid.set(o.name, r.error);
   }
 }

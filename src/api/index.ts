@@ -53,6 +53,24 @@ export { parseProtocol, parsePort, PROTOCOL_NUMBERS } from './policy.js';
 export { parseLenientJson, OUR_PLUGIN_TYPES, AGENT_IPAM_TYPES } from './nad.js';
 export { VNI_MIN, VNI_MAX, networkSpecSchema } from './network-schema.js';
 export * from './types.js';
+export * from './records.js';
+export {
+  STORED_DECODERS,
+  STORED_KINDS,
+  MANIFEST_KINDS,
+  POLICY_KINDS,
+  decodeStored,
+  isStoredKind,
+  storeKey,
+  storedRef,
+  formatDecodeError,
+  type StoredValue,
+  type StoredKind,
+  type StoredKinds,
+  type Decoded,
+  type DecodeError,
+} from './stored.js';
+export { pluginFromNetConf } from './netconf.js';
 
 export interface ValidationReport {
   /** One entry per document, in input order. */

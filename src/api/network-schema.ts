@@ -41,6 +41,12 @@ export const networkSpecSchema: ObjectSchema = {
       format: 'cidr',
       maxLength: 43,
     },
+    vxlanPort: {
+      type: 'integer',
+      description: 'UDP destination port of the VXLAN carrying this network; default 4789 (IANA).',
+      minimum: 1,
+      maximum: 65535,
+    },
     physicalNetworkName: {
       type: 'string',
       description: 'Uplink that carries this network; empty means the default uplink.',

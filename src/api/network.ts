@@ -57,6 +57,7 @@ export function validateNetwork(
       vni: values.vni as number,
       range: range!,
       physicalNetworkName: (values.physicalNetworkName as string | undefined) ?? '',
+      ...(values.vxlanPort !== undefined ? { vxlanPort: values.vxlanPort as number } : {}),
     },
   };
 }

@@ -37,6 +37,8 @@ export interface Network extends Base {
     readonly range: Cidr;
     /** '' = the default uplink. */
     readonly physicalNetworkName: string;
+    /** VXLAN UDP port; absent = the dataplane's default (4789). */
+    readonly vxlanPort?: number;
   };
 }
 

@@ -19,7 +19,6 @@ function att(node: string, pod: string, ifName: string, network: string, ip: str
     delegatedIpam: false,
     defaultRoute: false,
     createdAt: '2026-01-01T00:00:00Z',
-    status: { name: `default/${network}`, interface: ifName, ips: [ip], mac: '', default: false, dns: {} },
   };
 }
 

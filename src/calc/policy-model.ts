@@ -80,6 +80,12 @@ export function k8sNamespaceLabels(ns: string): Record<string, string> {
 
 const PROTO: Record<string, number> = { TCP: 6, UDP: 17, SCTP: 132 };
 
+/** `Kind/namespace/name` ('' namespace for a GlobalNetworkPolicy): how bindings name a policy. */
+export function policyId(p: PolicyResource): string {
+  const ns = p.type === 'CalicoGlobalNetworkPolicy' ? '' : (p.metadata.namespace ?? 'default');
+  return `${p.type}/${ns}/${p.metadata.name}`;
+}
+
 export function normalise(p: PolicyResource): NPolicy {
   return p.type === 'KubernetesNetworkPolicy' ? fromK8s(p) : fromCalico(p);
 }
@@ -106,7 +112,7 @@ function fromCalico(p: CalicoPolicy): NPolicy {
     dst: calicoEntity(r.destination, ns),
   });
   return {
-    id: `${p.type}/${ns ?? ''}/${p.metadata.name}`,
+    id: policyId(p),
     kind: p.type,
     name: p.metadata.name,
     ...(ns !== undefined ? { namespace: ns } : {}),
@@ -212,7 +218,7 @@ function fromK8s(p: KubernetesNetworkPolicy): NPolicy {
     return out;
   };
   return {
-    id: `${p.type}/${ns}/${p.metadata.name}`,
+    id: policyId(p),
     kind: p.type,
     name: p.metadata.name,
     namespace: ns,

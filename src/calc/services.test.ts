@@ -81,7 +81,6 @@ function att(podName: string, network: string, ifName: string, ip: string, ns = 
     delegatedIpam: false,
     defaultRoute: false,
     createdAt: '',
-    status: { name: network, interface: ifName, ips: [ip], mac: '', default: false, dns: {} },
   };
 }
 

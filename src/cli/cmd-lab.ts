@@ -5,15 +5,19 @@ import { stringify } from 'yaml';
 import { Lab } from '../lab/lab.js';
 import { DEFAULT_LAB, checkLabName } from '../lab/layout.js';
 import { expectations, formatMatrix, mismatches, runChecks } from '../lab/check.js';
-import { readCluster } from '../lab/apply.js';
-import { formatIssue } from '../api/index.js';
-import type { PodStatus } from '../lab/pods.js';
-import { KIND_ATTACHMENT, type AttachmentRecord } from '../calc/records.js';
+import { readCluster } from '../lab/cluster.js';
+import {
+  nadRows,
+  networkRows,
+  podRows,
+  policyRows,
+  serviceRows,
+  type PolicyRow,
+  type ServiceRow,
+} from '../lab/views.js';
+import { formatDecodeError, formatIssue } from '../api/index.js';
 import { table } from './table.js';
-import { clusterViewForServices } from '../lab/services-view.js';
-import { serviceState } from '../calc/services.js';
-import { policyBindings } from '../calc/policies.js';
-import type { PolicyResource } from '../calc/node-state.js';
+import type { ClusterCache } from '../agent/cache.js';
 import { requireTools } from './prereq.js';
 
 const say = (s: string): void => void process.stdout.write(s + '\n');
@@ -52,186 +56,118 @@ export async function checkCommand(lab: Lab, opts: { quiet?: boolean } = {}): Pr
   return bad.length === 0;
 }
 
-type Output = 'table' | 'wide' | 'json' | 'yaml';
+export type Output = 'table' | 'wide' | 'json' | 'yaml';
 
-function emit(output: Output, objects: unknown[], headers: string[], rows: string[][]): void {
-  if (output === 'json') say(JSON.stringify(objects, null, 2));
-  else if (output === 'yaml') say(stringify(objects));
-  else say(rows.length ? table(headers, rows) : 'No resources found.');
+function emit(output: Output, objects: unknown[], headers: string[], rows: string[][]): string {
+  if (output === 'json') return JSON.stringify(objects, null, 2);
+  if (output === 'yaml') return stringify(objects);
+  return rows.length ? table(headers, rows) : 'No resources found.';
 }
 
 async function get(lab: Lab, what: string, names: readonly string[], output: Output): Promise<void> {
-  // kubectl get TYPE [NAME...]: no names = all.
-  const wanted = (n: string): boolean => names.length === 0 || names.includes(n);
-  const store = await lab.store();
-  const cluster = await readCluster(store);
+  if (['nodes', 'node'].includes(what)) {
+    const ns = (await lab.nodeStatus()).filter((n) => names.length === 0 || names.includes(n.name));
+    const rows = ns.map((n) => [n.name, n.underlay, n.netns, n.agent, n.lastSync ?? '']);
+    return say(emit(output, ns, ['NAME', 'UNDERLAY', 'NETNS', 'AGENT', 'LAST SYNC'], rows));
+  }
+  const cluster = await readCluster(await lab.store());
+  for (const e of cluster.undecodable()) progress(`warning: ${formatDecodeError(e)} (not shown)`);
+  say(formatGet(cluster, what, names, output));
+}
+
+/** `lab get TYPE [NAME...]` of everything but nodes: the lab's rows, formatted. */
+export function formatGet(
+  cluster: ClusterCache,
+  what: string,
+  names: readonly string[],
+  output: Output,
+): string {
   const wide = output === 'wide';
-  const pick = <T extends { name: string }>(xs: T[]): T[] => xs.filter((x) => wanted(x.name));
-  const atts = (await store.list<AttachmentRecord>(KIND_ATTACHMENT)).items.map((o) => o.value);
+  const w = <T>(cols: T[]): T[] => (wide ? cols : []);
   switch (what) {
     case 'networks':
     case 'network': {
-      const objs = pick(cluster.stored.filter((o) => o.kind === 'Network'));
-      const rows = objs.map((o) => {
-        const v = o.value as { spec: { vni: number; range: string } };
-        const pods = new Set(
-          atts.filter((a) => a.network === o.name).map((a) => `${a.podNamespace}/${a.podName}`),
-        );
-        return [
-          o.name,
-          String(v.spec.vni),
-          v.spec.range,
-          String(pods.size),
-          ...(wide ? [[...pods].join(',')] : []),
-        ];
-      });
+      const rs = networkRows(cluster, names);
       return emit(
         output,
-        objs.map((o) => o.value),
-        ['NAME', 'VNI', 'RANGE', 'PODS', ...(wide ? ['POD NAMES'] : [])],
-        rows,
+        rs.map((r) => r.manifest),
+        ['NAME', 'VNI', 'RANGE', 'PODS', ...w(['POD NAMES'])],
+        rs.map((r) => [r.name, String(r.vni), r.range, String(r.pods.length), ...w([r.pods.join(',')])]),
       );
     }
     case 'nads':
     case 'nad':
     case 'network-attachment-definitions': {
-      const rs = cluster.resources.filter(
-        (r) => r.type === 'NetworkAttachmentDefinition' && wanted(r.metadata.name),
-      );
-      const rows = rs.map((r) => {
-        if (r.type !== 'NetworkAttachmentDefinition') return [];
-        const ipam = r.spec.plugin.ipam;
-        return [
-          r.metadata.namespace ?? '',
-          r.metadata.name,
-          r.spec.plugin.network,
-          ipam.type,
-          ipam.rangeFromNetwork ? '(network range)' : ipam.ranges.map((x) => x.range.text).join(','),
-        ];
-      });
+      const rs = nadRows(cluster, names);
       return emit(
         output,
-        cluster.stored
-          .filter((o) => o.kind === 'NetworkAttachmentDefinition' && wanted(o.name))
-          .map((o) => o.value),
+        rs.map((r) => r.manifest),
         ['NAMESPACE', 'NAME', 'NETWORK', 'IPAM', 'RANGES'],
-        rows,
+        rs.map((r) => [r.namespace, r.name, r.network, r.ipam, r.ranges?.join(',') ?? '(network range)']),
       );
     }
     case 'pods':
     case 'pod': {
-      const objs = pick(cluster.stored.filter((o) => o.kind === 'Pod'));
-      const rows = objs.map((o) => {
-        const st = (o.value as { status?: PodStatus }).status;
-        const ifs = atts
-          .filter((a) => st && a.containerId === st.containerId)
-          .sort((a, b) => a.ifName.localeCompare(b.ifName))
-          .map((a) => `${a.ifName}=${a.network}:${a.ips.join(',')}`);
-        return [
-          o.namespace,
-          o.name,
-          st?.nodeName ?? '',
-          st?.phase ?? 'Pending',
-          ifs.join(' '),
-          ...(wide ? [st?.reason ?? '', st?.netns ?? ''] : []),
-        ];
-      });
+      const rs = podRows(cluster, names);
       return emit(
         output,
-        objs.map((o) => o.value),
-        ['NAMESPACE', 'NAME', 'NODE', 'STATUS', 'INTERFACES', ...(wide ? ['REASON', 'NETNS'] : [])],
-        rows,
+        rs.map((r) => r.manifest),
+        ['NAMESPACE', 'NAME', 'NODE', 'STATUS', 'INTERFACES', ...w(['REASON', 'NETNS'])],
+        rs.map((r) => [
+          r.namespace,
+          r.name,
+          r.node,
+          r.phase,
+          r.interfaces.join(' '),
+          ...w([r.reason, r.netns]),
+        ]),
       );
     }
     case 'services':
     case 'service':
     case 'svc': {
-      const rs = cluster.resources.filter((r) => r.type === 'Service' && wanted(r.metadata.name));
-      // Endpoints as the agents compute them (same pure function), from the stored cluster.
-      const svcState = wide ? serviceState(clusterViewForServices(cluster, atts)) : undefined;
-      const rows = rs.map((r) => {
-        if (r.type !== 'Service') return [];
-        const ports = r.spec.ports.map((p) => `${p.port}->${p.targetPort}/${p.protocol}`).join(',');
-        const row = [
-          r.metadata.namespace ?? '',
-          r.metadata.name,
-          r.multinet?.network ?? '(default)',
-          r.spec.clusterIP || '<pending>',
-          ports,
-          r.multinet?.selectorText ?? JSON.stringify(r.spec.selector ?? {}),
-        ];
-        if (!svcState) return row;
-        const eps = svcState.services.get(
-          `${r.metadata.namespace ?? 'default'}/${r.metadata.name}`,
-        )?.endpoints;
-        const text = eps
-          ? [...eps].map(([p, e]) => `${p}=${e.length ? e.join(',') : '<none>'}`).join(' ')
+      const rs = serviceRows(cluster, names, { endpoints: wide });
+      const eps = (r: ServiceRow): string =>
+        r.endpoints
+          ? [...r.endpoints].map(([p, e]) => `${p}=${e.length ? e.join(',') : '<none>'}`).join(' ')
           : '<none>';
-        return [...row, text];
-      });
       return emit(
         output,
-        cluster.stored.filter((o) => o.kind === 'Service' && wanted(o.name)).map((o) => o.value),
-        ['NAMESPACE', 'NAME', 'NETWORK', 'CLUSTER-IP', 'PORTS', 'SELECTOR', ...(wide ? ['ENDPOINTS'] : [])],
-        rows,
+        rs.map((r) => r.manifest),
+        ['NAMESPACE', 'NAME', 'NETWORK', 'CLUSTER-IP', 'PORTS', 'SELECTOR', ...w(['ENDPOINTS'])],
+        rs.map((r) => [
+          r.namespace,
+          r.name,
+          r.network ?? '(default)',
+          r.clusterIP || '<pending>',
+          r.ports.join(','),
+          r.selector,
+          ...w([eps(r)]),
+        ]),
       );
     }
     case 'policies':
     case 'policy':
     case 'networkpolicies': {
-      const rs = cluster.resources.filter(
-        (r) =>
-          (r.type === 'CalicoNetworkPolicy' || r.type === 'CalicoGlobalNetworkPolicy') &&
-          wanted(r.metadata.name),
-      );
-      const bindings = wide
-        ? policyBindings({
-            ...clusterViewForServices(cluster, atts),
-            policies: cluster.resources.filter(
-              (r): r is PolicyResource =>
-                r.type === 'CalicoNetworkPolicy' ||
-                r.type === 'CalicoGlobalNetworkPolicy' ||
-                r.type === 'KubernetesNetworkPolicy',
-            ),
-          })
-        : undefined;
-      const rows = rs.map((r) => {
-        if (r.type !== 'CalicoNetworkPolicy' && r.type !== 'CalicoGlobalNetworkPolicy') return [];
-        const nets = new Set([...r.spec.ingress, ...r.spec.egress].map((x) => x.network ?? '(default)'));
-        const row = [
-          r.metadata.namespace ?? '',
-          r.metadata.name,
-          String(r.spec.order ?? ''),
-          r.spec.selectorText,
-          r.spec.types.join(','),
-          [...nets].join(','),
-        ];
-        if (!bindings) return row;
-        // Interfaces the policy polices, per network (the same calc the agents run).
-        const id = `${r.type}/${r.type === 'CalicoNetworkPolicy' ? (r.metadata.namespace ?? 'default') : ''}/${r.metadata.name}`;
-        const perNet = new Map<string, string[]>();
-        for (const b of bindings.filter((x) => x.policy === id))
-          perNet.set(b.network, [
-            ...(perNet.get(b.network) ?? []),
-            `${b.pod.replace(/^default\//, '')}/${b.ifName}`,
-          ]);
-        return [
-          ...row,
-          perNet.size ? [...perNet].map(([n, ifs]) => `${n}: ${ifs.join(',')}`).join('; ') : '<none>',
-        ];
-      });
+      const rs = policyRows(cluster, names, { bindings: wide });
+      const applies = (r: PolicyRow): string =>
+        r.appliesTo?.size
+          ? [...r.appliesTo].map(([n, ifs]) => `${n}: ${ifs.join(',')}`).join('; ')
+          : '<none>';
       return emit(
         output,
         rs.map((r) => r.metadata),
-        ['NAMESPACE', 'NAME', 'ORDER', 'SELECTOR', 'TYPES', 'NETWORKS', ...(wide ? ['APPLIES TO'] : [])],
-        rows,
+        ['NAMESPACE', 'NAME', 'ORDER', 'SELECTOR', 'TYPES', 'NETWORKS', ...w(['APPLIES TO'])],
+        rs.map((r) => [
+          r.namespace,
+          r.name,
+          String(r.order ?? ''),
+          r.selector,
+          r.types.join(','),
+          r.networks.map((n) => n ?? '(default)').join(','),
+          ...w([applies(r)]),
+        ]),
       );
-    }
-    case 'nodes':
-    case 'node': {
-      const ns = (await lab.nodeStatus()).filter((n) => wanted(n.name));
-      const rows = ns.map((n) => [n.name, n.underlay, n.netns, n.agent, n.lastSync ?? '']);
-      return emit(output, ns, ['NAME', 'UNDERLAY', 'NETNS', 'AGENT', 'LAST SYNC'], rows);
     }
     default:
       throw new Error(

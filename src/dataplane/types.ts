@@ -34,13 +34,8 @@ export interface NetworkSpec {
   readonly vni: number;
   /** The network's address ranges (CIDRs); informative for the driver, routes come from pods. */
   readonly ranges: readonly string[];
-  /** VXLAN UDP destination port (default 4789). */
+  /** VXLAN UDP destination port (default 4789); the Network's `spec.vxlanPort`. */
   readonly vxlanPort?: number;
-  /**
-   * Reserved for the services/policies layer: content of the nft table `inet multinet` in this
-   * network's routing-domain namespace. Not applied by this driver yet.
-   */
-  readonly nft?: string;
 }
 
 export interface PodInterfaceSpec {

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import ipaddr from 'ipaddr.js';
 import { isStoreError, type ResourceKey, type Store, type StoredObject } from '../store/types.js';
+import { putIfChanged } from '../store/put.js';
 import {
   addressAt,
   compilePool,
@@ -521,15 +522,10 @@ export class Ipam {
   private async savePool(pool: IpPool): Promise<void> {
     const key: ResourceKey = { kind: POOL_KIND, namespace: '', name: pool.network };
     const value: PoolRecord = { network: pool.network, ranges: pool.ranges, updatedAt: this.now() };
-    const cur = await this.store.get<PoolRecord>(key);
-    const same = (p: PoolRecord) => JSON.stringify(p.ranges) === JSON.stringify(pool.ranges);
-    try {
-      if (!cur) await this.store.create(key, value);
-      else if (!same(cur.value)) await this.store.update(key, value, cur.resourceVersion);
-    } catch (err) {
-      // Another process recorded the pool at the same moment: theirs is as good as ours.
-      if (!isStoreError(err, 'AlreadyExists') && !isStoreError(err, 'Conflict')) throw err;
-    }
+    // updatedAt alone is no change: only a different pool is written.
+    await putIfChanged(this.store, key, value, {
+      same: (a, b) => JSON.stringify(a.ranges) === JSON.stringify(b.ranges),
+    });
   }
 }
 

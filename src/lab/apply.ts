@@ -2,19 +2,22 @@
 // what the cluster already holds), then objects are created or updated in the store, and pods
 // are created, changed or removed on the nodes.
 import {
+  decodeStored,
+  MANIFEST_KINDS,
+  storeKey,
   validateDocuments,
-  validateObject,
   validateAll,
   type Issue,
-  type RawDocument,
   type Resource,
   type Pod,
   type NetAttachDef,
   type Service,
 } from '../api/index.js';
 import { loadPaths } from '../api/load.js';
-import type { Store, StoredObject } from '../store/types.js';
-import { isStoreError } from '../store/types.js';
+import type { Store } from '../store/types.js';
+import { putIfChanged } from '../store/put.js';
+import type { ClusterCache } from '../agent/cache.js';
+import { podStatusOf, readCluster } from './cluster.js';
 import type { Runner } from '../util/exec.js';
 import type { LabConfig } from './layout.js';
 import { assignClusterIPs, withClusterIP } from './services-ip.js';
@@ -32,46 +35,11 @@ import {
 
 export type Progress = (line: string) => void;
 
-const KIND_ORDER = [
-  'Network',
-  'NetworkAttachmentDefinition',
-  'Service',
-  'CalicoNetworkPolicy',
-  'CalicoGlobalNetworkPolicy',
-  'KubernetesNetworkPolicy',
-  'Pod',
-];
+const kindOrder = (r: Resource): number => MANIFEST_KINDS.indexOf(r.type);
 
-export function storeKind(r: Resource): string {
-  return r.type;
-}
-
-function keyOf(r: Resource): { kind: string; namespace: string; name: string } {
-  return { kind: storeKind(r), namespace: r.metadata.namespace ?? '', name: r.metadata.name };
-}
-
-export interface ClusterObjects {
-  readonly stored: StoredObject[];
-  readonly resources: Resource[];
-}
-
-/** Every user object in the store, re-validated to typed resources. */
-export async function readCluster(store: Store): Promise<ClusterObjects> {
-  const stored: StoredObject[] = [];
-  for (const k of KIND_ORDER) stored.push(...(await store.list(k)).items);
-  const resources: Resource[] = [];
-  stored.forEach((o, index) => {
-    const doc: RawDocument = {
-      file: '<cluster>',
-      line: 0,
-      index,
-      value: stripStatus(o.value),
-      lines: new Map(),
-    };
-    const r = validateObject(doc).resource;
-    if (r) resources.push(r);
-  });
-  return { stored, resources };
+/** Every decoded user manifest of the cluster, in apply order. */
+function manifests(c: ClusterCache): Resource[] {
+  return MANIFEST_KINDS.flatMap((k): Resource[] => c.resources(k));
 }
 
 function stripStatus(v: unknown): unknown {
@@ -98,31 +66,20 @@ export function podContext(
   return { runner, lab, cniPath, nads };
 }
 
+/** kubectl's words for putIfChanged's outcome. */
 async function upsert(
   store: Store,
   key: { kind: string; namespace: string; name: string },
   value: unknown,
 ): Promise<'created' | 'configured' | 'unchanged'> {
-  for (;;) {
-    const cur = await store.get(key);
-    try {
-      if (!cur) {
-        await store.create(key, value);
-        return 'created';
-      }
-      if (JSON.stringify(cur.value) === JSON.stringify(value)) return 'unchanged';
-      await store.update(key, value, cur.resourceVersion);
-      return 'configured';
-    } catch (e) {
-      if (!isStoreError(e, 'Conflict') && !isStoreError(e, 'AlreadyExists')) throw e;
-    }
-  }
+  const r = await putIfChanged(store, key, value);
+  return r === 'updated' ? 'configured' : r;
 }
 
 function pickNode(
   lab: LabConfig,
   pod: Pod,
-  cluster: ClusterObjects,
+  cluster: ClusterCache,
   extra: Map<string, number>,
 ): string | Error {
   if (pod.spec.nodeName) {
@@ -131,9 +88,10 @@ function pickNode(
       : new Error(`spec.nodeName ${pod.spec.nodeName}: no such node in the lab`);
   }
   const counts = new Map(lab.nodes.map((n) => [n.name, extra.get(n.name) ?? 0]));
-  for (const o of cluster.stored) {
-    const st = (o.value as { status?: PodStatus }).status;
-    if (o.kind === 'Pod' && st) counts.set(st.nodeName, (counts.get(st.nodeName) ?? 0) + 1);
+  // Every stored pod holds its node, whether its manifest still decodes or not.
+  for (const o of cluster.list('Pod')) {
+    const st = podStatusOf(o);
+    if (st) counts.set(st.nodeName, (counts.get(st.nodeName) ?? 0) + 1);
   }
   return [...counts].sort((a, b) => a[1] - b[1] || a[0].localeCompare(b[0]))[0]![0];
 }
@@ -169,8 +127,8 @@ export async function applyPaths(
   const report = validateDocuments(loaded.documents, loaded.issues);
   const cluster = await readCluster(store);
   // Cross-check against what the cluster holds, with the applied objects replacing their old versions.
-  const appliedIds = new Set(report.resources.map((r) => JSON.stringify(keyOf(r))));
-  const kept = cluster.resources.filter((r) => !appliedIds.has(JSON.stringify(keyOf(r))));
+  const appliedIds = new Set(report.resources.map((r) => JSON.stringify(storeKey(r))));
+  const kept = manifests(cluster).filter((r) => !appliedIds.has(JSON.stringify(storeKey(r))));
   const fromInput = new Set(report.resources.map((r) => r.source.file));
   const cross = validateAll([...report.resources, ...kept]).filter((i) => fromInput.has(i.file));
   // Per-object issues from the files, cross-object ones against the whole cluster (not the files alone).
@@ -181,7 +139,7 @@ export async function applyPaths(
   const svcIps = assignClusterIPs(
     lab.serviceRange,
     report.resources.filter((r): r is Service => r.type === 'Service'),
-    cluster.stored,
+    cluster.resources('Service'),
   );
   if (svcIps.issues.length)
     return { issues: [...issues, ...svcIps.issues], errorCount: svcIps.issues.length, changed: [] };
@@ -190,15 +148,13 @@ export async function applyPaths(
   report.objects.forEach((o, i) => {
     if (o.resource) docs.set(o.resource, loaded.documents[i]!.value);
   });
-  const ordered = [...report.resources].sort(
-    (a, b) => KIND_ORDER.indexOf(storeKind(a)) - KIND_ORDER.indexOf(storeKind(b)),
-  );
+  const ordered = [...report.resources].sort((a, b) => kindOrder(a) - kindOrder(b));
   const changed: string[] = [];
   const ctx = podContext(runner, lab, cniPath, [...kept, ...report.resources]);
   const placed = new Map<string, number>();
   const changedNads = new Set<string>();
   for (const r of ordered) {
-    const key = keyOf(r);
+    const key = storeKey(r);
     const raw = docs.get(r);
     const ref = `${r.kind.toLowerCase()}/${r.metadata.name}`;
     if (r.type !== 'Pod') {
@@ -211,8 +167,7 @@ export async function applyPaths(
         changedNads.add(`${key.namespace}/${key.name}`);
       continue;
     }
-    const cur = await store.get(key);
-    const status = (cur?.value as { status?: PodStatus } | undefined)?.status;
+    const status = podStatusOf(await store.get(key));
     if (!status || status.phase === 'Failed') {
       if (status) await deletePod(ctx, r, status);
       const node = pickNode(lab, r, cluster, placed);
@@ -288,16 +243,14 @@ async function reattach(
   changed: string[],
 ): Promise<void> {
   for (const o of (await store.list('Pod')).items) {
-    const status = (o.value as { status?: PodStatus }).status;
+    const status = podStatusOf(o);
     if (!status || status.phase !== 'Running' || !status.attachments.some((s) => nads.has(s.nad))) continue;
-    const pod = validateObject({
-      file: '<cluster>',
-      line: 0,
-      index: 0,
-      value: stripStatus(o.value),
-      lines: new Map(),
-    }).resource;
-    if (!pod || pod.type !== 'Pod') continue;
+    const decoded = decodeStored('Pod', o);
+    if (!decoded.ok) {
+      progress(`pod/${o.name}: not re-attached: ${decoded.error.field} ${decoded.error.reason}`);
+      continue;
+    }
+    const pod = decoded.value;
     const ref = `pod/${o.name}`;
     const next: PodAttachmentState[] = [];
     let failure: string | undefined;
@@ -346,13 +299,11 @@ export async function deletePaths(
   const errs = report.objects.flatMap((o) => o.issues).filter((i) => i.severity === 'error');
   if (errs.length) return { issues: errs, errorCount: errs.length, changed: [] };
   const cluster = await readCluster(store);
-  const ctx = podContext(runner, lab, cniPath, cluster.resources);
-  const ordered = [...report.resources].sort(
-    (a, b) => KIND_ORDER.indexOf(storeKind(b)) - KIND_ORDER.indexOf(storeKind(a)),
-  );
+  const ctx = podContext(runner, lab, cniPath, manifests(cluster));
+  const ordered = [...report.resources].sort((a, b) => kindOrder(b) - kindOrder(a));
   const changed: string[] = [];
   for (const r of ordered) {
-    const key = keyOf(r);
+    const key = storeKey(r);
     const ref = `${r.kind.toLowerCase()}/${r.metadata.name}`;
     const cur = await store.get(key);
     if (!cur) {
@@ -360,7 +311,7 @@ export async function deletePaths(
       continue;
     }
     if (r.type === 'Pod') {
-      const status = (cur.value as { status?: PodStatus }).status;
+      const status = podStatusOf(cur);
       if (status) {
         const errors = await deletePod(ctx, r, status);
         for (const e of errors) progress(`${ref}: ${e}`);

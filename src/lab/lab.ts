@@ -5,17 +5,14 @@ import { openStore } from '../store/open.js';
 import type { Store } from '../store/types.js';
 import { ProcessRunner, type Runner } from '../util/exec.js';
 import { routingNsPrefix } from '../dataplane/naming.js';
-import { KIND_ATTACHMENT } from '../calc/records.js';
 import { labDir, makeLabConfig, type LabConfig } from './layout.js';
 import { createTopology, destroyNamespaces, listNetns } from './topology.js';
 import { agentPid, isAlive, startAgent, stopAgent, waitForAgent } from './agents.js';
 import { prepareCniBin } from './cni-runtime.js';
-import { applyPaths, deletePaths, readCluster, type Progress } from './apply.js';
-import type { PodStatus } from './pods.js';
+import { applyPaths, deletePaths, type Progress } from './apply.js';
+import { podStatusOf, readCluster } from './cluster.js';
 import type { Endpoint, PolicyOracle } from './check.js';
-import { ClusterCache, WATCHED_KINDS } from '../agent/cache.js';
 import type { ClusterView } from '../calc/node-state.js';
-import type { AttachmentRecord } from '../calc/records.js';
 import { policyEvaluator } from '../calc/policy-eval.js';
 
 export interface UpOptions {
@@ -119,10 +116,7 @@ export class Lab {
 
   /** The cluster as an agent sees it (for model-side checks). */
   async view(): Promise<ClusterView> {
-    const store = await this.store();
-    const cache = new ClusterCache();
-    for (const k of WATCHED_KINDS) cache.replace(k, (await store.list(k)).items);
-    return cache.view();
+    return (await readCluster(await this.store())).view();
   }
 
   /** Expected-connectivity oracle: ICMP echo allowed by the policies between two endpoints. */
@@ -141,18 +135,11 @@ export class Lab {
 
   /** Every pod interface of the cluster, with its network (for check, get pods, exec). */
   async endpoints(): Promise<Endpoint[]> {
-    const store = await this.store();
-    const cluster = await readCluster(store);
-    const atts = new Map(
-      (await store.list<AttachmentRecord>(KIND_ATTACHMENT)).items.map((a) => [
-        `${a.value.containerId}|${a.value.ifName}`,
-        a.value,
-      ]),
-    );
+    const cluster = await readCluster(await this.store());
+    const atts = new Map([...cluster.attachments.values()].map((a) => [`${a.containerId}|${a.ifName}`, a]));
     const out: Endpoint[] = [];
-    for (const o of cluster.stored) {
-      if (o.kind !== 'Pod') continue;
-      const st = (o.value as { status?: PodStatus }).status;
+    for (const o of cluster.list('Pod')) {
+      const st = podStatusOf(o);
       if (!st || st.phase !== 'Running') continue;
       for (const s of st.attachments) {
         const rec = atts.get(`${st.containerId}|${s.ifName}`);
@@ -175,7 +162,7 @@ export class Lab {
     const [ns, name] = ref.includes('/') ? ref.split('/', 2) : ['default', ref];
     const store = await this.store();
     const o = await store.get({ kind: 'Pod', namespace: ns!, name: name! });
-    const st = (o?.value as { status?: PodStatus } | undefined)?.status;
+    const st = podStatusOf(o);
     if (!o) throw new Error(`pod ${ns}/${name} not found`);
     if (!st || st.phase !== 'Running')
       throw new Error(`pod ${ns}/${name} is not running${st?.reason ? `: ${st.reason}` : ''}`);

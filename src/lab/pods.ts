@@ -4,12 +4,22 @@
 import { randomUUID } from 'node:crypto';
 import type { Runner } from '../util/exec.js';
 import type { Attachment, NetAttachDef, Pod } from '../api/index.js';
-import type { NetworkStatusEntry } from '../calc/records.js';
 import { chainAdd, chainDel, CniCallError, type ChainConfig, type CniCall } from './cni-runtime.js';
 import { containerIdFor, podNetns, type LabConfig, type LabNode } from './layout.js';
 
 export const NETWORK_STATUS_ANNOTATION = 'k8s.v1.cni.cncf.io/network-status';
 export const DEFAULT_NETCONF_NAME = 'multinet-default';
+
+/** One entry of Multus' `k8s.v1.cni.cncf.io/network-status` annotation. */
+export interface NetworkStatusEntry {
+  readonly name: string;
+  readonly interface: string;
+  readonly ips: readonly string[];
+  readonly mac: string;
+  readonly default: boolean;
+  readonly dns: Record<string, unknown>;
+  readonly gateway?: readonly string[];
+}
 
 /** One attachment made for a pod, with what DEL needs later. */
 export interface PodAttachmentState {

@@ -3,24 +3,18 @@
 // given address must be in the range and not held by another Service. Pure: the caller stores.
 import { parseCidr, parseIp } from '../api/cidr.js';
 import type { Issue, Service } from '../api/index.js';
-import type { StoredObject } from '../store/types.js';
 
 const u32 = (b: readonly number[]): number => ((b[0]! << 24) >>> 0) + (b[1]! << 16) + (b[2]! << 8) + b[3]!;
 const dotted = (n: number): string => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
 
-/** ClusterIP of a stored Service manifest ('' when none). */
-function storedIp(o: StoredObject): string {
-  return ((o.value as { spec?: { clusterIP?: string } }).spec?.clusterIP ?? '').trim();
-}
-
 /**
  * Decides the ClusterIP of each applied Service (`ns/name` -> address; 'None' stays). Services that
- * are stored already keep theirs. Errors are issues on the Service's spec.clusterIP.
+ * are stored already (`stored`, decoded) keep theirs. Errors are issues on the Service's spec.clusterIP.
  */
 export function assignClusterIPs(
   range: string,
   applied: readonly Service[],
-  stored: readonly StoredObject[],
+  stored: readonly Service[],
 ): { ips: Map<string, string>; issues: Issue[] } {
   const cidr = parseCidr(range);
   if (!cidr.ok || cidr.value.family !== 4)
@@ -36,11 +30,10 @@ export function assignClusterIPs(
   const id = (ns: string | undefined, name: string): string => `${ns || 'default'}/${name}`;
   const holder = new Map<string, string>(); // ip -> service id
   const current = new Map<string, string>();
-  for (const o of stored) {
-    if (o.kind !== 'Service') continue;
-    const ip = storedIp(o);
-    current.set(id(o.namespace, o.name), ip);
-    if (ip && ip !== 'None') holder.set(ip, id(o.namespace, o.name));
+  for (const s of stored) {
+    const ip = s.spec.clusterIP;
+    current.set(id(s.metadata.namespace, s.metadata.name), ip);
+    if (ip && ip !== 'None') holder.set(ip, id(s.metadata.namespace, s.metadata.name));
   }
   const ips = new Map<string, string>();
   const issues: Issue[] = [];

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Lab } from './lab.js';
 import { labSkip, sourcePath } from './test-support.js';
-import { readCluster } from './apply.js';
+import { podStatusOf, readCluster } from './cluster.js';
+import type { ClusterCache } from '../agent/cache.js';
 import { runChecked } from '../util/exec.js';
 
 const skip = labSkip;
@@ -50,12 +51,8 @@ const one = () => new Promise((res) => {
   process.stdout.write(JSON.stringify(counts), () => process.exit(0));
 })();`;
 
-function netnsOf(
-  cluster: { stored: { kind: string; name: string; value: unknown }[] },
-  pod: string,
-): boolean {
-  const o = cluster.stored.find((x) => x.kind === 'Pod' && x.name === pod);
-  return (o?.value as { status?: { phase: string } } | undefined)?.status?.phase === 'Running';
+function netnsOf(cluster: ClusterCache, pod: string): boolean {
+  return podStatusOf(cluster.list('Pod').find((x) => x.name === pod))?.phase === 'Running';
 }
 
 // Connects back to back for \`ms\` and prints [time, answer] pairs: when did a pod stop answering.
@@ -86,16 +83,14 @@ describe('lab: network-aware services', { skip }, () => {
   async function refresh(): Promise<void> {
     const cluster = await readCluster(await lab.store());
     seedPods.length = 0;
-    for (const r of cluster.resources)
-      if (r.type === 'Pod' && r.metadata.labels.app === 'MyApp' && netnsOf(cluster, r.metadata.name))
+    for (const r of cluster.resources('Pod'))
+      if (r.metadata.labels.app === 'MyApp' && netnsOf(cluster, r.metadata.name))
         seedPods.push(r.metadata.name);
     seedPods.sort();
-    for (const o of cluster.stored) {
-      if (o.kind === 'Service') vip.set(o.name, (o.value as { spec: { clusterIP: string } }).spec.clusterIP);
-      if (o.kind === 'Pod') {
-        const st = (o.value as { status?: { netns: string; phase: string } }).status;
-        if (st?.phase === 'Running') netns.set(o.name, st.netns);
-      }
+    for (const r of cluster.resources('Service')) vip.set(r.metadata.name, r.spec.clusterIP);
+    for (const o of cluster.list('Pod')) {
+      const st = podStatusOf(o);
+      if (st?.phase === 'Running') netns.set(o.name, st.netns);
     }
   }
 
@@ -240,13 +235,8 @@ describe('lab: network-aware services', { skip }, () => {
   });
 
   test('lab get services -o wide data: endpoints per port', async () => {
-    const { clusterViewForServices } = await import('./services-view.js');
     const { serviceState } = await import('../calc/services.js');
-    const store = await lab.store();
-    const atts = (await store.list('Attachment')).items.map(
-      (o) => o.value as import('../calc/records.js').AttachmentRecord,
-    );
-    const st = serviceState(clusterViewForServices(await readCluster(store), atts));
+    const st = serviceState((await readCluster(await lab.store())).view());
     assert.equal(st.services.get('default/web')!.endpoints.get('80/TCP')!.length, 3);
     assert.ok(
       st.services

@@ -40,14 +40,6 @@ export function attachment(o: {
     delegatedIpam: false,
     defaultRoute: o.ifName === 'eth0',
     createdAt: '2024-01-01T00:00:00Z',
-    status: {
-      name: o.network,
-      interface: o.ifName,
-      ips: [o.ip],
-      mac: '02:00:00:00:00:01',
-      default: o.ifName === 'eth0',
-      dns: {},
-    },
   };
 }
 
