@@ -46,7 +46,7 @@ function report(errors: SyncError[] = []): SyncReport {
   return { changes: 0, failed: errors.length, errors, processes: 0, batches: 0, durationMs: 0 };
 }
 
-type Fail = 'allocate' | 'create' | 'sync' | undefined;
+type Fail = 'allocate' | 'create' | 'sync' | 'race' | undefined;
 
 /** An AttachmentService whose store, IPAM and sync journal what they do; `fail` breaks one step. */
 async function setup(
@@ -64,6 +64,11 @@ async function setup(
     if (key.kind !== KIND_ATTACHMENT) return create(key, value);
     journal.push('create record');
     if (fail === 'create') throw new Error('store down');
+    if (fail === 'race') {
+      // a concurrent ADD of the same interface records first
+      await create(key, value);
+      return create(key, value);
+    }
     return create(key, value);
   };
   store.delete = async (key, opts) => {
@@ -106,6 +111,14 @@ describe('ADD step by step', () => {
     assert.equal(r.ips?.[0]?.address, '172.19.0.2/32');
     assert.deepEqual(journal, ['allocate', 'create record', 'sync (1 attachment)']);
     assert.equal(cache.attachments.size, 1);
+  });
+
+  test('a concurrent ADD of the same interface that recorded first wins: its addresses are not released', async () => {
+    const { svc, store, journal } = await setup('race');
+    const r = await svc.add(addReq(), ctx);
+    assert.equal(r.ips?.[0]?.address, '172.19.0.2/32');
+    assert.deepEqual(journal, ['allocate', 'create record', 'sync (0 attachment)']);
+    assert.equal((await store.list(KIND_ATTACHMENT)).items.length, 1);
   });
 
   const cases: { fail: Fail; code: number; msg: RegExp; journal: string[] }[] = [

@@ -88,7 +88,19 @@ export class AttachmentService implements CniHandler {
         ips: addrs.ips,
         now: new Date(),
       });
-      await store.create(key, rec);
+      try {
+        await store.create(key, rec);
+      } catch (e) {
+        if (!isStoreError(e, 'AlreadyExists')) throw e;
+        // A concurrent ADD of the same (container, interface) recorded first. The IPAM is
+        // idempotent on that pair, so its record holds the very addresses we were given: they are
+        // the winner's now, and releasing them would free an address in use.
+        const won = await store.get<AttachmentRecord>(key);
+        if (!won || won.value.network !== network.info.name) throw e;
+        undo.discard();
+        await this.program(won.value, network);
+        return attachmentResult(won.value, network.info.ranges);
+      }
       // Written through to the cache, so the next sync has it before the watch delivers it. The
       // kernel follows the records: undoing the record and syncing again undoes the programming.
       cache.putAttachment(key.namespace, key.name, rec);

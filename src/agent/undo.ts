@@ -14,6 +14,11 @@ export class UndoList {
     this.steps.push({ what, undo });
   }
 
+  /** Forgets every step: what they acquired now belongs to someone else (kept, never undone). */
+  discard(): void {
+    this.steps.length = 0;
+  }
+
   /**
    * Runs every undo, latest first. A failing undo is logged and the rest still run: the caller
    * reports the original failure, and what is left is found by DEL or reconcile later.
