@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore } from '../store/open.js';
 import { etcdUnavailableReason, startTestEtcd, type TestEtcd } from '../store/etcd-test-server.js';
+import { kubeTestsBlocked, startTestKube, type TestKube } from '../store/kube-test-server.js';
 import { forkWorker, waitMessage } from './fork-worker.js';
 import type { HistoryLine } from './load-worker.js';
 import type { IpPool } from './pool.js';
@@ -134,4 +135,21 @@ if (skip) {
     await etcd?.stop();
   });
   scenarios('etcd', () => etcd!.url);
+}
+
+// kubernetes://: the workers inherit $KUBECONFIG (the test API server's).
+if (!kubeTestsBlocked('IPAM concurrency on kubernetes', test)) {
+  let kube: TestKube | undefined;
+  let saved: string | undefined;
+  before(async () => {
+    kube = await startTestKube();
+    saved = process.env.KUBECONFIG;
+    process.env.KUBECONFIG = kube.kubeconfig;
+  });
+  after(async () => {
+    if (saved === undefined) delete process.env.KUBECONFIG;
+    else process.env.KUBECONFIG = saved;
+    await kube?.stop();
+  });
+  scenarios('kubernetes', () => 'kubernetes://');
 }

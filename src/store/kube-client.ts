@@ -213,6 +213,17 @@ export class KubeClient {
     return json as T;
   }
 
+  /** One request whose answer is text (e.g. /readyz); throws KubeApiError on a non-2xx answer. */
+  async text(req: KubeRequest): Promise<string> {
+    const res = await this.open(req, false);
+    const chunks: Buffer[] = [];
+    for await (const c of res) chunks.push(c as Buffer);
+    const text = Buffer.concat(chunks).toString('utf8');
+    const status = res.statusCode ?? 0;
+    if (status < 200 || status >= 300) throw apiError(status, undefined, text, `${req.method} ${req.path}`);
+    return text;
+  }
+
   /** A watch stream: yields each line's event until the server ends it (or the signal aborts). */
   async *watch(path: string, signal?: AbortSignal): AsyncGenerator<WatchLine, void, undefined> {
     const res = await this.open({ method: 'GET', path, signal }, true);

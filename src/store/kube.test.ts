@@ -3,7 +3,8 @@
 // contract against a real kube-apiserver is in kube-real.test.ts.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { storeContract } from './contract.js';
@@ -14,6 +15,7 @@ import {
   defaultCredentials,
   inClusterCredentials,
 } from './kube-client.js';
+import { storeCrdFiles } from './kube-crds.js';
 import { objectName } from './kube-mapping.js';
 import { KubeStore } from './kube.js';
 import { listThenWatch } from './list-watch.js';
@@ -196,6 +198,19 @@ describe('kubernetes store specifics (fake API server)', () => {
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('deploy/crds/multinet.projectcalico.org_*.yaml is what scripts/gen-crds.mjs generates', () => {
+    const root = fileURLToPath(
+      new URL(import.meta.url.includes('/dist/') ? '../../../' : '../../', import.meta.url),
+    );
+    for (const { file, yaml } of storeCrdFiles()) {
+      assert.equal(
+        readFileSync(join(root, 'deploy', 'crds', file), 'utf8'),
+        yaml,
+        `${file}: run node --import tsx scripts/gen-crds.mjs`,
+      );
     }
   });
 
