@@ -4,11 +4,12 @@
 // live was freed. Runs on the embedded store and on a real etcd.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore } from '../store/open.js';
 import { etcdUnavailableReason, startTestEtcd, type TestEtcd } from '../store/etcd-test-server.js';
+import { FakeKubeApiServer } from '../store/kube-fake-server.js';
 import { kubeTestsBlocked, startTestKube, type TestKube } from '../store/kube-test-server.js';
 import { forkWorker, waitMessage } from './fork-worker.js';
 import type { HistoryLine } from './load-worker.js';
@@ -135,6 +136,27 @@ if (skip) {
     await etcd?.stop();
   });
   scenarios('etcd', () => etcd!.url);
+}
+
+// kubernetes:// against the fake API server (kube-fake-server.ts), in this process.
+{
+  const fake = new FakeKubeApiServer();
+  let saved: string | undefined;
+  before(async () => {
+    await fake.start();
+    saved = process.env.KUBECONFIG;
+    process.env.KUBECONFIG = join(dir, 'fake-kubeconfig');
+    writeFileSync(
+      process.env.KUBECONFIG,
+      `current-context: f\ncontexts: [{name: f, context: {cluster: f, user: f}}]\nclusters: [{name: f, cluster: {server: "${fake.url}"}}]\nusers: [{name: f, user: {}}]\n`,
+    );
+  });
+  after(async () => {
+    if (saved === undefined) delete process.env.KUBECONFIG;
+    else process.env.KUBECONFIG = saved;
+    await fake.stop();
+  });
+  scenarios('kubernetes-fake', () => 'kubernetes://');
 }
 
 // kubernetes://: the workers inherit $KUBECONFIG (the test API server's).
