@@ -3,7 +3,7 @@
 // ~/.kube/config: CA, client certificate and key, or a bearer token) or from the in-cluster
 // ServiceAccount. @kubernetes/client-node 2.x crashes on Node 20, and Node's global fetch cannot
 // present a client certificate without the undici package: hence this.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { homedir } from 'node:os';
@@ -93,7 +93,12 @@ export function defaultCredentials(env = process.env): KubeCredentials {
   if (kc) return credentialsFromKubeconfig(kc);
   const inCluster = inClusterCredentials(env);
   if (inCluster) return inCluster;
-  return credentialsFromKubeconfig(resolve(homedir(), '.kube', 'config'));
+  const home = resolve(homedir(), '.kube', 'config');
+  if (!existsSync(home))
+    throw new Error(
+      `no Kubernetes credentials: $KUBECONFIG is unset, KUBERNETES_SERVICE_HOST/PORT are unset (not in a pod), and ${home} does not exist`,
+    );
+  return credentialsFromKubeconfig(home);
 }
 
 /** A non-2xx answer: the HTTP status and the API's Status object (reason, message) if any. */
