@@ -5,6 +5,7 @@
 // longer has). Resource versions are one global counter, as etcd revisions are.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { allResources, resourceId, type KubeResource } from './kube-mapping.js';
 
@@ -29,6 +30,8 @@ export interface FakeKubeOptions {
   readonly bookmarkMs?: number;
   /** Resources served (default: every mapped resource but the Calico and NAD CRDs). */
   readonly resources?: readonly KubeResource[];
+  /** Serve HTTPS with this certificate, and require a client certificate signed by clientCa. */
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer; readonly clientCa: Buffer };
 }
 
 export class FakeKubeApiServer {
@@ -58,13 +61,20 @@ export class FakeKubeApiServer {
   }
 
   async start(): Promise<string> {
-    this.server = createServer((req, res) => {
+    const handler = (req: IncomingMessage, res: ServerResponse): void => {
       this.handle(req, res).catch((err: unknown) =>
         this.send(res, 500, status(500, 'InternalError', String(err))),
       );
-    });
+    };
+    const tls = this.opts.tls;
+    this.server = tls
+      ? createHttpsServer(
+          { cert: tls.cert, key: tls.key, ca: tls.clientCa, requestCert: true, rejectUnauthorized: true },
+          handler,
+        )
+      : createServer(handler);
     await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.url = `${tls ? 'https' : 'http'}://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     return this.url;
   }
 

@@ -74,7 +74,7 @@ function openssl(dir: string, ...args: string[]): void {
   execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
-function makeCerts(dir: string): void {
+export function makeCerts(dir: string): void {
   // -subj everywhere: openssl req would otherwise prompt.
   openssl(
     dir,

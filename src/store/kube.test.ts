@@ -17,6 +17,7 @@ import {
 } from './kube-client.js';
 import { storeCrdFiles } from './kube-crds.js';
 import { objectName } from './kube-mapping.js';
+import { makeCerts } from './kube-test-server.js';
 import { KubeStore } from './kube.js';
 import { listThenWatch } from './list-watch.js';
 import { openStore } from './open.js';
@@ -211,6 +212,46 @@ describe('kubernetes store specifics (fake API server)', () => {
         yaml,
         `${file}: run node --import tsx scripts/gen-crds.mjs`,
       );
+    }
+  });
+
+  test('TLS: CA and client certificate from a kubeconfig; a wrong CA is Unavailable', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mn-kctls-'));
+    const read = (f: string) => readFileSync(join(dir, f));
+    makeCerts(dir);
+    const tls = new FakeKubeApiServer({
+      tls: { cert: read('apiserver.crt'), key: read('apiserver.key'), clientCa: read('ca.crt') },
+    });
+    await tls.start();
+    try {
+      const b64 = (f: string) => read(f).toString('base64');
+      const kc = join(dir, 'config');
+      writeFileSync(
+        kc,
+        [
+          'current-context: c',
+          'contexts: [{name: c, context: {cluster: k, user: u}}]',
+          `clusters: [{name: k, cluster: {server: "${tls.url}", certificate-authority-data: ${b64('ca.crt')}}}]`,
+          `users: [{name: u, user: {client-certificate-data: ${b64('admin.crt')}, client-key-data: ${b64('admin.key')}}}]`,
+        ].join('\n'),
+      );
+      const s = await KubeStore.connect({ credentials: credentialsFromKubeconfig(kc) });
+      await s.create({ kind: 'IPReservation', namespace: 'n', name: '10.0.0.1' }, { address: '10.0.0.1' });
+      assert.equal((await s.list('IPReservation', 'n')).items.length, 1);
+      await s.close();
+      // No client certificate: the handshake is refused.
+      await assert.rejects(
+        KubeStore.connect({ credentials: { server: tls.url, ca: read('ca.crt'), source: 'no cert' } }),
+        (e) => isStoreError(e, 'Unavailable'),
+      );
+      // A CA that did not sign the server's certificate.
+      await assert.rejects(
+        KubeStore.connect({ credentials: { server: tls.url, ca: read('admin.crt'), source: 'wrong CA' } }),
+        (e) => isStoreError(e, 'Unavailable'),
+      );
+    } finally {
+      await tls.stop();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
