@@ -73,6 +73,21 @@ export const KIND_RESOURCES: Readonly<Record<string, KubeResource>> = {
   AgentStatus: own('agentstatuses', 'AgentStatus'),
 };
 
+/**
+ * Used instead of the KIND_RESOURCES entry where the server serves it: Calico's aggregated API
+ * (projectcalico.org/v3, the shape users write) over its CRD storage (crd.projectcalico.org/v1).
+ */
+export const PREFERRED_RESOURCES: Readonly<Record<string, KubeResource>> = {
+  CalicoNetworkPolicy: user('projectcalico.org', 'v3', 'networkpolicies', 'NetworkPolicy', true),
+  CalicoGlobalNetworkPolicy: user(
+    'projectcalico.org',
+    'v3',
+    'globalnetworkpolicies',
+    'GlobalNetworkPolicy',
+    false,
+  ),
+};
+
 export const STORE_OBJECT: KubeResource = { ...own('storeobjects', 'StoreObject'), generic: true };
 
 export function resourceOf(kind: string): KubeResource {

@@ -16,7 +16,7 @@ import {
   inClusterCredentials,
 } from './kube-client.js';
 import { storeCrdFiles } from './kube-crds.js';
-import { objectName } from './kube-mapping.js';
+import { KIND_RESOURCES, PREFERRED_RESOURCES, STORE_OBJECT, objectName } from './kube-mapping.js';
 import { makeCerts } from './kube-test-server.js';
 import { KubeStore } from './kube.js';
 import { listThenWatch } from './list-watch.js';
@@ -252,6 +252,51 @@ describe('kubernetes store specifics (fake API server)', () => {
     } finally {
       await tls.stop();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('Calico policies: projectcalico.org/v3 where served, else crd.projectcalico.org/v1', async () => {
+    const srv = new FakeKubeApiServer({
+      resources: [
+        PREFERRED_RESOURCES.CalicoNetworkPolicy!,
+        KIND_RESOURCES.CalicoNetworkPolicy!,
+        STORE_OBJECT,
+      ],
+    });
+    await srv.start();
+    const client = new KubeClient({ server: srv.url, source: 'test' });
+    const s = await KubeStore.connect({ credentials: { server: srv.url, source: 'test' } });
+    try {
+      const from = (await s.list('Thing')).revision;
+      const w = s.watch({ fromRevision: from });
+      const policy = (apiVersion: string, name: string) => ({
+        apiVersion,
+        kind: 'NetworkPolicy',
+        metadata: { name, namespace: 'ns1' },
+        spec: {},
+      });
+      await client.request({
+        method: 'POST',
+        path: '/apis/crd.projectcalico.org/v1/namespaces/ns1/networkpolicies',
+        body: policy('crd.projectcalico.org/v1', 'default.old'),
+      });
+      await client.request({
+        method: 'POST',
+        path: '/apis/projectcalico.org/v3/namespaces/ns1/networkpolicies',
+        body: policy('projectcalico.org/v3', 'p3'),
+      });
+      const l = await s.list<{ apiVersion: string }>('CalicoNetworkPolicy');
+      assert.deepEqual(
+        l.items.map((o) => [o.kind, o.name, o.value.apiVersion]),
+        [['CalicoNetworkPolicy', 'p3', 'projectcalico.org/v3']],
+      );
+      const ev = (await next(w)).value as WatchEvent;
+      assert.deepEqual([ev.type, ev.object.kind, ev.object.name], ['ADDED', 'CalicoNetworkPolicy', 'p3']);
+      await w.return?.();
+    } finally {
+      client.close();
+      await s.close();
+      await srv.stop();
     }
   });
 

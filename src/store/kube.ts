@@ -14,7 +14,7 @@ import {
   LABEL_NAMESPACE,
   LABEL_SCOPE,
   KIND_RESOURCES,
-  allResources,
+  STORE_OBJECT,
   apiVersionOf,
   collectionPath,
   labelValue,
@@ -22,6 +22,7 @@ import {
   objectPath,
   resourceId,
   resourceOf,
+  PREFERRED_RESOURCES,
   type KubeResource,
 } from './kube-mapping.js';
 import { EventQueue } from './event-queue.js';
@@ -213,11 +214,11 @@ export class KubeStore implements Store {
     return cause instanceof KubeApiError ? cause.status : undefined;
   }
 
-  /** Whether the server serves r (discovery, cached: positives for good, negatives 30 s). */
+  /** Whether the server serves r (discovery per group/version: positives kept, negatives 30 s). */
   private async isServed(r: KubeResource): Promise<boolean> {
     const gv = r.group ? `/apis/${r.group}/${r.version}` : `/api/${r.version}`;
     const c = this.served.get(gv);
-    if (c && (c.names || Date.now() - c.at < 30_000)) return c.names?.has(r.plural) ?? false;
+    if (c && (c.names?.has(r.plural) || Date.now() - c.at < 30_000)) return c.names?.has(r.plural) ?? false;
     let names: Set<string> | undefined;
     try {
       const d = await this.req({ method: 'GET', path: gv });
@@ -225,16 +226,22 @@ export class KubeStore implements Store {
     } catch (err) {
       if (KubeStore.status(err) !== 404) throw err;
     }
-    // A served group may still lack this resource; forget it then, so it is looked up again.
-    this.served.set(gv, { at: Date.now(), names: names?.has(r.plural) ? names : undefined });
+    this.served.set(gv, { at: Date.now(), names });
     return names?.has(r.plural) ?? false;
+  }
+
+  /** The resource of a kind on this server (Calico's v3 API where it is served). */
+  private async resolve(kind: string): Promise<KubeResource> {
+    const alt = PREFERRED_RESOURCES[kind];
+    if (alt && (await this.isServed(alt))) return alt;
+    return resourceOf(kind);
   }
 
   // ---- Store --------------------------------------------------------------------------------
 
   async get<T>(key: ResourceKey): Promise<StoredObject<T> | undefined> {
     validateKey(key);
-    const r = resourceOf(key.kind);
+    const r = await this.resolve(key.kind);
     const path = r.own ? objectPath(r, '', this.ownName(r, key)) : this.userPath(r, key);
     if (path === undefined) return undefined;
     try {
@@ -249,7 +256,7 @@ export class KubeStore implements Store {
 
   async list<T>(kind: string, namespace?: string): Promise<ListResult<T>> {
     validateKind(kind);
-    const r = resourceOf(kind);
+    const r = await this.resolve(kind);
     if (!r.own && !(await this.isServed(r))) {
       // Not installed here (e.g. no Multus CRD): nothing of that kind, as of now.
       return { items: [], revision: (await this.list<T>('ListWatchProbe')).revision };
@@ -359,10 +366,17 @@ export class KubeStore implements Store {
       ac.abort();
     }, opts.signal);
     this.watchers.add(queue);
-    const resources = opts.kind !== undefined ? [resourceOf(opts.kind)] : allResources();
     // One watch per resource, merged: each stream is in order; across resources, in arrival order.
-    for (const r of resources) {
-      this.watchResource(r, opts.kind, opts.fromRevision, queue, ac.signal).catch((err: unknown) => {
+    // All kinds: every mapped kind, plus storeobjects for the rest (kind from spec.kind).
+    const kinds =
+      opts.kind !== undefined
+        ? [opts.kind]
+        : [...Object.keys(KIND_RESOURCES).filter((k) => !resourceOf(k).generic), undefined];
+    for (const kind of kinds) {
+      const watching = (kind === undefined ? Promise.resolve(STORE_OBJECT) : this.resolve(kind)).then((r) =>
+        this.watchResource(r, kind, opts.fromRevision, queue, ac.signal),
+      );
+      watching.catch((err: unknown) => {
         if (!ac.signal.aborted) queue.fail(err instanceof StoreError ? err : this.unavailable(err));
       });
     }
@@ -424,7 +438,7 @@ export class KubeStore implements Store {
           if (evRv === undefined) continue;
           if (BigInt(evRv) <= BigInt(rv)) continue; // replayed after a re-watch
           rv = evRv;
-          const s = this.toStored(r, r.generic ? kind : undefined, obj);
+          const s = this.toStored(r, kind, obj);
           if (!s) continue;
           queue.push({ type: line.type, object: s, revision: evRv });
         }
