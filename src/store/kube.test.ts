@@ -300,6 +300,23 @@ describe('kubernetes store specifics (fake API server)', () => {
     }
   });
 
+  test("lists follow continue tokens; the revision is the first page's", async () => {
+    const s = await KubeStore.connect({
+      credentials: { server: fake.url, source: 'test' },
+      scope: 'pages',
+      pageSize: 2,
+    });
+    try {
+      for (let i = 0; i < 5; i++) await s.create({ kind: 'Paged', namespace: 'n', name: `p${i}` }, i);
+      const before = fake.requests.length;
+      const l = await s.list<number>('Paged', 'n');
+      assert.deepEqual(l.items.map((o) => o.value).sort(), [0, 1, 2, 3, 4]);
+      assert.equal(fake.requests.length - before, 3);
+    } finally {
+      await s.close();
+    }
+  });
+
   test('no createAll: the API has no multi-object transaction', async () => {
     const s = await connect();
     assert.equal(typeof (s as unknown as { createAll?: unknown }).createAll, 'undefined');

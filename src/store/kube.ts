@@ -57,6 +57,8 @@ export interface KubeStoreOptions {
   readonly callTimeoutMs?: number;
   /** Watch timeoutSeconds is drawn in [min, max] (default [300, 600], as client-go). */
   readonly watchTimeoutSeconds?: readonly [number, number];
+  /** Items per list page (default 500; lists follow `continue` to the end). */
+  readonly pageSize?: number;
   /** Check that the API server answers (default true); the agent passes false. */
   readonly failFast?: boolean;
   /** How often a watch of a resource the server does not serve looks again (default 30000 ms). */
@@ -273,7 +275,7 @@ export class KubeStore implements Store {
         do {
           const q = [
             this.selector(r, kind, namespace),
-            'limit=500',
+            `limit=${this.opts.pageSize ?? 500}`,
             cont ? `continue=${encodeURIComponent(cont)}` : '',
           ]
             .filter((x) => x !== '')
