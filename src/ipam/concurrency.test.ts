@@ -141,37 +141,28 @@ if (skip) {
 // kubernetes:// against the fake API server (kube-fake-server.ts), in this process.
 {
   const fake = new FakeKubeApiServer();
-  let saved: string | undefined;
+  const kc = join(dir, 'fake-kubeconfig');
   before(async () => {
     await fake.start();
-    saved = process.env.KUBECONFIG;
-    process.env.KUBECONFIG = join(dir, 'fake-kubeconfig');
     writeFileSync(
-      process.env.KUBECONFIG,
+      kc,
       `current-context: f\ncontexts: [{name: f, context: {cluster: f, user: f}}]\nclusters: [{name: f, cluster: {server: "${fake.url}"}}]\nusers: [{name: f, user: {}}]\n`,
     );
   });
   after(async () => {
-    if (saved === undefined) delete process.env.KUBECONFIG;
-    else process.env.KUBECONFIG = saved;
     await fake.stop();
   });
-  scenarios('kubernetes-fake', () => 'kubernetes://');
+  scenarios('kubernetes-fake', () => `kubernetes://?kubeconfig=${kc}`);
 }
 
-// kubernetes://: the workers inherit $KUBECONFIG (the test API server's).
+// kubernetes:// on a real kube-apiserver (kube-test-server.ts).
 if (!kubeTestsBlocked('IPAM concurrency on kubernetes', test)) {
   let kube: TestKube | undefined;
-  let saved: string | undefined;
   before(async () => {
     kube = await startTestKube();
-    saved = process.env.KUBECONFIG;
-    process.env.KUBECONFIG = kube.kubeconfig;
   });
   after(async () => {
-    if (saved === undefined) delete process.env.KUBECONFIG;
-    else process.env.KUBECONFIG = saved;
     await kube?.stop();
   });
-  scenarios('kubernetes', () => 'kubernetes://');
+  scenarios('kubernetes', () => `kubernetes://?kubeconfig=${kube!.kubeconfig}`);
 }

@@ -87,6 +87,11 @@ export function inClusterCredentials(env = process.env, dir = SA_DIR): KubeCrede
   };
 }
 
+/** $KUBECONFIG's first file, else ~/.kube/config. */
+export function defaultKubeconfigPath(env = process.env): string {
+  return env.KUBECONFIG?.split(':').find((p) => p !== '') ?? resolve(homedir(), '.kube', 'config');
+}
+
 /** $KUBECONFIG (its first file), else in-cluster credentials, else ~/.kube/config. */
 export function defaultCredentials(env = process.env): KubeCredentials {
   const kc = env.KUBECONFIG?.split(':').find((p) => p !== '');
@@ -103,6 +108,8 @@ export function defaultCredentials(env = process.env): KubeCredentials {
 
 /** A non-2xx answer: the HTTP status and the API's Status object (reason, message) if any. */
 export class KubeApiError extends Error {
+  /** Seconds, from a Retry-After header. */
+  retryAfter: number | undefined;
   constructor(
     readonly status: number,
     readonly reason: string,
@@ -200,8 +207,24 @@ export class KubeClient {
     });
   }
 
-  /** One JSON request; throws KubeApiError on a non-2xx answer. */
+  /**
+   * One JSON request; throws KubeApiError on a non-2xx answer. 429 TooManyRequests (the server
+   * did not process the request: API priority and fairness, or a resource whose storage is still
+   * initializing) is retried after its Retry-After (at most 2 s, 10 times), as client-go does.
+   */
   async request<T = Record<string, unknown>>(req: KubeRequest): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.requestOnce<T>(req);
+      } catch (err) {
+        if (!(err instanceof KubeApiError) || err.status !== 429 || attempt >= 10 || req.signal?.aborted)
+          throw err;
+        await new Promise((r) => setTimeout(r, Math.min(2, Math.max(0.1, err.retryAfter ?? 1)) * 1000));
+      }
+    }
+  }
+
+  private async requestOnce<T>(req: KubeRequest): Promise<T> {
     const res = await this.open(req, false);
     const chunks: Buffer[] = [];
     for await (const c of res) chunks.push(c as Buffer);
@@ -213,7 +236,12 @@ export class KubeClient {
     } catch {
       json = undefined;
     }
-    if (status < 200 || status >= 300) throw apiError(status, json, text, `${req.method} ${req.path}`);
+    if (status < 200 || status >= 300) {
+      const e = apiError(status, json, text, `${req.method} ${req.path}`);
+      const ra = Number(res.headers['retry-after']);
+      if (Number.isFinite(ra)) e.retryAfter = ra;
+      throw e;
+    }
     if (json === undefined) throw new Error(`${req.method} ${req.path}: answer is not JSON`);
     return json as T;
   }

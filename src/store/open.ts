@@ -4,9 +4,11 @@
 //   etcd://host:port[,host:port...]    etcd v3
 //   kubernetes://                      a Kubernetes API server: $KUBECONFIG, else in-cluster
 //                                      ServiceAccount credentials, else ~/.kube/config
+//   kubernetes://?kubeconfig=/path[&context=name]   that kubeconfig (and context)
 import { isAbsolute } from 'node:path';
 import { EmbeddedStore, type EmbeddedStoreOptions } from './embedded.js';
 import { EtcdStore, type EtcdStoreOptions } from './etcd.js';
+import { credentialsFromKubeconfig, defaultKubeconfigPath } from './kube-client.js';
 import { KubeStore, type KubeStoreOptions } from './kube.js';
 import { MemoryStore } from './memory.js';
 import { InvalidStoreInputError, type Store } from './types.js';
@@ -57,11 +59,21 @@ export async function openStore(url?: string, opts: OpenStoreOptions = {}): Prom
       return EtcdStore.connect(endpoints, opts.etcd);
     }
     case 'kubernetes': {
-      if (rest !== '')
+      // kubernetes:// or kubernetes://?kubeconfig=/path[&context=name]
+      const q = /^\/?(?:\?(.*))?$/.exec(rest);
+      const params = new URLSearchParams(q?.[1] ?? '');
+      const unknown = [...params.keys()].find((k) => k !== 'kubeconfig' && k !== 'context');
+      if (!q || unknown !== undefined)
         throw new InvalidStoreInputError(
-          `store URL ${JSON.stringify(u)}: kubernetes:// takes no host (the kubeconfig names the server)`,
+          `store URL ${JSON.stringify(u)}: expected kubernetes:// or kubernetes://?kubeconfig=/path[&context=name] (the kubeconfig names the server)`,
         );
-      return KubeStore.connect(opts.kubernetes);
+      const kubeconfig = params.get('kubeconfig');
+      const context = params.get('context') ?? undefined;
+      const credentials =
+        kubeconfig !== null || context !== undefined
+          ? credentialsFromKubeconfig(kubeconfig ?? defaultKubeconfigPath(), context)
+          : undefined;
+      return KubeStore.connect({ ...opts.kubernetes, ...(credentials ? { credentials } : {}) });
     }
     default:
       throw new InvalidStoreInputError(
