@@ -3,10 +3,12 @@
 // and skips, saying why, elsewhere.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { storeContract } from './contract.js';
 import { KubeClient } from './kube-client.js';
 import { KubeStore } from './kube.js';
-import { kubeTestsBlocked, startTestKube, type TestKube } from './kube-test-server.js';
+import { kubeBinDir, kubeTestsBlocked, startTestKube, type TestKube } from './kube-test-server.js';
 import { openStore } from './open.js';
 import { isStoreError } from './types.js';
 
@@ -73,6 +75,38 @@ if (!kubeTestsBlocked('kubernetes store on a real kube-apiserver', test)) {
         assert.equal((await s.list('NetworkAttachmentDefinition')).items.length, 0);
       } finally {
         client.close();
+        await s.close();
+      }
+    });
+
+    test('a watch outlives the server ending it at timeoutSeconds; kubectl lists our records', async () => {
+      const s = await KubeStore.connect({
+        credentials: kube.credentials,
+        scope: `t${process.pid}-timeout`,
+        watchTimeoutSeconds: [1, 1],
+      });
+      try {
+        const from = (await s.list('IPAllocation')).revision;
+        const w = s.watch({ kind: 'IPAllocation', fromRevision: from });
+        await s.create(
+          { kind: 'IPAllocation', namespace: 'net9', name: 'c1@eth1' },
+          { addresses: ['10.0.0.9'] },
+        );
+        assert.equal((await w.next()).value?.object.name, 'c1@eth1');
+        await new Promise((r) => setTimeout(r, 2500));
+        await s.create(
+          { kind: 'IPAllocation', namespace: 'net9', name: 'c2@eth1' },
+          { addresses: ['10.0.0.10'] },
+        );
+        assert.equal((await w.next()).value?.object.name, 'c2@eth1');
+        await w.return?.();
+        const out = execFileSync(
+          join(kubeBinDir()!, 'kubectl'),
+          ['--kubeconfig', kube.kubeconfig, 'get', 'ipallocations', '--no-headers'],
+          { encoding: 'utf8' },
+        );
+        assert.match(out, /net9\.c1-eth1\.[0-9a-f]{16}\s+net9\s+c1@eth1/);
+      } finally {
         await s.close();
       }
     });
