@@ -4,11 +4,13 @@
 // live was freed. Runs on the embedded store and on a real etcd.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore } from '../store/open.js';
 import { etcdUnavailableReason, startTestEtcd, type TestEtcd } from '../store/etcd-test-server.js';
+import { FakeKubeApiServer } from '../store/kube-fake-server.js';
+import { kubeTestsBlocked, startTestKube, type TestKube } from '../store/kube-test-server.js';
 import { forkWorker, waitMessage } from './fork-worker.js';
 import type { HistoryLine } from './load-worker.js';
 import type { IpPool } from './pool.js';
@@ -134,4 +136,33 @@ if (skip) {
     await etcd?.stop();
   });
   scenarios('etcd', () => etcd!.url);
+}
+
+// kubernetes:// against the fake API server (kube-fake-server.ts), in this process.
+{
+  const fake = new FakeKubeApiServer();
+  const kc = join(dir, 'fake-kubeconfig');
+  before(async () => {
+    await fake.start();
+    writeFileSync(
+      kc,
+      `current-context: f\ncontexts: [{name: f, context: {cluster: f, user: f}}]\nclusters: [{name: f, cluster: {server: "${fake.url}"}}]\nusers: [{name: f, user: {}}]\n`,
+    );
+  });
+  after(async () => {
+    await fake.stop();
+  });
+  scenarios('kubernetes-fake', () => `kubernetes://?kubeconfig=${kc}`);
+}
+
+// kubernetes:// on a real kube-apiserver (kube-test-server.ts).
+if (!kubeTestsBlocked('IPAM concurrency on kubernetes', test)) {
+  let kube: TestKube | undefined;
+  before(async () => {
+    kube = await startTestKube();
+  });
+  after(async () => {
+    await kube?.stop();
+  });
+  scenarios('kubernetes', () => `kubernetes://?kubeconfig=${kube!.kubeconfig}`);
 }

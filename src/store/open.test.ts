@@ -29,4 +29,9 @@ test('openStore rejects bad URLs clearly', async () => {
   await assert.rejects(openStore('etcd://127.0.0.1'), /"127.0.0.1" is not host:port/);
   await assert.rejects(openStore('etcd://127.0.0.1:2379,bad'), /"bad" is not host:port/);
   await assert.rejects(openStore('etcd://127.0.0.1:99999'), /not host:port/);
+  await assert.rejects(
+    openStore('kubernetes://host:6443'),
+    /expected kubernetes:\/\/ or kubernetes:\/\/\?kubeconfig=/,
+  );
+  await assert.rejects(openStore('kubernetes://?server=x'), /expected kubernetes:\/\//);
 });
