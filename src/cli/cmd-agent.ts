@@ -30,7 +30,10 @@ export function register(program: Command): void {
     .command('agent')
     .description('run the node agent: watch the store, program the kernel, serve the CNI plugin')
     .option('--node <name>', 'node name', hostname())
-    .option('--store <url>', 'datastore URL (embedded:///path, etcd://host:port)')
+    .option(
+      '--store <url>',
+      'datastore URL (embedded:///path, etcd://host:port, kubernetes://[?kubeconfig=/path])',
+    )
     .option('--netns <name>', 'network namespace of the node ("host" = this one)', 'host')
     .option('--underlay-address <ip>', 'underlay address (default: from --underlay-interface)')
     .option('--underlay-interface <if>', "underlay interface (default: the default route's)")
@@ -51,7 +54,7 @@ export function register(program: Command): void {
       }
       // etcd down at start is waited for by the agent (retrying with backoff), not fatal: a
       // DaemonSet pod must not crash-loop through an API outage.
-      const store = await openStore(o.store, { etcd: { failFast: false } });
+      const store = await openStore(o.store, { etcd: { failFast: false }, kubernetes: { failFast: false } });
       const graceMs = Number(o.graceSeconds) * 1000;
       const agent = new Agent({
         node: o.node,

@@ -67,6 +67,10 @@ export interface TestKube {
   readonly etcdEndpoint: string;
   /** Compacts the API server's etcd up to revision. */
   compact(revision: string): Promise<void>;
+  /** kill -9 of kube-apiserver (etcd keeps running); resolves once it exited. */
+  killApiServer(): Promise<void>;
+  /** Starts kube-apiserver again on the same etcd, port and certificates; resolves once ready. */
+  startApiServer(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -177,7 +181,7 @@ export async function startTestKube(): Promise<TestKube> {
       '--unsafe-no-fsync',
       '--log-level=error',
     ]);
-    const api = run('kube-apiserver', [
+    const apiArgs = [
       `--etcd-servers=http://${etcdEndpoint}`,
       `--cert-dir=${dir}`,
       `--tls-cert-file=${join(dir, 'apiserver.crt')}`,
@@ -194,7 +198,8 @@ export async function startTestKube(): Promise<TestKube> {
       `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
       '--disable-admission-plugins=ServiceAccount',
       '-v=0',
-    ]);
+    ];
+    let api = run('kube-apiserver', apiArgs);
     const credentials: KubeCredentials = {
       server: `https://127.0.0.1:${apiPort}`,
       ca: readFileSync(join(dir, 'ca.crt')),
@@ -203,21 +208,25 @@ export async function startTestKube(): Promise<TestKube> {
       source: `test kube-apiserver in ${dir}`,
     };
     const client = new KubeClient(credentials, 5000);
-    try {
+    const untilReady = async (): Promise<void> => {
       const deadline = Date.now() + 90_000;
       for (;;) {
         if (api.exitCode !== null) throw new Error(`kube-apiserver exited with ${api.exitCode}: ${log}`);
         try {
-          if ((await client.text({ method: 'GET', path: '/readyz' })).trim() === 'ok') break;
+          if ((await client.text({ method: 'GET', path: '/readyz' })).trim() === 'ok') return;
         } catch (err) {
           if (Date.now() > deadline)
             throw new Error(`kube-apiserver not ready in 90 s: ${String(err)}\n${log}`);
         }
         await new Promise((r) => setTimeout(r, 250));
       }
+    };
+    try {
+      await untilReady();
       await installCrds(client, [...storeCrds(), ...repoCrds()]);
-    } finally {
+    } catch (err) {
       client.close();
+      throw err;
     }
     const kubeconfig = join(dir, 'kubeconfig');
     writeFileSync(
@@ -259,7 +268,20 @@ export async function startTestKube(): Promise<TestKube> {
           e.close();
         }
       },
-      stop,
+      killApiServer: async () => {
+        if (api.exitCode !== null || api.signalCode !== null) return;
+        const exited = new Promise((r) => api.once('exit', r));
+        api.kill('SIGKILL');
+        await exited;
+      },
+      startApiServer: async () => {
+        api = run('kube-apiserver', apiArgs);
+        await untilReady();
+      },
+      stop: async () => {
+        client.close();
+        await stop();
+      },
     };
   } catch (err) {
     await stop();
