@@ -122,6 +122,12 @@ if (!kubeTestsBlocked('agent on a real kube-apiserver', test)) {
         'every object of the seed, as the API server returns it, decodes',
       );
 
+      // Namespace objects: their labels (the server's kubernetes.io/metadata.name) are in the view.
+      assert.equal(
+        agent.cache.view().namespaceLabels?.get('default')?.['kubernetes.io/metadata.name'],
+        'default',
+      );
+
       dp.kernel.addNamespace('/run/netns/samplepod');
       t0 = Date.now();
       const r = await agent.handler.add(add('samplepod', 'eth1', '/run/netns/samplepod'), ctx);

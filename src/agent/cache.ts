@@ -24,6 +24,7 @@ export const KIND_NETWORK = 'Network';
 export const KIND_NAD = 'NetworkAttachmentDefinition';
 export const KIND_POD = 'Pod';
 export const KIND_SERVICE = 'Service';
+export const KIND_NAMESPACE = 'Namespace';
 
 /** Kinds the agent watches. */
 export const WATCHED_KINDS = [
@@ -33,6 +34,7 @@ export const WATCHED_KINDS = [
   KIND_ATTACHMENT,
   KIND_POD,
   KIND_SERVICE,
+  KIND_NAMESPACE,
   ...POLICY_KINDS,
 ] as const satisfies readonly StoredKind[];
 
@@ -124,6 +126,8 @@ export class ClusterCache {
       pods: this.resources('Pod'),
       services: this.resources('Service'),
       policies: POLICY_KINDS.flatMap((k) => this.resources(k)),
+      // Only a store that has Namespace objects (kubernetes://) lists any.
+      ...(this.decoded.get(KIND_NAMESPACE)?.size ? { namespaces: this.resources(KIND_NAMESPACE) } : {}),
     });
   }
 

@@ -143,3 +143,127 @@ test('a record missing what the dataplane needs does not decode', () => {
   });
   assert.equal(!renamed.ok && renamed.error.field, 'name');
 });
+
+// samplepod and my-service as kube-apiserver 1.36 returns them after `kubectl apply -f
+// examples/seed/` (managedFields dropped by the store; the last-applied annotation shortened).
+const realPod = {
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: {
+    name: 'samplepod',
+    namespace: 'default',
+    uid: '5d0c9a36-1f0e-4d2b-9a57-0f6b1c2d3e4f',
+    resourceVersion: '243',
+    creationTimestamp: '2026-12-02T00:25:30Z',
+    labels: { app: 'MyApp', demo: 'demo' },
+    annotations: {
+      'k8s.v1.cni.cncf.io/networks': 'network-blue-conf@eth1, network-red-conf@eth2',
+      'kubectl.kubernetes.io/last-applied-configuration': '{"apiVersion":"v1","kind":"Pod"}\n',
+    },
+  },
+  spec: {
+    containers: [
+      {
+        name: 'samplepod',
+        image: 'busybox',
+        command: ['/bin/sh', '-c', 'trap : TERM INT; sleep infinity & wait'],
+        ports: [{ containerPort: 9376, protocol: 'TCP' }],
+        resources: {},
+        terminationMessagePath: '/dev/termination-log',
+        terminationMessagePolicy: 'File',
+        imagePullPolicy: 'Always',
+      },
+    ],
+    restartPolicy: 'Always',
+    terminationGracePeriodSeconds: 30,
+    dnsPolicy: 'ClusterFirst',
+    securityContext: {},
+    schedulerName: 'default-scheduler',
+    tolerations: [
+      {
+        key: 'node.kubernetes.io/not-ready',
+        operator: 'Exists',
+        effect: 'NoExecute',
+        tolerationSeconds: 300,
+      },
+    ],
+    priority: 0,
+    enableServiceLinks: true,
+    preemptionPolicy: 'PreemptLowerPriority',
+  },
+  status: { phase: 'Pending', qosClass: 'BestEffort' },
+};
+const realService = {
+  apiVersion: 'v1',
+  kind: 'Service',
+  metadata: {
+    name: 'my-service',
+    namespace: 'default',
+    uid: '3a858eca-ccbc-433a-8015-60e08e99ffc7',
+    resourceVersion: '247',
+    creationTimestamp: '2026-12-02T00:25:30Z',
+    annotations: {
+      'extensions.projectcalico.org/network': 'blue',
+      'extensions.projectcalico.org/selector': 'app=MyApp',
+    },
+  },
+  spec: {
+    ports: [{ protocol: 'TCP', port: 80, targetPort: 9376 }],
+    clusterIP: '10.0.0.79',
+    clusterIPs: ['10.0.0.79'],
+    type: 'ClusterIP',
+    sessionAffinity: 'None',
+    ipFamilies: ['IPv4'],
+    ipFamilyPolicy: 'SingleStack',
+    internalTrafficPolicy: 'Cluster',
+  },
+  status: { loadBalancer: {} },
+};
+
+test('objects as a real API server returns them decode; the server-assigned ClusterIP is kept', () => {
+  const pod = decodeStored('Pod', { kind: 'Pod', namespace: 'default', name: 'samplepod', value: realPod });
+  assert.ok(pod.ok, JSON.stringify(pod));
+  assert.deepEqual(
+    pod.value.attachments.map((a) => a.interface),
+    ['eth1', 'eth2'],
+  );
+  const svc = decodeStored('Service', {
+    kind: 'Service',
+    namespace: 'default',
+    name: 'my-service',
+    value: realService,
+  });
+  assert.ok(svc.ok, JSON.stringify(svc));
+  assert.equal(svc.value.spec.clusterIP, '10.0.0.79');
+  // Still validated: what the user writes is checked as before.
+  const bad = { ...realService, spec: { ...realService.spec, sessionAffinity: 'Sticky' } };
+  assert.equal(
+    decodeStored('Service', { kind: 'Service', namespace: 'default', name: 'my-service', value: bad }).ok,
+    false,
+  );
+});
+
+test('a Namespace decodes to its name and labels; spec, status and server metadata are ignored', () => {
+  const ns = (labels: unknown, name = 'prod'): StoredValue => ({
+    kind: 'Namespace',
+    namespace: '',
+    name,
+    value: {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: 'prod', uid: 'u', resourceVersion: '24', labels },
+      spec: { finalizers: ['kubernetes'] },
+      status: { phase: 'Active' },
+    },
+  });
+  const d = decodeStored('Namespace', ns({ 'kubernetes.io/metadata.name': 'prod', team: 'a' }));
+  assert.ok(d.ok);
+  assert.deepEqual(d.value, { name: 'prod', labels: { 'kubernetes.io/metadata.name': 'prod', team: 'a' } });
+  assert.deepEqual(decodeStored('Namespace', ns(undefined)), {
+    ok: true,
+    value: { name: 'prod', labels: {} },
+  });
+  const bad = decodeStored('Namespace', ns({ 'a b': 'x' }));
+  assert.ok(!bad.ok && bad.error.field === 'metadata.labels.a b');
+  assert.ok(!decodeStored('Namespace', ns({}, 'other')).ok, 'key must match metadata.name');
+});

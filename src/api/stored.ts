@@ -6,6 +6,7 @@ import { attachmentRecordFrom, nodeRecordFrom, KIND_ATTACHMENT, KIND_NODE } from
 import type { AttachmentRecord, NodeRecord } from './records.js';
 import type {
   CalicoPolicy,
+  KubeNamespace,
   KubernetesNetworkPolicy,
   NetAttachDef,
   Network,
@@ -13,6 +14,7 @@ import type {
   Resource,
   Service,
 } from './types.js';
+import { checkLabelKey, checkLabelValue } from './names.js';
 import { validateObject } from './validate.js';
 
 /** One stored object as the store returns it (structural, so api imports nothing of ours). */
@@ -45,6 +47,8 @@ export interface StoredKinds {
   readonly KubernetesNetworkPolicy: KubernetesNetworkPolicy;
   readonly Node: NodeRecord;
   readonly Attachment: AttachmentRecord;
+  /** Only kubernetes:// has Namespace objects (read for their labels). */
+  readonly Namespace: KubeNamespace;
 }
 export type StoredKind = keyof StoredKinds;
 
@@ -87,7 +91,24 @@ function failed(o: StoredValue, issues: readonly Issue[]): { ok: false; error: D
 
 const sinkFor = (o: StoredValue): IssueSink => new IssueSink('<store>', () => 0, storedRef(o));
 
-/** A user manifest: validated as `multinet validate` does; `status` is the lab's, not the manifest's. */
+/**
+ * A user manifest: validated as `multinet validate` does. What a real API server adds to what the
+ * user wrote is not validated, field by field:
+ * - `status` (Pod phase/podIPs/conditions, Service loadBalancer): written by kubelet/controllers
+ *   (or the lab), not the manifest: dropped before validation.
+ * - metadata.uid, resourceVersion, generation, creationTimestamp, ownerReferences, finalizers,
+ *   deletionTimestamp (managedFields is dropped by the store): the validators read only name,
+ *   namespace, labels and annotations, so these pass untouched. The annotation
+ *   `kubectl.kubernetes.io/last-applied-configuration` is a valid annotation key and is kept.
+ * - Server defaults (Pod spec.restartPolicy, dnsPolicy, schedulerName, tolerations,
+ *   terminationGracePeriodSeconds, containers[].terminationMessagePath/imagePullPolicy/resources;
+ *   Service spec.clusterIPs, ipFamilies, ipFamilyPolicy, internalTrafficPolicy, sessionAffinity):
+ *   the Pod and Service validators read only the fields calc uses and ignore the others, so no
+ *   per-field exemption is needed; spec.clusterIP (assigned by the API server) is validated as an
+ *   IP and is what calc programs. Where a validator lists allowed fields (Network, NAD, policies),
+ *   the API server adds none: our Network CRD has no defaults, Multus's NAD CRD and Calico's
+ *   crd.projectcalico.org/v1 CRD keep spec as written. So nothing a user writes is checked less.
+ */
 function manifest<K extends StoredKind>(kind: K) {
   return (o: StoredValue): Decoded<StoredKinds[K]> => {
     let value = o.value;
@@ -137,7 +158,37 @@ export const STORED_DECODERS: { readonly [K in StoredKind]: (o: StoredValue) => 
       : d;
   },
   [KIND_ATTACHMENT]: record(attachmentRecordFrom),
+  Namespace: decodeNamespace,
 };
+
+/**
+ * A Kubernetes Namespace (kubernetes:// only): its name and labels, nothing else (spec.finalizers,
+ * status.phase and the server's metadata are ignored). The API server has validated it; the
+ * labels are checked again since policies select on them.
+ */
+function decodeNamespace(o: StoredValue): Decoded<KubeNamespace> {
+  const err = (field: string, reason: string): { ok: false; error: DecodeError } => ({
+    ok: false,
+    error: { object: storedRef(o), field, reason },
+  });
+  const v = o.value as { kind?: unknown; metadata?: { name?: unknown; labels?: unknown } } | null;
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return err('', 'is not an object');
+  if (v.kind !== 'Namespace') return err('kind', `is ${JSON.stringify(v.kind)}, stored as Namespace`);
+  if (o.namespace !== '') return err('metadata.namespace', 'a Namespace is cluster-scoped');
+  if (v.metadata?.name !== o.name)
+    return err('metadata.name', `is ${String(v.metadata?.name)}, stored as ${o.name}`);
+  const raw = v.metadata.labels ?? {};
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    return err('metadata.labels', 'must be a map');
+  const labels: Record<string, string> = {};
+  for (const [k, l] of Object.entries(raw as Record<string, unknown>)) {
+    if (typeof l !== 'string') return err(`metadata.labels.${k}`, 'must be a string');
+    const bad = checkLabelKey(k) ?? checkLabelValue(l);
+    if (bad) return err(`metadata.labels.${k}`, bad);
+    labels[k] = l;
+  }
+  return { ok: true, value: { name: o.name, labels } };
+}
 
 export const STORED_KINDS = Object.keys(STORED_DECODERS) as readonly StoredKind[];
 

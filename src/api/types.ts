@@ -244,3 +244,9 @@ export function objectRef(r: { kind: string; metadata: { name: string; namespace
     ? `${r.kind}/${r.metadata.namespace}/${r.metadata.name}`
     : `${r.kind}/${r.metadata.name}`;
 }
+
+/** A Kubernetes Namespace as multinet reads it (kubernetes:// only): its name and labels. */
+export interface KubeNamespace {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+}

@@ -1,7 +1,7 @@
 // The one ClusterView builder: decoded resources (src/api/stored.ts) in, the view every calc
 // function reads out. The agent's cache and the lab both build their views here, so what the lab
 // shows is what the agents program.
-import type { Network, Pod, Service } from '../api/types.js';
+import type { KubeNamespace, Network, Pod, Service } from '../api/types.js';
 import type { AttachmentRecord, NodeRecord } from '../api/records.js';
 import type { ClusterView, NetworkInfo, PolicyResource } from './node-state.js';
 
@@ -13,6 +13,8 @@ export interface DecodedCluster {
   readonly pods: Iterable<Pod>;
   readonly services: Iterable<Service>;
   readonly policies: Iterable<PolicyResource>;
+  /** Namespace objects (kubernetes:// only): their labels feed namespace selectors. */
+  readonly namespaces?: Iterable<KubeNamespace>;
 }
 
 /** What calc needs of a Network. */
@@ -29,5 +31,6 @@ export function clusterView(c: DecodedCluster): ClusterView {
     pods: [...c.pods],
     services: [...c.services],
     policies: [...c.policies],
+    ...(c.namespaces ? { namespaceLabels: new Map([...c.namespaces].map((n) => [n.name, n.labels])) } : {}),
   };
 }

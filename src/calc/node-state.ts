@@ -23,6 +23,8 @@ export interface ClusterView {
   readonly pods?: readonly Pod[];
   readonly services?: readonly Service[];
   readonly policies?: readonly PolicyResource[];
+  /** Labels of each Namespace object by name (kubernetes://); absent = namespaces are names only. */
+  readonly namespaceLabels?: ReadonlyMap<string, Readonly<Record<string, string>>>;
 }
 
 export type PolicyResource = CalicoPolicy | KubernetesNetworkPolicy;

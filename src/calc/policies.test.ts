@@ -1,8 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { matchesCalico, parseCalicoSelector } from '../api/calico-selector.js';
-import { policyBindings, policyTables, DEFAULT_NETWORK } from './policies.js';
-import { calicoNamespaceLabels } from './policy-model.js';
+import { podFacts, policyBindings, policyTables, DEFAULT_NETWORK } from './policies.js';
+import { calicoNamespaceLabels, normalise } from './policy-model.js';
+import type { PolicyResource } from './node-state.js';
 import { attachment, pod, resources, view } from '../testing/policy-fixtures.js';
 import { PolicyNetLab } from '../testing/policy-netlab.js';
 import type { AttachmentRecord } from './records.js';
@@ -309,3 +310,32 @@ spec:
     });
   },
 );
+
+describe('namespace labels from Namespace objects (kubernetes://)', () => {
+  const gnp = `apiVersion: crd.projectcalico.org/v1
+kind: GlobalNetworkPolicy
+metadata:
+  name: team-a
+spec:
+  namespaceSelector: team == 'a'
+  selector: demo == 'demo'
+  ingress:
+    - action: Allow
+---
+`;
+  test("a namespaceSelector sees the Namespace's labels when the view has them, the name only otherwise", () => {
+    const [p] = resources(gnp);
+    const np = normalise(p as PolicyResource);
+    const base = seedView();
+    const without = podFacts(base).get('default/samplepod')!;
+    assert.equal(np.selects(without), false, 'no Namespace object: projectcalico.org/name only');
+    const withNs = podFacts({ ...base, namespaceLabels: new Map([['default', { team: 'a' }]]) });
+    const facts = withNs.get('default/samplepod')!;
+    assert.deepEqual(facts.namespaceLabels, { team: 'a' });
+    assert.equal(np.selects(facts), true);
+    assert.deepEqual(calicoNamespaceLabels('default', { team: 'a' }), {
+      team: 'a',
+      'projectcalico.org/name': 'default',
+    });
+  });
+});

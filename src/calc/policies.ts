@@ -58,10 +58,12 @@ export function podFacts(view: ClusterView): Map<string, PodFacts> {
         });
         named.set(cp.name, list);
       }
+    const nsLabels = view.namespaceLabels?.get(ns);
     out.set(`${ns}/${p.metadata.name}`, {
       namespace: ns,
       name: p.metadata.name,
       labels: p.metadata.labels,
+      ...(nsLabels ? { namespaceLabels: nsLabels } : {}),
       namedPorts: named,
     });
   }

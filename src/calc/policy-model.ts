@@ -25,6 +25,8 @@ export interface PodFacts {
   readonly namespace: string;
   readonly name: string;
   readonly labels: Readonly<Record<string, string>>;
+  /** The labels of the pod's Namespace object, when one is known (kubernetes://). */
+  readonly namespaceLabels?: Readonly<Record<string, string>>;
   /** Named container ports: name -> protocol number + port. */
   readonly namedPorts: ReadonlyMap<string, readonly { readonly proto: number; readonly port: number }[]>;
 }
@@ -68,14 +70,23 @@ export interface NPolicy {
   readonly egress?: readonly NRule[];
 }
 
-/** Calico's namespace labels when no Namespace object exists: its name only. */
-export function calicoNamespaceLabels(ns: string): Record<string, string> {
-  return { 'projectcalico.org/name': ns };
+/**
+ * The labels Calico's namespaceSelector sees: the Namespace object's labels (when known) and
+ * `projectcalico.org/name`; without a Namespace object (memory/etcd stores, the lab), the name only.
+ */
+export function calicoNamespaceLabels(
+  ns: string,
+  labels: Readonly<Record<string, string>> = {},
+): Record<string, string> {
+  return { ...labels, 'projectcalico.org/name': ns };
 }
 
-/** Kubernetes' automatic namespace label. */
-export function k8sNamespaceLabels(ns: string): Record<string, string> {
-  return { 'kubernetes.io/metadata.name': ns };
+/** A Kubernetes namespaceSelector's labels: the Namespace's, and the automatic name label. */
+export function k8sNamespaceLabels(
+  ns: string,
+  labels: Readonly<Record<string, string>> = {},
+): Record<string, string> {
+  return { ...labels, 'kubernetes.io/metadata.name': ns };
 }
 
 const PROTO: Record<string, number> = { TCP: 6, UDP: 17, SCTP: 132 };
@@ -96,7 +107,8 @@ function fromCalico(p: CalicoPolicy): NPolicy {
   const nsSel = p.spec.namespaceSelector;
   const selects = (pod: PodFacts): boolean =>
     (ns === undefined || pod.namespace === ns) &&
-    (nsSel === undefined || matchesCalico(nsSel, calicoNamespaceLabels(pod.namespace))) &&
+    (nsSel === undefined ||
+      matchesCalico(nsSel, calicoNamespaceLabels(pod.namespace, pod.namespaceLabels))) &&
     matchesCalico(sel, pod.labels);
   // Calico's default: Ingress always, Egress when egress rules exist.
   const types =
@@ -139,7 +151,7 @@ function calicoPodSet(
     key: `calico|${scope}|${selText}`,
     matches: (pod) =>
       (nsSel
-        ? matchesCalico(nsSel, calicoNamespaceLabels(pod.namespace), { global: false })
+        ? matchesCalico(nsSel, calicoNamespaceLabels(pod.namespace, pod.namespaceLabels), { global: false })
         : ns === undefined || pod.namespace === ns) &&
       (sel === undefined || matchesCalico(sel, pod.labels)),
   };
@@ -180,7 +192,9 @@ function fromK8s(p: KubernetesNetworkPolicy): NPolicy {
             const pods: PodSet = {
               key: `k8s|${nsSel ? `nssel:${labelKey(nsSel)}` : `ns:${ns}`}|${podSel ? labelKey(podSel) : 'all'}`,
               matches: (pod) =>
-                (nsSel ? matchesLabels(nsSel, k8sNamespaceLabels(pod.namespace)) : pod.namespace === ns) &&
+                (nsSel
+                  ? matchesLabels(nsSel, k8sNamespaceLabels(pod.namespace, pod.namespaceLabels))
+                  : pod.namespace === ns) &&
                 (podSel === undefined || matchesLabels(podSel, pod.labels)),
             };
             return { ...EMPTY, pods };

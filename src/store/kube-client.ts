@@ -271,7 +271,10 @@ export class KubeClient {
       } catch {
         json = undefined;
       }
-      throw apiError(status, json, text, `watch ${path}`);
+      const e = apiError(status, json, text, `watch ${path}`);
+      const ra = Number(res.headers['retry-after']);
+      if (Number.isFinite(ra)) e.retryAfter = ra;
+      throw e;
     }
     let buf = '';
     try {

@@ -409,6 +409,7 @@ export class KubeStore implements Store {
     const [min, max] = this.opts.watchTimeoutSeconds ?? [300, 600];
     let rv = from;
     const filterKind = r.generic ? kind : undefined;
+    let refused = 0;
     while (!signal.aborted) {
       const timeout = Math.round(min + Math.random() * (max - min));
       const q = [
@@ -420,6 +421,7 @@ export class KubeStore implements Store {
       ].filter((x) => x !== '');
       try {
         for await (const line of this.client.watch(`${collectionPath(r)}?${q.join('&')}`, signal)) {
+          refused = 0;
           const obj = line.object as KubeObject;
           if (line.type === 'BOOKMARK') {
             rv = obj.metadata?.resourceVersion ?? rv;
@@ -448,6 +450,16 @@ export class KubeStore implements Store {
         if (signal.aborted) return;
         if (err instanceof StoreError) throw err;
         if (err instanceof KubeApiError && err.status === 410) throw new GoneError(rv, 'a later revision');
+        // 429 before the stream starts (a CRD's watch cache still initializing, e.g. just after an
+        // API server restart): not processed, so retried after Retry-After, as requests are.
+        if (err instanceof KubeApiError && err.status === 429 && ++refused < 10) {
+          const ms = Math.min(2, Math.max(0.1, err.retryAfter ?? 1)) * 1000;
+          await new Promise<void>((res) => {
+            const t = setTimeout(res, ms);
+            signal.addEventListener('abort', () => (clearTimeout(t), res()), { once: true });
+          });
+          continue;
+        }
         throw this.unavailable(err);
       }
       // The server ended the watch (timeoutSeconds): resume from the last event or bookmark.
