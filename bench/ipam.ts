@@ -5,10 +5,10 @@
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { openStore } from '../src/store/open.js';
 import { etcdUnavailableReason, startTestEtcd } from '../src/store/etcd-test-server.js';
-import { kubeUnavailableReason, startTestKube } from '../src/store/kube-test-server.js';
+import { kubeBinDir, kubeUnavailableReason, startTestKube } from '../src/store/kube-test-server.js';
 import type { Store } from '../src/store/types.js';
 import { forkWorker, waitMessage } from '../src/ipam/fork-worker.js';
 import { Ipam } from '../src/ipam/allocator.js';
@@ -164,9 +164,10 @@ export async function run(args: readonly string[]): Promise<string> {
         await kube.stop();
       }
     }
+    const kubeBinaries = basename(kubeBinDir() ?? 'k8s-?');
     const lines = [
       `IPAM: ${TOTAL} allocations spread over N processes; pool 10.64.0.0/18 (16382 addresses), empty or 90% reserved (scattered).`,
-      `Each allocation on embedded = read index + create reservation + create index (3 SQLite transactions); on etcd = one transaction creating the reservation and the index together (1 round trip). Latency per allocation as seen by its process; worker start-up and the first list of the network are not timed. etcd: 3.4, one member, data dir on the default temporary directory (disk, fsync on). The machine is shared: other work ran at the same time.`,
+      `Each allocation on embedded = create reservation + create index (2 SQLite transactions); on etcd = one transaction creating the reservation and the index together (1 round trip); on kubernetes = 2 API requests (POST the IPReservation, POST the IPAllocation; the API has no multi-object transaction), over keep-alive TLS connections (one per concurrent request, client certificate), no 429 seen. kubernetes: ${kubeBinaries}: kube-apiserver on its own etcd (one member, --unsafe-no-fsync), started by src/store/kube-test-server.ts, only at 8 processes (the target: >= 200/s). Latency per allocation as seen by its process; worker start-up and the first list of the network are not timed. etcd: 3.4, one member, data dir on the default temporary directory (disk, fsync on). The machine is shared: other work ran at the same time.`,
       '',
       '| backend | processes | pool | allocations/s | p50 ms | p99 ms |',
       '|---|---:|---|---:|---:|---:|',
