@@ -3,7 +3,7 @@
 // empty pool and with the pool 90% full.
 // Pool: 10.64.0.0/18 (16382 addresses); "90% full" pre-reserves 14744 of them.
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { openStore } from '../src/store/open.js';
@@ -33,6 +33,7 @@ interface Row {
   perSec: number;
   p50: number;
   p99: number;
+  cpu: Cpu;
 }
 
 function pct(sorted: number[], p: number): number {
@@ -71,11 +72,24 @@ async function prefill(store: Store, pool: IpPool): Promise<void> {
   );
 }
 
+/** CPU time (user + system, ms) of a process so far, from /proc. */
+function cpuMs(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // clock ticks of 10 ms
+}
+
+interface Cpu {
+  /** CPU ms per allocation of each server process and of the allocating processes together. */
+  servers: Record<string, number>;
+  workers: number;
+}
+
 async function runOne(
   url: string,
   pool: IpPool,
   procs: number,
-): Promise<{ perSec: number; p50: number; p99: number }> {
+  servers: Record<string, number> = {},
+): Promise<{ perSec: number; p50: number; p99: number; cpu: Cpu }> {
   const per = Math.ceil(TOTAL / procs);
   // Workers start and warm up (node start, store connection, first list of the network) a few at
   // a time: 32 at once on 2 cores can starve etcd past its call deadline. None of it is timed.
@@ -93,19 +107,35 @@ async function runOne(
     workers.push(...batch);
     await Promise.all(batch.map((w) => waitMessage(w, 'ready')));
   }
-  const results = workers.map((w) => waitMessage<{ lat: number[]; start: number; end: number }>(w, 'result'));
+  const results = workers.map((w) =>
+    waitMessage<{ lat: number[]; start: number; end: number; cpuMs: number }>(w, 'result'),
+  );
+  const before = Object.fromEntries(Object.entries(servers).map(([k, pid]) => [k, cpuMs(pid)]));
   for (const w of workers) w.send('go');
   const rs = await Promise.all(results);
+  const n = rs.reduce((a, r) => a + r.lat.length, 0);
+  const cpu: Cpu = {
+    servers: Object.fromEntries(
+      Object.entries(servers).map(([k, pid]) => [k, (cpuMs(pid) - before[k]!) / n]),
+    ),
+    workers: rs.reduce((a, r) => a + r.cpuMs, 0) / n,
+  };
   const done = workers.map((w) => waitMessage(w, 'done'));
   for (const w of workers) w.send('release');
   await Promise.all(done);
   const lat = rs.flatMap((r) => r.lat).sort((a, b) => a - b);
   const start = Math.min(...rs.map((r) => r.start));
   const end = Math.max(...rs.map((r) => r.end));
-  return { perSec: (lat.length / (end - start)) * 1000, p50: pct(lat, 50), p99: pct(lat, 99) };
+  return { perSec: (lat.length / (end - start)) * 1000, p50: pct(lat, 50), p99: pct(lat, 99), cpu };
 }
 
-async function backend(name: string, url: string, rows: Row[], procsList: number[]): Promise<void> {
+async function backend(
+  name: string,
+  url: string,
+  rows: Row[],
+  procsList: number[],
+  servers: Record<string, number> = {},
+): Promise<void> {
   const empty: IpPool = { network: 'bench-empty', ranges: [{ range: '10.64.0.0/18' }] };
   const full: IpPool = { network: 'bench-full', ranges: [{ range: '10.64.0.0/18' }] };
   const store = await openStore(url);
@@ -128,7 +158,7 @@ async function backend(name: string, url: string, rows: Row[], procsList: number
       ['empty', empty],
       ['90% full', full],
     ] as const) {
-      const r = await runOne(url, pool, procs);
+      const r = await runOne(url, pool, procs, servers);
       rows.push({ backend: name, procs, fill, ...r });
       process.stderr.write(
         `ipam bench: ${name} ${procs} procs ${fill}: ${r.perSec.toFixed(0)}/s p50 ${r.p50.toFixed(2)} ms p99 ${r.p99.toFixed(2)} ms\n`,
@@ -159,7 +189,10 @@ export async function run(args: readonly string[]): Promise<string> {
       const kube = await startTestKube();
       try {
         const kprocs = option(args, 'procs') ? procsList : KUBE_PROCS;
-        await backend('kubernetes', `kubernetes://?kubeconfig=${kube.kubeconfig}`, rows, kprocs);
+        await backend('kubernetes', `kubernetes://?kubeconfig=${kube.kubeconfig}`, rows, kprocs, {
+          'kube-apiserver': kube.pids.apiserver,
+          etcd: kube.pids.etcd,
+        });
       } finally {
         await kube.stop();
       }
@@ -176,6 +209,19 @@ export async function run(args: readonly string[]): Promise<string> {
           `| ${r.backend} | ${r.procs} | ${r.fill} | ${r.perSec.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} |`,
       ),
     ];
+    const kubeRows = rows.filter((r) => r.backend === 'kubernetes');
+    if (kubeRows.length)
+      lines.push(
+        '',
+        'Where the kubernetes time goes: CPU ms per allocation during the timed part (2 cores in all; ~1000 ms of CPU per second is one core):',
+        '',
+        '| processes | pool | kube-apiserver | its etcd | allocating processes | ceiling on 2 idle cores, allocations/s |',
+        '|---:|---|---:|---:|---:|---:|',
+        ...kubeRows.map(
+          (r) =>
+            `| ${r.procs} | ${r.fill} | ${r.cpu.servers['kube-apiserver']!.toFixed(2)} | ${r.cpu.servers.etcd!.toFixed(2)} | ${r.cpu.workers.toFixed(2)} | ${(2000 / (Object.values(r.cpu.servers).reduce((x, y) => x + y, 0) + r.cpu.workers)).toFixed(0)} |`,
+        ),
+      );
     if (skip) lines.push('', `etcd skipped: ${skip}`);
     if (kubeSkip) lines.push('', `kubernetes skipped: ${kubeSkip}`);
     return lines.join('\n');
