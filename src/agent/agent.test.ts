@@ -8,6 +8,8 @@ import { Agent } from './agent.js';
 import type { AddressAllocator, AllocateRequest } from './allocator.js';
 import type { CniRequest } from '../cni/protocol.js';
 import { KIND_ATTACHMENT } from '../calc/records.js';
+import { ALLOCATION_KIND, RESERVATION_KIND } from '../ipam/records.js';
+import { StoreAllocator } from './store-allocator.js';
 
 class FakeAllocator implements AddressAllocator {
   next = 2;
@@ -118,6 +120,43 @@ describe('agent', () => {
     await agent.handler.del(req('DEL', 'pa', 'eth1', '/run/netns/pa'), ctx);
     await agent.handler.del(req('DEL', 'gone', 'eth1', ''), ctx);
     await agent.stop();
+  });
+
+  test("the pod's UID (CNI_ARGS K8S_POD_UID) reaches the allocator and the IPAM records; a repeated ADD keeps the address", async () => {
+    const fake = new FakeAllocator();
+    const withFake = await setup(new MemoryStore(), undefined, 'n1', '10.99.0.1', fake);
+    const add = (pod: string, uid: string) => {
+      const r = req('ADD', pod, 'eth1', `/run/netns/${pod}`);
+      return { ...r, args: { ...r.args, K8S_POD_UID: uid } };
+    };
+    withFake.dp.kernel.addNamespace('/run/netns/pu');
+    await withFake.agent.handler.add(add('pu', 'uid-7'), ctx);
+    assert.equal(fake.requests[0]?.podUid, 'uid-7');
+    await withFake.agent.stop();
+    // The store-backed allocator records it on the reservation and the index.
+    const store = new MemoryStore();
+    const alloc = new StoreAllocator(store);
+    const ranges = [{ range: '172.19.0.0/16', exclude: [] }];
+    const base = {
+      network: 'blue',
+      ranges,
+      containerId: 'cid-web-0',
+      ifName: 'eth1',
+      podNamespace: 'default',
+      podName: 'web-0',
+    };
+    const ips = await alloc.allocate({ ...base, podUid: 'uid-1' });
+    assert.deepEqual(await alloc.allocate({ ...base, podUid: 'uid-1' }), ips);
+    const resv = (await store.list<{ podUid?: string }>(RESERVATION_KIND, 'blue')).items;
+    assert.deepEqual(
+      resv.map((r) => [r.name, r.value.podUid]),
+      [[ips[0], 'uid-1']],
+    );
+    const idx = (await store.list<{ podUid?: string }>(ALLOCATION_KIND, 'blue')).items;
+    assert.deepEqual(
+      idx.map((r) => r.value.podUid),
+      ['uid-1'],
+    );
   });
 
   test("a pod's second interface never gets, nor may ask for, the address of its first", async () => {

@@ -16,6 +16,8 @@ export interface AllocateRequest {
   readonly ifName: string;
   readonly podNamespace: string;
   readonly podName: string;
+  /** The pod's UID (CNI_ARGS K8S_POD_UID) when known: recorded with the allocation. */
+  readonly podUid?: string;
   /** Addresses asked for by the pod's annotation (`ips`); honoured or refused. */
   readonly requestedIps?: readonly string[];
   /** The pod's addresses on its other interfaces: never handed out again to this pod. */

@@ -61,6 +61,7 @@ const SOURCES: Record<CniRequest['ipam'], Source> = {
         ranges: poolRanges(ipamConf, network.ranges).map((r) => ({ ...r, exclude: r.exclude ?? [] })),
         podNamespace: pod.namespace,
         podName: pod.name,
+        ...(pod.uid ? { podUid: pod.uid } : {}),
         ...(requested.length ? { requestedIps: requested } : {}),
         ...(podAddresses.length ? { avoidIps: podAddresses.map((o) => o.ip) } : {}),
       });

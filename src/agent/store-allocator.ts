@@ -25,6 +25,7 @@ export class StoreAllocator implements AddressAllocator {
       ifName: req.ifName,
       podNamespace: req.podNamespace,
       podName: req.podName,
+      ...(req.podUid ? { podUid: req.podUid } : {}),
       ...(req.requestedIps?.length ? { requestedIps: req.requestedIps } : {}),
       ...(req.avoidIps?.length ? { avoidIps: req.avoidIps } : {}),
     });

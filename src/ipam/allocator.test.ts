@@ -193,6 +193,127 @@ function suite(name: string, make: () => Store | Promise<Store>): void {
       await s.close();
     });
 
+    test('pod UID: recorded on the reservation and the index; a repeated ADD (same containerId/ifName) gets the same address', async () => {
+      const s = await make();
+      const ipam = new Ipam(s);
+      const pool: IpPool = { network: 'blue', ranges: [{ range: '10.4.0.0/24' }] };
+      const web = { ...pod(1), podName: 'web-0', podUid: 'uid-1' };
+      const a = await ipam.allocate({ network: 'blue', pool, ...web });
+      const again = await ipam.allocate({ network: 'blue', pool, ...web });
+      assert.deepEqual(again, a);
+      // A fresh process (no cache) repeating the ADD gets it too.
+      assert.deepEqual(await new Ipam(s).allocate({ network: 'blue', pool, ...web }), a);
+      const resv = (await s.list<{ podUid?: string }>(RESERVATION_KIND, 'blue')).items;
+      assert.deepEqual(
+        resv.map((r) => [r.name, r.value.podUid]),
+        [[a.ips[0]!.address, 'uid-1']],
+      );
+      const idx = (await s.list<{ podUid?: string; addresses: string[] }>(ALLOCATION_KIND, 'blue')).items;
+      assert.deepEqual(
+        idx.map((r) => [r.name, r.value.podUid, r.value.addresses]),
+        [['c1@net1', 'uid-1', [a.ips[0]!.address]]],
+      );
+      await s.close();
+    });
+
+    test('a repeated ADD in a full pool gets its own addresses, not PoolExhausted', async () => {
+      const s = await make();
+      const two: IpPool = { network: 'pair', ranges: [{ range: '10.7.0.0/30' }] }; // .1 and .2
+      const a = await new Ipam(s).allocate({ network: 'pair', pool: two, ...pod(1) });
+      await new Ipam(s).allocate({ network: 'pair', pool: two, ...pod(2) });
+      assert.deepEqual(await new Ipam(s).allocate({ network: 'pair', pool: two, ...pod(1) }), a);
+      assert.equal((await s.list(RESERVATION_KIND, 'pair')).items.length, 2);
+      await s.close();
+    });
+
+    test('pod UID: a pod re-created under the same name is another holder; the dead one is reclaimed, the new one kept', async () => {
+      const s = await make();
+      let clock = 1_000_000;
+      const ipam = new Ipam(s, { now: () => clock });
+      const pool: IpPool = { network: 'blue', ranges: [{ range: '10.5.0.0/24' }] };
+      // web-0 (uid-1) died without a CNI DEL; the StatefulSet re-created web-0 (uid-2).
+      const old = await ipam.allocate({
+        network: 'blue',
+        pool,
+        ...pod(1),
+        podName: 'web-0',
+        podUid: 'uid-1',
+      });
+      const cur = await ipam.allocate({
+        network: 'blue',
+        pool,
+        ...pod(2),
+        podName: 'web-0',
+        podUid: 'uid-2',
+      });
+      clock += 20_000;
+      // Liveness by pod name and UID (the pod as the API server has it now).
+      const pods = new Map([['default/web-0', 'uid-2']]);
+      const byName = (ns: string, name: string, _c: string, _i: string, _n: string, uid?: string) => {
+        const live = pods.get(`${ns}/${name}`);
+        return live !== undefined && (!uid || uid === live);
+      };
+      const r = await reconcile(s, { isLive: byName, graceMs: 10_000, now: () => clock });
+      assert.deepEqual(
+        r.freed.map((f) => f.address),
+        [old.ips[0]!.address],
+      );
+      assert.deepEqual(r.droppedAllocations, ['blue/c1@net1']);
+      const left = (await s.list<{ podUid?: string }>(RESERVATION_KIND, 'blue')).items;
+      assert.deepEqual(
+        left.map((x) => [x.name, x.value.podUid]),
+        [[cur.ips[0]!.address, 'uid-2']],
+      );
+      // Without a UID on the holder (older records), name alone decides: kept.
+      await s.create(
+        { kind: RESERVATION_KIND, namespace: 'blue', name: '10.5.0.250' },
+        { address: '10.5.0.250', prefixLength: 24, ...pod(3), podName: 'web-0', createdAt: 0 },
+      );
+      await s.create(
+        { kind: ALLOCATION_KIND, namespace: 'blue', name: 'c3@net1' },
+        { ...pod(3), podName: 'web-0', addresses: ['10.5.0.250'], createdAt: 0 },
+      );
+      const r2 = await reconcile(s, { isLive: byName, graceMs: 10_000, now: () => clock });
+      assert.deepEqual(r2.freed, []);
+      await s.close();
+    });
+
+    test('pod UID: an Attachment with another UID does not keep a holder live; one with the same UID, or none, does', async () => {
+      const s = await make();
+      let clock = 1_000_000;
+      const ipam = new Ipam(s, { now: () => clock });
+      const pool: IpPool = { network: 'blue', ranges: [{ range: '10.6.0.0/24' }] };
+      const h = (i: number, uid?: string) => ({
+        ...pod(i),
+        podName: `web-${i}`,
+        ...(uid ? { podUid: uid } : {}),
+      });
+      await ipam.allocate({ network: 'blue', pool, ...h(1, 'uid-1') }); // Attachment has uid-9: not live
+      await ipam.allocate({ network: 'blue', pool, ...h(2, 'uid-2') }); // Attachment has uid-2: live
+      await ipam.allocate({ network: 'blue', pool, ...h(3, 'uid-3') }); // Attachment has no UID: live
+      const att = (i: number, uid?: string) =>
+        s.create(
+          { kind: ATTACHMENT_KIND, namespace: 'default', name: `web-${i}-net1` },
+          { network: 'blue', ...h(i, uid) },
+        );
+      await att(1, 'uid-9');
+      await att(2, 'uid-2');
+      await att(3);
+      clock += 20_000;
+      const r = await reconcile(s, {
+        isLive: await attachmentLiveness(s),
+        graceMs: 10_000,
+        now: () => clock,
+      });
+      assert.deepEqual(
+        r.freed.map((f) => f.podName),
+        ['web-1'],
+      );
+      assert.deepEqual(r.droppedAllocations, ['blue/c1@net1']);
+      assert.equal(r.kept, 2);
+      await s.close();
+    });
+
     test('reconcile frees leaks after the grace period and never a live or young one', async () => {
       const s = await make();
       let clock = 1_000_000;

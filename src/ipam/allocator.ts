@@ -25,6 +25,7 @@ import { hasAtomicCreate, type AtomicCreateStore } from './atomic-create.js';
 import {
   ALLOCATION_KIND,
   holderName,
+  holderOf,
   POOL_KIND,
   RESERVATION_KIND,
   type AllocationRecord,
@@ -121,10 +122,22 @@ export class Ipam {
       namespace: req.network,
       name: holderName(req.containerId, req.ifName),
     };
-    if (hasAtomicCreate(this.store)) return this.allocateAtomic(this.store, net, idxKey, req);
-    const existing = await this.store.get<AllocationRecord>(idxKey);
-    if (existing) {
-      const again = await this.confirm(net, existing, req);
+    if (hasAtomicCreate(this.store)) {
+      try {
+        return await this.allocateAtomic(this.store, net, idxKey, req);
+      } catch (err) {
+        // A repeated request in a full pool: its own allocation is the answer.
+        if (!(err instanceof IpamError && err.code === 'PoolExhausted')) throw err;
+        const again = await this.existing(net, idxKey, req);
+        if (!again) throw err;
+        return again;
+      }
+    }
+    // Requested addresses: a repeated request would find its own reservations taken, so the index
+    // is read first. Otherwise the reservation is created straight away (one round trip fewer on a
+    // store without createAll): a repeated request learns of its index from the index's create.
+    if (req.requestedIps?.length) {
+      const again = await this.existing(net, idxKey, req);
       if (again) return again;
     }
     const claimed: Array<StoredObject<ReservationRecord>> = [];
@@ -133,36 +146,57 @@ export class Ipam {
         for (const ip of req.requestedIps) claimed.push(await this.claimRequested(net, ip, req));
       } else {
         for (const fc of [...net.families.values()].sort((a, b) => a.pool.family - b.pool.family)) {
-          claimed.push(await this.claimNext(net, fc, req));
+          try {
+            claimed.push(await this.claimNext(net, fc, req));
+          } catch (err) {
+            // A repeated request in a full pool: its own allocation is the answer.
+            if (!(err instanceof IpamError && err.code === 'PoolExhausted')) throw err;
+            const again = await this.existing(net, idxKey, req);
+            if (!again) throw err;
+            await this.unclaim(net, claimed);
+            claimed.length = 0;
+            return again;
+          }
         }
       }
       const record: AllocationRecord = {
-        containerId: req.containerId,
-        ifName: req.ifName,
-        podNamespace: req.podNamespace,
-        podName: req.podName,
+        ...holderOf(req),
         addresses: claimed.map((c) => c.value.address),
         createdAt: this.now(),
       };
-      try {
-        await this.store.create(idxKey, record);
-      } catch (err) {
-        if (!isStoreError(err, 'AlreadyExists')) throw err;
-        // The same request ran concurrently and won: give back ours and answer with its result.
-        await this.unclaim(net, claimed);
-        claimed.length = 0;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.store.create(idxKey, record);
+          return toAllocation(
+            req,
+            claimed.map((c) => c.value),
+          );
+        } catch (err) {
+          if (!isStoreError(err, 'AlreadyExists')) throw err;
+        }
+        // A repeated request (or the same request running concurrently, and it won): answer with
+        // its allocation and give back ours. A stale index (its addresses held by others now) is
+        // dropped by confirm, and ours is recorded instead.
         const winner = await this.store.get<AllocationRecord>(idxKey);
         const again = winner && (await this.confirm(net, winner, req));
-        if (again) return again;
-        throw new IpamError(
-          'InvalidRequest',
-          `network ${req.network}: concurrent allocate and release for ${idxKey.name}; retry`,
-        );
+        if (again) {
+          const keep = new Set(again.ips.map((ip) => ip.address));
+          await this.unclaim(
+            net,
+            claimed.filter((c) => !keep.has(c.value.address)),
+          );
+          claimed.length = 0;
+          return again;
+        }
+        // confirm may have freed ours if the stale index listed one of them: start over then.
+        const stale = new Set(winner?.value.addresses ?? []);
+        if (attempt >= 3 || claimed.some((c) => stale.has(c.value.address))) {
+          throw new IpamError(
+            'InvalidRequest',
+            `network ${req.network}: concurrent allocate and release for ${idxKey.name}; retry`,
+          );
+        }
       }
-      return toAllocation(
-        req,
-        claimed.map((c) => c.value),
-      );
     } catch (err) {
       // Nothing half-done: give back what this call claimed (if the store is down too, reconcile
       // frees these later, as they have no IPAllocation record).
@@ -205,10 +239,7 @@ export class Ipam {
         this.reservation(net, fromBigInt(value, fc.pool.family), req),
       );
       const index: AllocationRecord = {
-        containerId: req.containerId,
-        ifName: req.ifName,
-        podNamespace: req.podNamespace,
-        podName: req.podName,
+        ...holderOf(req),
         addresses: records.map((r) => r.address),
         createdAt: this.now(),
       };
@@ -359,6 +390,16 @@ export class Ipam {
     return true;
   }
 
+  /** The holder's recorded allocation, if it has one and it is still valid. */
+  private async existing(
+    net: NetworkCache,
+    idxKey: ResourceKey,
+    req: AllocateRequest,
+  ): Promise<Allocation | undefined> {
+    const idx = await this.store.get<AllocationRecord>(idxKey);
+    return idx && (await this.confirm(net, idx, req));
+  }
+
   /** Returns the allocation if all its reservations are (still, or again) this holder's. */
   private async confirm(
     net: NetworkCache,
@@ -407,10 +448,7 @@ export class Ipam {
     return {
       address,
       prefixLength: seg?.prefixLength ?? (familyOf(a) === 4 ? 32 : 128),
-      containerId: req.containerId,
-      ifName: req.ifName,
-      podNamespace: req.podNamespace,
-      podName: req.podName,
+      ...holderOf(req),
       createdAt: this.now(),
     };
   }
@@ -592,6 +630,9 @@ function validateRequest(req: AllocateRequest): void {
     if (typeof req[f] !== 'string' || req[f].length === 0 || req[f].length > 253) {
       throw new IpamError('InvalidRequest', `${f} ${JSON.stringify(req[f])}: must be a non-empty name`);
     }
+  }
+  if (req.podUid !== undefined && (typeof req.podUid !== 'string' || req.podUid.length > 253)) {
+    throw new IpamError('InvalidRequest', `podUid ${JSON.stringify(req.podUid)}: must be a pod UID`);
   }
   if (req.requestedIps !== undefined && !Array.isArray(req.requestedIps)) {
     throw new IpamError('InvalidRequest', `requestedIps: must be a list of addresses`);

@@ -80,6 +80,7 @@ async function main(cfg: WorkerConfig): Promise<void> {
   process.send?.({ type: 'ready' });
   await new Promise<void>((resolve) => process.once('message', () => resolve()));
   const lat: number[] = [];
+  const cpu0 = process.cpuUsage();
   const start = now();
   for (let i = 0; i < cfg.ops; i++) {
     const t0 = now();
@@ -87,7 +88,8 @@ async function main(cfg: WorkerConfig): Promise<void> {
     lat.push(now() - t0);
   }
   const end = now();
-  process.send?.({ type: 'result', lat, start, end });
+  const cpu = process.cpuUsage(cpu0);
+  process.send?.({ type: 'result', lat, start, end, cpuMs: (cpu.user + cpu.system) / 1000 });
   await new Promise<void>((resolve) => process.once('message', () => resolve()));
   for (let i = 0; i < cfg.ops; i++)
     await ipam.release({ network: net, containerId: `${cfg.id}-c${i}`, ifName: 'net1' });

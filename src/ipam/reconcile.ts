@@ -23,6 +23,8 @@ export type IsLive = (
   containerId: string,
   ifName: string,
   network: string,
+  /** The holder's pod UID, when its record has one. */
+  podUid?: string,
 ) => boolean | Promise<boolean>;
 
 export interface ReconcileOptions {
@@ -63,12 +65,19 @@ export async function reconcile(store: Store, opts: ReconcileOptions): Promise<R
   const liveCache = new Map<string, boolean>();
   const live = async (
     network: string,
-    h: { podNamespace: string; podName: string; containerId: string; ifName: string },
+    h: { podNamespace: string; podName: string; containerId: string; ifName: string; podUid?: string },
   ) => {
-    const k = `${network}/${holderName(h.containerId, h.ifName)}/${h.podNamespace}/${h.podName}`;
+    const k = JSON.stringify([network, h.containerId, h.ifName, h.podNamespace, h.podName, h.podUid ?? '']);
     let v = liveCache.get(k);
     if (v === undefined) {
-      v = await opts.isLive(h.podNamespace, h.podName, h.containerId, h.ifName, network);
+      v = await opts.isLive(
+        h.podNamespace,
+        h.podName,
+        h.containerId,
+        h.ifName,
+        network,
+        h.podUid || undefined,
+      );
       liveCache.set(k, v);
     }
     return v;
@@ -116,22 +125,27 @@ export async function reconcile(store: Store, opts: ReconcileOptions): Promise<R
   return { freed, droppedAllocations: dropped, kept };
 }
 
-/** Liveness from the agent's Attachment records: live iff a matching Attachment exists. */
+/**
+ * Liveness from the agent's Attachment records: live iff a matching Attachment exists (same
+ * network, containerId, ifName, podNamespace, podName, and the same pod UID when both the holder
+ * and the Attachment have one: a pod re-created under the same name is another holder).
+ */
 export async function attachmentLiveness(store: Store): Promise<IsLive> {
   const list = await store.list<AttachmentRecord>(ATTACHMENT_KIND);
-  const live = new Set(
-    list.items.map((a) =>
-      JSON.stringify([
-        a.value.network,
-        a.value.containerId,
-        a.value.ifName,
-        a.value.podNamespace,
-        a.value.podName,
-      ]),
-    ),
-  );
-  return (podNamespace, podName, containerId, ifName, network) =>
-    live.has(JSON.stringify([network, containerId, ifName, podNamespace, podName]));
+  // holder -> the pod UIDs of its Attachments ('' for one without a UID)
+  const live = new Map<string, Set<string>>();
+  for (const a of list.items) {
+    const v = a.value;
+    const k = JSON.stringify([v.network, v.containerId, v.ifName, v.podNamespace, v.podName]);
+    let uids = live.get(k);
+    if (!uids) live.set(k, (uids = new Set()));
+    uids.add(typeof v.podUid === 'string' ? v.podUid : '');
+  }
+  return (podNamespace, podName, containerId, ifName, network, podUid) => {
+    const uids = live.get(JSON.stringify([network, containerId, ifName, podNamespace, podName]));
+    if (!uids) return false;
+    return !podUid || uids.has('') || uids.has(podUid);
+  };
 }
 
 export interface NetworkUsage {

@@ -12,6 +12,11 @@ export interface Holder {
   readonly ifName: string;
   readonly podNamespace: string;
   readonly podName: string;
+  /**
+   * The pod's UID when known (CNI_ARGS K8S_POD_UID): a pod re-created under the same name (a
+   * StatefulSet pod) is another holder.
+   */
+  readonly podUid?: string;
 }
 
 /** IPReservation, namespace = network, name = address: one per address in use. */
@@ -40,6 +45,18 @@ export interface AttachmentRecord {
   readonly ifName: string;
   readonly podNamespace: string;
   readonly podName: string;
+  readonly podUid?: string;
+}
+
+/** The holder fields of a request or record (podUid only when known). */
+export function holderOf(h: Holder): Holder {
+  return {
+    containerId: h.containerId,
+    ifName: h.ifName,
+    podNamespace: h.podNamespace,
+    podName: h.podName,
+    ...(h.podUid ? { podUid: h.podUid } : {}),
+  };
 }
 
 export function holderName(containerId: string, ifName: string): string {

@@ -257,11 +257,17 @@ export class KubeClient {
     return text;
   }
 
-  /** A watch stream: yields each line's event until the server ends it (or the signal aborts). */
+  /**
+   * A watch stream: yields each line's event until the server ends it (or the signal aborts).
+   * A 429 before the stream starts (a resource whose watch cache is (re)initializing) is retried
+   * after its Retry-After, as request() does.
+   */
   async *watch(path: string, signal?: AbortSignal): AsyncGenerator<WatchLine, void, undefined> {
-    const res = await this.open({ method: 'GET', path, signal }, true);
-    const status = res.statusCode ?? 0;
-    if (status !== 200) {
+    let res: http.IncomingMessage;
+    for (let attempt = 1; ; attempt++) {
+      res = await this.open({ method: 'GET', path, signal }, true);
+      const status = res.statusCode ?? 0;
+      if (status === 200) break;
       const chunks: Buffer[] = [];
       for await (const c of res) chunks.push(c as Buffer);
       const text = Buffer.concat(chunks).toString('utf8');

@@ -63,6 +63,8 @@ export function kubeUnavailableReason(): string | undefined {
 export interface TestKube {
   readonly kubeconfig: string;
   readonly credentials: KubeCredentials;
+  /** Process ids of the API server and its etcd (e.g. for a benchmark's CPU accounting). */
+  readonly pids: { readonly apiserver: number; readonly etcd: number };
   /** The etcd under the API server (host:port), for compaction in tests. */
   readonly etcdEndpoint: string;
   /** Compacts the API server's etcd up to revision. */
@@ -170,7 +172,7 @@ export async function startTestKube(): Promise<TestKube> {
     const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
     const etcdEndpoint = `127.0.0.1:${etcdPort}`;
     const peer = `http://127.0.0.1:${peerPort}`;
-    run('etcd', [
+    const etcd = run('etcd', [
       '--name=mn-kube',
       `--data-dir=${join(dir, 'etcd')}`,
       `--listen-client-urls=http://${etcdEndpoint}`,
@@ -259,6 +261,7 @@ export async function startTestKube(): Promise<TestKube> {
     return {
       kubeconfig,
       credentials,
+      pids: { apiserver: api.pid ?? 0, etcd: etcd.pid ?? 0 },
       etcdEndpoint,
       compact: async (revision) => {
         const e = new Etcd3({ hosts: `http://${etcdEndpoint}` });
