@@ -19,6 +19,7 @@ import { formatDecodeError, formatIssue } from '../api/index.js';
 import { table } from './table.js';
 import type { ClusterCache } from '../agent/cache.js';
 import { requireTools } from './prereq.js';
+import { registerKube } from './cmd-lab-kube.js';
 
 const say = (s: string): void => void process.stdout.write(s + '\n');
 const progress = (s: string): void => void process.stderr.write(`  ${s}\n`);
@@ -72,7 +73,7 @@ async function get(lab: Lab, what: string, names: readonly string[], output: Out
   }
   const cluster = await readCluster(await lab.store());
   for (const e of cluster.undecodable()) progress(`warning: ${formatDecodeError(e)} (not shown)`);
-  say(formatGet(cluster, what, names, output));
+  say(formatGet(cluster, what, names, output, lab.config.name));
 }
 
 /** `lab get TYPE [NAME...]` of everything but nodes: the lab's rows, formatted. */
@@ -81,6 +82,7 @@ export function formatGet(
   what: string,
   names: readonly string[],
   output: Output,
+  labName: string = DEFAULT_LAB,
 ): string {
   const wide = output === 'wide';
   const w = <T>(cols: T[]): T[] => (wide ? cols : []);
@@ -108,7 +110,7 @@ export function formatGet(
     }
     case 'pods':
     case 'pod': {
-      const rs = podRows(cluster, names);
+      const rs = podRows(cluster, names, labName);
       return emit(
         output,
         rs.map((r) => r.manifest),
@@ -187,11 +189,12 @@ export function register(program: Command): void {
     .description('create the nodes, start their agents, then apply files if given')
     .option('--nodes <n>', 'number of nodes', '2')
     .option('--store <url>', 'datastore URL (default: embedded, in the lab folder)')
+    .option('--kube', 'a real control plane: etcd + kube-apiserver for the lab, agents on kubernetes://')
     .option('--resync-seconds <s>', 'agents re-read the kernel this often', '10')
     .option('-f, --filename <path...>', 'files or folders to apply once up')
     .action(
       async (
-        o: { nodes: string; store?: string; resyncSeconds: string; filename?: string[] },
+        o: { nodes: string; store?: string; kube?: boolean; resyncSeconds: string; filename?: string[] },
         cmd: Command,
       ) => {
         await requireTools();
@@ -200,7 +203,12 @@ export function register(program: Command): void {
           throw new Error(`--nodes ${o.nodes}: must be an integer from 1 to 16`);
         const l = await Lab.up(
           labName(cmd),
-          { nodes, ...(o.store ? { storeUrl: o.store } : {}), resyncSeconds: Number(o.resyncSeconds) },
+          {
+            nodes,
+            ...(o.store ? { storeUrl: o.store } : {}),
+            ...(o.kube ? { kube: true } : {}),
+            resyncSeconds: Number(o.resyncSeconds),
+          },
           progress,
         );
         try {
@@ -305,9 +313,15 @@ export function register(program: Command): void {
           storeState = `UNREACHABLE: ${(e as Error).message}`;
         }
         say(`store: ${l.config.storeUrl} (${storeState})`);
+        const kp = l.kubeProcesses();
+        if (kp.length)
+          say(`control plane: ${kp.map((p) => `${p.name} ${p.alive ? 'alive' : 'DEAD'}`).join(', ')}`);
+        if (kp.some((p) => !p.alive)) process.exitCode = 1;
         if (ns.some((n) => n.agent === 'dead')) process.exitCode = 1;
       }),
     );
+
+  registerKube(lab, labName);
 
   lab
     .command('down')

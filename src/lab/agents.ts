@@ -1,27 +1,15 @@
-// The lab runs one agent process per node, as a DaemonSet would: detached, logging to a file,
-// its pid in a file so that `lab status` and `lab down` find it from any later command.
-import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// The lab runs one agent process per node, as a DaemonSet would (src/lab/daemons.ts).
 import { fileURLToPath } from 'node:url';
-import type { LabConfig, LabNode } from './layout.js';
+import { agentStoreUrl, type LabConfig, type LabNode } from './layout.js';
 import { NODE_UPLINK } from './topology.js';
+import { isAlive, logTail, pidOf, startDaemon, stopDaemon } from './daemons.js';
 
-const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+export { isAlive };
+
+export const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 
 export function agentPid(node: LabNode): number | undefined {
-  if (!existsSync(node.pidFile)) return undefined;
-  const pid = Number(readFileSync(node.pidFile, 'utf8').trim());
-  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-}
-
-export function isAlive(pid: number | undefined): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+  return pidOf(node.pidFile);
 }
 
 export interface AgentLaunchOptions {
@@ -29,29 +17,28 @@ export interface AgentLaunchOptions {
 }
 
 export function startAgent(lab: LabConfig, node: LabNode, opts: AgentLaunchOptions = {}): number {
-  const log = openSync(node.logFile, 'a');
-  const args = [
-    CLI,
-    'agent',
-    '--node',
-    node.name,
-    '--netns',
-    node.netns,
-    '--underlay-interface',
-    NODE_UPLINK,
-    '--store',
-    lab.storeUrl,
-    '--socket',
-    node.socket,
-    '--resync-seconds',
-    String(opts.resyncSeconds ?? 10),
-  ];
-  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', log, log] });
-  closeSync(log);
-  child.unref();
-  if (!child.pid) throw new Error(`could not start the agent of ${node.name}`);
-  writeFileSync(node.pidFile, `${child.pid}\n`);
-  return child.pid;
+  return startDaemon({
+    what: `the agent of ${node.name}`,
+    exe: process.execPath,
+    args: [
+      CLI,
+      'agent',
+      '--node',
+      node.name,
+      '--netns',
+      node.netns,
+      '--underlay-interface',
+      NODE_UPLINK,
+      '--store',
+      agentStoreUrl(lab, node),
+      '--socket',
+      node.socket,
+      '--resync-seconds',
+      String(opts.resyncSeconds ?? 10),
+    ],
+    logFile: node.logFile,
+    pidFile: node.pidFile,
+  });
 }
 
 /** Waits until the agent's socket answers (it serves CNI only after its first sync). */
@@ -71,19 +58,9 @@ export async function waitForAgent(node: LabNode, timeoutMs = 20_000): Promise<v
     if (!isAlive(agentPid(node))) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  const tail = existsSync(node.logFile)
-    ? readFileSync(node.logFile, 'utf8').split('\n').slice(-8).join('\n')
-    : '';
-  throw new Error(`the agent of ${node.name} did not start (log ${node.logFile}):\n${tail}`);
+  throw new Error(`the agent of ${node.name} did not start (log ${node.logFile}):\n${logTail(node.logFile)}`);
 }
 
 export async function stopAgent(node: LabNode, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  const pid = agentPid(node);
-  if (isAlive(pid)) {
-    process.kill(pid!, signal);
-    const deadline = Date.now() + 5000;
-    while (isAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    if (isAlive(pid)) process.kill(pid!, 'SIGKILL');
-  }
-  rmSync(node.pidFile, { force: true });
+  await stopDaemon(node.pidFile, signal);
 }

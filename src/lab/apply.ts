@@ -104,7 +104,8 @@ function withStatus(raw: unknown, status: PodStatus): Record<string, unknown> {
     [NETWORK_STATUS_ANNOTATION]: JSON.stringify(status.networkStatus),
   };
   m.metadata = meta;
-  m.status = status;
+  const { transient: _t, ...kept } = status;
+  m.status = kept;
   return m;
 }
 
@@ -115,14 +116,18 @@ function sameAttachment(
   return a.nad === `${b.namespace}/${b.name}` && a.ifName === b.interface;
 }
 
-export async function applyPaths(
-  store: Store,
-  runner: Runner,
-  lab: LabConfig,
-  cniPath: string,
-  paths: readonly string[],
-  progress: Progress,
-): Promise<ApplyOutcome> {
+export interface ApplyCheck {
+  readonly loaded: Awaited<ReturnType<typeof loadPaths>>;
+  readonly report: ReturnType<typeof validateDocuments>;
+  readonly cluster: ClusterCache;
+  /** The cluster's manifests that the files do not replace. */
+  readonly kept: Resource[];
+  readonly issues: Issue[];
+  readonly errorCount: number;
+}
+
+/** Loads and validates the files: each object alone, then against what the cluster holds. */
+export async function checkApply(store: Store, paths: readonly string[]): Promise<ApplyCheck> {
   const loaded = await loadPaths(paths);
   const report = validateDocuments(loaded.documents, loaded.issues);
   const cluster = await readCluster(store);
@@ -134,6 +139,18 @@ export async function applyPaths(
   // Per-object issues from the files, cross-object ones against the whole cluster (not the files alone).
   const issues = [...loaded.issues, ...report.objects.flatMap((o) => o.issues), ...cross];
   const errorCount = issues.filter((i) => i.severity === 'error').length;
+  return { loaded, report, cluster, kept, issues, errorCount };
+}
+
+export async function applyPaths(
+  store: Store,
+  runner: Runner,
+  lab: LabConfig,
+  cniPath: string,
+  paths: readonly string[],
+  progress: Progress,
+): Promise<ApplyOutcome> {
+  const { loaded, report, cluster, kept, issues, errorCount } = await checkApply(store, paths);
   if (errorCount > 0) return { issues, errorCount, changed: [] };
   // ClusterIPs are decided before anything is written, so a conflict applies nothing.
   const svcIps = assignClusterIPs(

@@ -4,6 +4,7 @@
 import type { Store, StoredObject } from '../store/types.js';
 import { ClusterCache, WATCHED_KINDS } from '../agent/cache.js';
 import type { PodStatus } from './pods.js';
+import { kubePodView, type KubePod, type PodView } from './kube-pod-status.js';
 
 export async function readCluster(store: Store): Promise<ClusterCache> {
   const c = new ClusterCache();
@@ -16,4 +17,12 @@ export function podStatusOf(o: Pick<StoredObject, 'value'> | undefined): PodStat
   const v = o?.value;
   if (typeof v !== 'object' || v === null) return undefined;
   return (v as { status?: PodStatus }).status;
+}
+
+/** The pod as the lab commands see it: the embedded lab's status, or a kube lab's Pod. */
+export function podViewOf(o: Pick<StoredObject, 'value'> | undefined, lab: string): PodView | undefined {
+  const embedded = podStatusOf(o);
+  if (embedded && typeof embedded.containerId === 'string') return embedded;
+  const v = o?.value as KubePod | undefined;
+  return v?.metadata?.uid ? kubePodView(lab, v) : undefined;
 }

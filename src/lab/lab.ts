@@ -10,7 +10,18 @@ import { createTopology, destroyNamespaces, listNetns } from './topology.js';
 import { agentPid, isAlive, startAgent, stopAgent, waitForAgent } from './agents.js';
 import { prepareCniBin } from './cni-runtime.js';
 import { applyPaths, deletePaths, type Progress } from './apply.js';
-import { podStatusOf, readCluster } from './cluster.js';
+import { kubeApplyPaths, kubeDeletePaths } from './kube-apply.js';
+import {
+  bootstrapKube,
+  killApiServer,
+  makeLabPki,
+  startApiServer,
+  startControlPlane,
+  stopControlPlane,
+} from './kube-control.js';
+import { kubeDaemonsAlive, startKubeDaemons, stopKubeDaemons } from './kube-daemons.js';
+import { freePort } from '../util/ports.js';
+import { podViewOf, readCluster } from './cluster.js';
 import type { Endpoint, PolicyOracle } from './check.js';
 import type { ClusterView } from '../calc/node-state.js';
 import { policyEvaluator } from '../calc/policy-eval.js';
@@ -19,6 +30,8 @@ export interface UpOptions {
   readonly nodes: number;
   readonly storeUrl?: string;
   readonly resyncSeconds?: number;
+  /** A kube lab: its own etcd + kube-apiserver, agents on kubernetes://, kubelets and a scheduler. */
+  readonly kube?: boolean;
 }
 
 export class Lab {
@@ -56,8 +69,17 @@ export class Lab {
         progress(
           `lab ${name} is up with ${lab.config.nodes.length} nodes; keeping it (run lab down first to change)`,
         );
+      if (!!opts.kube !== !!lab.config.kube)
+        progress(
+          `lab ${name} is up ${lab.config.kube ? 'with' : 'without'} a Kubernetes control plane; keeping it (run lab down first to change)`,
+        );
     } else {
-      const config = makeLabConfig(name, opts.nodes, opts.storeUrl);
+      if (opts.kube && opts.storeUrl)
+        throw new Error("--kube and --store: a kube lab's store is its own API server (kubernetes://)");
+      const ports = opts.kube
+        ? { apiPort: await freePort(), etcdPort: await freePort(), etcdPeerPort: await freePort() }
+        : undefined;
+      const config = makeLabConfig(name, opts.nodes, opts.storeUrl, ports);
       mkdirSync(config.dir, { recursive: true, mode: 0o700 });
       writeFileSync(Lab.configFile(name), JSON.stringify(config, null, 2));
       lab = new Lab(config, runner);
@@ -66,13 +88,17 @@ export class Lab {
     progress(`namespaces: ${c.underlayNs}, ${c.nodes.map((n) => n.netns).join(', ')}`);
     await createTopology(runner, c);
     prepareCniBin(c.dir);
-    const store = await lab.store();
-    await lab.ensureDefaultNetwork(store);
+    if (c.kube) {
+      makeLabPki(c);
+      await startControlPlane(c, progress);
+      await bootstrapKube(c, progress);
+    } else await lab.ensureDefaultNetwork(await lab.store());
     for (const n of c.nodes) {
       if (isAlive(agentPid(n))) continue;
       progress(`agent ${n.name}: starting`);
       startAgent(c, n, opts.resyncSeconds !== undefined ? { resyncSeconds: opts.resyncSeconds } : {});
     }
+    if (c.kube) startKubeDaemons(c, lab.cniPath, progress);
     for (const n of c.nodes) {
       await waitForAgent(n);
       progress(`agent ${n.name}: ready`);
@@ -107,10 +133,13 @@ export class Lab {
   }
 
   async apply(paths: readonly string[], progress: Progress) {
+    if (this.config.kube)
+      return kubeApplyPaths(await this.store(), this.runner, this.config, paths, progress);
     return applyPaths(await this.store(), this.runner, this.config, this.cniPath, paths, progress);
   }
 
   async delete(paths: readonly string[], progress: Progress) {
+    if (this.config.kube) return kubeDeletePaths(this.runner, this.config, paths, progress);
     return deletePaths(await this.store(), this.runner, this.config, this.cniPath, paths, progress);
   }
 
@@ -139,7 +168,7 @@ export class Lab {
     const atts = new Map([...cluster.attachments.values()].map((a) => [`${a.containerId}|${a.ifName}`, a]));
     const out: Endpoint[] = [];
     for (const o of cluster.list('Pod')) {
-      const st = podStatusOf(o);
+      const st = podViewOf(o, this.config.name);
       if (!st || st.phase !== 'Running') continue;
       for (const s of st.attachments) {
         const rec = atts.get(`${st.containerId}|${s.ifName}`);
@@ -162,7 +191,7 @@ export class Lab {
     const [ns, name] = ref.includes('/') ? ref.split('/', 2) : ['default', ref];
     const store = await this.store();
     const o = await store.get({ kind: 'Pod', namespace: ns!, name: name! });
-    const st = podStatusOf(o);
+    const st = podViewOf(o, this.config.name);
     if (!o) throw new Error(`pod ${ns}/${name} not found`);
     if (!st || st.phase !== 'Running')
       throw new Error(`pod ${ns}/${name} is not running${st?.reason ? `: ${st.reason}` : ''}`);
@@ -215,14 +244,34 @@ export class Lab {
     await waitForAgent(n);
   }
 
+  /** kill -9 of a kube lab's API server, and its restart on the same etcd (outage tests). */
+  async killApiServer(): Promise<void> {
+    await killApiServer(this.config);
+  }
+
+  async startApiServer(): Promise<void> {
+    await startApiServer(this.config);
+  }
+
+  /** A kube lab's own processes: etcd, kube-apiserver, the scheduler and each node's kubelet. */
+  kubeProcesses(): { name: string; alive: boolean }[] {
+    return this.config.kube ? kubeDaemonsAlive(this.config) : [];
+  }
+
   /** Removes everything the lab made: agents, pods, routing domains, node namespaces, its folder. */
   async down(progress: Progress): Promise<void> {
     const c = this.config;
+    // Kubelets first: a kubelet stopped does not tear its pods down (their namespaces go below).
+    if (c.kube) await stopKubeDaemons(c, progress);
     for (const n of c.nodes) {
       await stopAgent(n);
       progress(`agent ${n.name}: stopped`);
     }
     await this.close();
+    if (c.kube) {
+      await stopControlPlane(c);
+      progress('etcd, kube-apiserver: stopped');
+    }
     const prefixes = [`mn-${c.name}-`, ...c.nodes.map((n) => routingNsPrefix(n.name))];
     const all = await listNetns(this.runner);
     // Pods and routing domains first, then nodes, then the underlay.

@@ -27,6 +27,32 @@ export interface LabConfig {
   readonly defaultNetwork: { readonly name: string; readonly vni: number; readonly range: string };
   readonly serviceRange: string;
   readonly createdAt: string;
+  /** A kube lab: its own etcd and kube-apiserver on loopback (`lab up --kube`). */
+  readonly kube?: KubeLabConfig;
+}
+
+export interface KubeLabConfig {
+  /** Certificates, kubeconfigs, etcd data, logs and pid files of the control plane. */
+  readonly dir: string;
+  readonly server: string;
+  readonly apiPort: number;
+  readonly etcdPort: number;
+  readonly etcdPeerPort: number;
+}
+
+/** Kubeconfig of the lab's administrator (what `kubectl` and the lab commands use). */
+export function adminKubeconfig(k: KubeLabConfig): string {
+  return join(k.dir, 'admin.kubeconfig');
+}
+
+/** Kubeconfig of a node's agent, or of its kubelet role. */
+export function nodeKubeconfig(k: KubeLabConfig, node: string, role: 'agent' | 'kubelet'): string {
+  return join(k.dir, `${node}-${role}.kubeconfig`);
+}
+
+/** The store a node's agent uses: the lab's, or in a kube lab the API server with the node's credentials. */
+export function agentStoreUrl(lab: LabConfig, node: LabNode): string {
+  return lab.kube ? `kubernetes://?kubeconfig=${nodeKubeconfig(lab.kube, node.name, 'agent')}` : lab.storeUrl;
 }
 
 /** Lab names become namespace names: short and plain. */
@@ -50,12 +76,25 @@ export function nodeName(lab: string, i: number): string {
 
 export const DEFAULT_LAB = 'lab';
 
-export function makeLabConfig(name: string, nodes: number, storeUrl: string | undefined): LabConfig {
+export function makeLabConfig(
+  name: string,
+  nodes: number,
+  storeUrl: string | undefined,
+  kubePorts?: { apiPort: number; etcdPort: number; etcdPeerPort: number },
+): LabConfig {
   const dir = labDir(name);
+  const kube: KubeLabConfig | undefined = kubePorts && {
+    dir: join(dir, 'kube'),
+    server: `https://127.0.0.1:${kubePorts.apiPort}`,
+    ...kubePorts,
+  };
   return {
     name,
     dir,
-    storeUrl: storeUrl ?? `embedded://${join(dir, 'store.db')}`,
+    storeUrl: kube
+      ? `kubernetes://?kubeconfig=${adminKubeconfig(kube)}`
+      : (storeUrl ?? `embedded://${join(dir, 'store.db')}`),
+    ...(kube ? { kube } : {}),
     underlayNs: `mn-${name}-underlay`,
     nodes: Array.from({ length: nodes }, (_, i) => {
       const n = nodeName(name, i);
@@ -74,9 +113,12 @@ export function makeLabConfig(name: string, nodes: number, storeUrl: string | un
   };
 }
 
-/** A pod's network namespace: hashed, since pod names may be long. */
-export function podNetns(lab: string, namespace: string, name: string): string {
-  return `mn-${lab}-pod-${shortHash([namespace, name], 12)}`;
+/**
+ * A pod's network namespace: hashed, since pod names may be long. In a kube lab the pod's UID is
+ * part of it: a pod recreated under the same name may start before the old one is torn down.
+ */
+export function podNetns(lab: string, namespace: string, name: string, uid?: string): string {
+  return `mn-${lab}-pod-${shortHash(uid === undefined ? [namespace, name] : [namespace, name, uid], 12)}`;
 }
 
 export function containerIdFor(namespace: string, name: string, uid: string): string {

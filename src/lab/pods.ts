@@ -34,6 +34,8 @@ export interface PodAttachmentState {
 export interface PodStatus {
   readonly phase: 'Running' | 'Failed';
   readonly reason?: string;
+  /** Failed for now, worth another try (a NAD not seen yet, an agent not ready: CNI code 11). */
+  readonly transient?: true;
   readonly nodeName: string;
   readonly netns: string;
   readonly uid: string;
@@ -95,9 +97,15 @@ export interface PodContext {
   readonly nads: ReadonlyMap<string, NetAttachDef>;
 }
 
+/** What a CNI call needs of the pod. */
+type PodRef = { readonly metadata: Pick<Pod['metadata'], 'name' | 'namespace'> };
+
+/** A NAD named by a pod's annotation is not there (yet: in a cluster it may arrive later). */
+export class MissingNadError extends Error {}
+
 function baseCall(
   ctx: PodContext,
-  pod: Pod,
+  pod: PodRef,
   node: LabNode,
   uid: string,
   netns: string,
@@ -126,7 +134,7 @@ export async function attachOne(
 ): Promise<PodAttachmentState> {
   const node = ctx.lab.nodes.find((n) => n.name === status.nodeName)!;
   const nad = ctx.nads.get(`${a.namespace}/${a.name}`);
-  if (!nad) throw new Error(`NetworkAttachmentDefinition ${a.namespace}/${a.name} not found`);
+  if (!nad) throw new MissingNadError(`NetworkAttachmentDefinition ${a.namespace}/${a.name} not found`);
   const chain = nadChain(nad);
   const runtimeConfig: Record<string, unknown> = {};
   if (a.ips.length) runtimeConfig.ips = a.ips;
@@ -144,7 +152,7 @@ export async function attachOne(
 
 export async function detachOne(
   ctx: PodContext,
-  pod: Pod,
+  pod: PodRef,
   status: Pick<PodStatus, 'uid' | 'netns' | 'nodeName'>,
   s: PodAttachmentState,
 ): Promise<void> {
@@ -154,10 +162,15 @@ export async function detachOne(
 }
 
 /** Creates the pod: netns, eth0, then every attachment; on any failure the pod is Failed with a reason and left detached. */
-export async function createPod(ctx: PodContext, pod: Pod, nodeName: string): Promise<PodStatus> {
+export async function createPod(
+  ctx: PodContext,
+  pod: Pod,
+  nodeName: string,
+  ids: { readonly uid: string; readonly netns: string } | undefined = undefined,
+): Promise<PodStatus> {
   const ns = pod.metadata.namespace ?? 'default';
-  const uid = randomUUID();
-  const netns = podNetns(ctx.lab.name, ns, pod.metadata.name);
+  const uid = ids?.uid ?? randomUUID();
+  const netns = ids?.netns ?? podNetns(ctx.lab.name, ns, pod.metadata.name);
   const base = { uid, netns, nodeName, containerId: containerIdFor(ns, pod.metadata.name, uid) };
   const made: PodAttachmentState[] = [];
   const r = await ctx.runner.run('ip', ['netns', 'add', netns]);
@@ -183,7 +196,15 @@ export async function createPod(ctx: PodContext, pod: Pod, nodeName: string): Pr
     // A failed attachment fails the pod visibly; what was attached is undone, as kubelet would.
     for (const s of [...made].reverse()) await detachOne(ctx, pod, base, s).catch(() => undefined);
     const reason = e instanceof CniCallError ? e.message : (e as Error).message;
-    return { ...base, phase: 'Failed', reason, attachments: [], networkStatus: [] };
+    const transient = e instanceof MissingNadError || (e instanceof CniCallError && e.code === 11);
+    return {
+      ...base,
+      phase: 'Failed',
+      reason,
+      ...(transient ? { transient: true as const } : {}),
+      attachments: [],
+      networkStatus: [],
+    };
   }
   return { ...base, phase: 'Running', attachments: made, networkStatus: networkStatus(made) };
 }
@@ -200,7 +221,7 @@ export function networkStatus(made: readonly PodAttachmentState[]): NetworkStatu
 }
 
 /** DEL of every attachment in reverse order, then the netns. Errors are collected, never stop the teardown. */
-export async function deletePod(ctx: PodContext, pod: Pod, status: PodStatus): Promise<string[]> {
+export async function deletePod(ctx: PodContext, pod: PodRef, status: PodStatus): Promise<string[]> {
   const errors: string[] = [];
   for (const s of [...status.attachments].reverse()) {
     await detachOne(ctx, pod, status, s).catch((e: unknown) => errors.push((e as Error).message));

@@ -5,7 +5,7 @@ import type { ClusterCache } from '../agent/cache.js';
 import { serviceState } from '../calc/services.js';
 import { policyBindings } from '../calc/policies.js';
 import { policyId } from '../calc/policy-model.js';
-import { podStatusOf } from './cluster.js';
+import { podViewOf } from './cluster.js';
 
 /** Names to show: none = all (kubectl get TYPE [NAME...]). */
 export type NameFilter = readonly string[];
@@ -80,13 +80,13 @@ export interface PodRow {
 }
 
 /** Every stored pod, decodable or not: its lab status says where it runs either way. */
-export function podRows(c: ClusterCache, names: NameFilter): PodRow[] {
+export function podRows(c: ClusterCache, names: NameFilter, lab: string): PodRow[] {
   const atts = [...c.attachments.values()];
   return c
     .list('Pod')
     .filter((o) => wanted(names, o.name))
     .map((o) => {
-      const st = podStatusOf(o);
+      const st = podViewOf(o, lab);
       return {
         namespace: o.namespace,
         name: o.name,

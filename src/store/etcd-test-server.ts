@@ -3,10 +3,10 @@
 // etcd://host:port) uses an existing etcd instead; stop() then does nothing.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
+import { freePort } from '../util/ports.js';
 
 export const ETCD_BINARY = process.env.MULTINET_ETCD_BIN ?? '/usr/bin/etcd';
 
@@ -26,16 +26,7 @@ export function etcdUnavailableReason(): string | undefined {
     : `etcd binary not found at ${ETCD_BINARY} (install etcd-server)`;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
+export { freePort };
 
 export interface OwnTestEtcd extends TestEtcd {
   /** Kills the process (SIGKILL: an outage, not a shutdown); data and ports are kept. */

@@ -127,6 +127,8 @@ export interface KubeRequest {
   readonly body?: unknown;
   readonly signal?: AbortSignal;
   readonly timeoutMs?: number;
+  /** Default application/json; a PATCH says which patch (e.g. application/merge-patch+json). */
+  readonly contentType?: string;
 }
 
 export interface WatchLine {
@@ -162,12 +164,12 @@ export class KubeClient {
     return this.url.origin;
   }
 
-  private headers(body: string | undefined): http.OutgoingHttpHeaders {
+  private headers(body: string | undefined, contentType = 'application/json'): http.OutgoingHttpHeaders {
     const h: http.OutgoingHttpHeaders = { Accept: 'application/json' };
     const token = this.creds.tokenFile ? readFileSync(this.creds.tokenFile, 'utf8').trim() : this.creds.token;
     if (token) h.Authorization = `Bearer ${token}`;
     if (body !== undefined) {
-      h['Content-Type'] = 'application/json';
+      h['Content-Type'] = contentType;
       h['Content-Length'] = Buffer.byteLength(body);
     }
     return h;
@@ -184,7 +186,7 @@ export class KubeClient {
           method: req.method,
           path: req.path,
           agent: this.agent,
-          headers: this.headers(body),
+          headers: this.headers(body, req.contentType),
           signal: req.signal,
         },
         resolvePromise,

@@ -1,0 +1,279 @@
+// The kube lab's control plane: its own etcd and kube-apiserver on loopback (lab daemons, data
+// and certificates in <lab>/kube/), the identities of its parts (client certificates: the admin
+// in system:masters; each node's agent in group multinet:agents, bound to deploy/rbac's
+// multinet-agent ClusterRole; each node's kubelet role in multinet:lab-kubelets; the scheduler as
+// system:kube-scheduler, whose role the API server bootstraps), and the objects a cluster has
+// before users apply anything: CRDs, RBAC, one Node per lab node, the default Network.
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { credentialsFromKubeconfig, KubeApiError, KubeClient } from '../store/kube-client.js';
+import { deployObjects, installCrds, kubeBinDir, kubeUnavailableReason } from '../store/kube-bins.js';
+import { storeCrds } from '../store/kube-crds.js';
+import { makeClientCert, makeControlPlanePki, writeCertKubeconfig } from '../store/kube-pki.js';
+import {
+  apiServerArgs,
+  etcdArgs,
+  waitApiServerReady,
+  type ControlPlaneSpec,
+} from '../store/kube-control-plane.js';
+import { adminKubeconfig, nodeKubeconfig, type KubeLabConfig, type LabConfig } from './layout.js';
+import { isAlive, logTail, pidOf, startDaemon, stopDaemon } from './daemons.js';
+
+export const AGENTS_GROUP = 'multinet:agents';
+export const KUBELETS_GROUP = 'multinet:lab-kubelets';
+const SCHEDULER_USER = 'system:kube-scheduler';
+
+type Obj = Record<string, unknown>;
+
+export function kubeSpec(lab: LabConfig): ControlPlaneSpec {
+  const k = lab.kube!;
+  return {
+    pkiDir: k.dir,
+    etcdDataDir: join(k.dir, 'etcd'),
+    etcdPort: k.etcdPort,
+    etcdPeerPort: k.etcdPeerPort,
+    apiPort: k.apiPort,
+    serviceRange: lab.serviceRange,
+    name: 'mn-lab',
+  };
+}
+
+const daemonFiles = (k: KubeLabConfig, what: string) => ({
+  logFile: join(k.dir, `${what}.log`),
+  pidFile: join(k.dir, `${what}.pid`),
+});
+
+export const schedulerKubeconfig = (k: KubeLabConfig): string => join(k.dir, 'scheduler.kubeconfig');
+
+/** Certificates and kubeconfigs, made once per lab (kept across `lab up` of a running lab). */
+export function makeLabPki(lab: LabConfig): void {
+  const k = lab.kube!;
+  mkdirSync(k.dir, { recursive: true, mode: 0o700 });
+  if (existsSync(join(k.dir, 'ca.crt'))) return;
+  makeControlPlanePki(k.dir);
+  makeClientCert(k.dir, 'admin', 'admin', ['system:masters']);
+  writeCertKubeconfig(k.dir, 'admin', k.server, adminKubeconfig(k), `multinet-${lab.name}`);
+  makeClientCert(k.dir, 'scheduler', SCHEDULER_USER);
+  writeCertKubeconfig(k.dir, 'scheduler', k.server, schedulerKubeconfig(k));
+  for (const n of lab.nodes) {
+    makeClientCert(k.dir, `${n.name}-agent`, `multinet:agent:${n.name}`, [AGENTS_GROUP]);
+    writeCertKubeconfig(k.dir, `${n.name}-agent`, k.server, nodeKubeconfig(k, n.name, 'agent'));
+    makeClientCert(k.dir, `${n.name}-kubelet`, `multinet:lab-kubelet:${n.name}`, [KUBELETS_GROUP]);
+    writeCertKubeconfig(k.dir, `${n.name}-kubelet`, k.server, nodeKubeconfig(k, n.name, 'kubelet'));
+  }
+}
+
+export function adminClient(lab: LabConfig): KubeClient {
+  return new KubeClient(credentialsFromKubeconfig(adminKubeconfig(lab.kube!)), 10_000);
+}
+
+export function controlPlaneAlive(k: KubeLabConfig): { etcd: boolean; apiserver: boolean } {
+  return {
+    etcd: isAlive(pidOf(daemonFiles(k, 'etcd').pidFile)),
+    apiserver: isAlive(pidOf(daemonFiles(k, 'kube-apiserver').pidFile)),
+  };
+}
+
+/** Starts etcd and kube-apiserver if they are not running; resolves once the API server is ready. */
+export async function startControlPlane(lab: LabConfig, progress: (s: string) => void): Promise<void> {
+  const why = kubeUnavailableReason();
+  if (why) throw new Error(`lab up --kube: ${why}`);
+  const k = lab.kube!;
+  const bin = kubeBinDir()!;
+  const spec = kubeSpec(lab);
+  const alive = controlPlaneAlive(k);
+  if (!alive.etcd) {
+    progress(`etcd: starting on 127.0.0.1:${k.etcdPort}`);
+    startDaemon({ what: 'etcd', exe: join(bin, 'etcd'), args: etcdArgs(spec), ...daemonFiles(k, 'etcd') });
+  }
+  if (!alive.apiserver) await startApiServer(lab, progress);
+}
+
+export async function startApiServer(
+  lab: LabConfig,
+  progress: (s: string) => void = () => {},
+): Promise<void> {
+  const k = lab.kube!;
+  const files = daemonFiles(k, 'kube-apiserver');
+  progress(`kube-apiserver: starting on ${k.server}`);
+  startDaemon({
+    what: 'kube-apiserver',
+    exe: join(kubeBinDir()!, 'kube-apiserver'),
+    args: apiServerArgs(kubeSpec(lab)),
+    ...files,
+  });
+  const client = adminClient(lab);
+  try {
+    await waitApiServerReady(client, () =>
+      isAlive(pidOf(files.pidFile))
+        ? undefined
+        : `exited (log ${files.logFile}):\n${logTail(files.logFile, 15)}`,
+    );
+  } finally {
+    client.close();
+  }
+  progress('kube-apiserver: ready');
+}
+
+/** kill -9 of the lab's kube-apiserver (etcd keeps running); for outage tests. */
+export async function killApiServer(lab: LabConfig): Promise<void> {
+  await stopDaemon(daemonFiles(lab.kube!, 'kube-apiserver').pidFile, 'SIGKILL');
+}
+
+export async function stopControlPlane(lab: LabConfig): Promise<void> {
+  const k = lab.kube!;
+  await stopDaemon(daemonFiles(k, 'kube-apiserver').pidFile);
+  await stopDaemon(daemonFiles(k, 'etcd').pidFile);
+}
+
+/** The API path of an object of the kinds the lab creates. */
+function pathOf(o: Obj): { collection: string; name: string } {
+  const kind = o.kind as string;
+  const name = (o.metadata as { name: string }).name;
+  const paths: Record<string, string> = {
+    ClusterRole: '/apis/rbac.authorization.k8s.io/v1/clusterroles',
+    ClusterRoleBinding: '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings',
+    Node: '/api/v1/nodes',
+    Network: '/apis/projectcalico.org/v3/networks',
+  };
+  const collection = paths[kind];
+  if (!collection) throw new Error(`the lab does not create ${kind} objects`);
+  return { collection, name };
+}
+
+/** Create, or replace what is there (kubectl apply's outcome for objects only the lab writes). */
+async function put(client: KubeClient, o: Obj, replace = true): Promise<void> {
+  const { collection, name } = pathOf(o);
+  try {
+    await client.request({ method: 'POST', path: collection, body: o });
+  } catch (err) {
+    if (!(err instanceof KubeApiError) || err.status !== 409 || !replace) {
+      if (err instanceof KubeApiError && err.status === 409) return;
+      throw err;
+    }
+    const cur = await client.request<{ metadata: Obj }>({ method: 'GET', path: `${collection}/${name}` });
+    const metadata = { ...(o.metadata as Obj), resourceVersion: cur.metadata.resourceVersion };
+    await client.request({ method: 'PUT', path: `${collection}/${name}`, body: { ...o, metadata } });
+  }
+}
+
+const clusterRole = (name: string, rules: Obj[]): Obj => ({
+  apiVersion: 'rbac.authorization.k8s.io/v1',
+  kind: 'ClusterRole',
+  metadata: { name, labels: { 'app.kubernetes.io/name': 'multinet' } },
+  rules,
+});
+
+const bind = (name: string, role: string, subjects: Obj[]): Obj => ({
+  apiVersion: 'rbac.authorization.k8s.io/v1',
+  kind: 'ClusterRoleBinding',
+  metadata: { name, labels: { 'app.kubernetes.io/name': 'multinet' } },
+  roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role },
+  subjects,
+});
+
+const group = (name: string): Obj => ({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name });
+const user = (name: string): Obj => ({ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name });
+
+/** The lab's own roles: what its kubelet + Multus role writes, and the watch probe of every lab client. */
+export function labRbac(): Obj[] {
+  const r = (apiGroups: string[], resources: string[], verbs: string[]): Obj => ({
+    apiGroups,
+    resources,
+    verbs,
+  });
+  return [
+    clusterRole('multinet-lab-kubelet', [
+      r([''], ['pods'], ['get', 'list', 'watch', 'patch', 'delete']),
+      r([''], ['pods/status'], ['get', 'patch', 'update']),
+      r([''], ['nodes'], ['get', 'list', 'watch']),
+      r(['k8s.cni.cncf.io'], ['network-attachment-definitions'], ['get', 'list', 'watch']),
+    ]),
+    // The list-watch layer probes a quiet watch with a list of an empty kind of ours.
+    clusterRole('multinet-lab-watch-probe', [
+      r(['multinet.projectcalico.org'], ['storeobjects'], ['get', 'list']),
+    ]),
+    bind('multinet-agent', 'multinet-agent', [group(AGENTS_GROUP)]),
+    bind('multinet-lab-kubelet', 'multinet-lab-kubelet', [group(KUBELETS_GROUP)]),
+    bind('multinet-lab-watch-probe', 'multinet-lab-watch-probe', [
+      group(KUBELETS_GROUP),
+      user(SCHEDULER_USER),
+    ]),
+  ];
+}
+
+/** CRDs, RBAC, Nodes and the default Network; what exists is replaced (CRDs, RBAC) or kept. */
+export async function bootstrapKube(lab: LabConfig, progress: (s: string) => void): Promise<void> {
+  const client = adminClient(lab);
+  try {
+    const crds = [
+      ...storeCrds(),
+      ...deployObjects('crds', (f) => !f.startsWith('multinet.projectcalico.org_')),
+      ...deployObjects('crds/thirdparty'),
+    ];
+    await installCrds(client, crds);
+    progress(`CRDs: ${crds.length} established`);
+    const rbac = [...deployObjects('rbac'), ...labRbac()];
+    for (const o of rbac) await put(client, o);
+    progress(`RBAC: ${rbac.length} roles and bindings`);
+    for (const n of lab.nodes) {
+      const now = new Date().toISOString();
+      const node: Obj = {
+        apiVersion: 'v1',
+        kind: 'Node',
+        metadata: {
+          name: n.name,
+          labels: {
+            'kubernetes.io/hostname': n.name,
+            'kubernetes.io/os': 'linux',
+            'multinet.io/lab': lab.name,
+          },
+        },
+        spec: {},
+      };
+      await put(client, node, false);
+      // Status is a subresource: a Ready node with its underlay address, as kubelet reports it.
+      await client.request({
+        method: 'PATCH',
+        path: `/api/v1/nodes/${n.name}/status`,
+        contentType: 'application/merge-patch+json',
+        body: {
+          status: {
+            addresses: [
+              { type: 'InternalIP', address: n.underlay },
+              { type: 'Hostname', address: n.name },
+            ],
+            conditions: [
+              {
+                type: 'Ready',
+                status: 'True',
+                reason: 'KubeletReady',
+                message: 'multinet lab node',
+                lastHeartbeatTime: now,
+                lastTransitionTime: now,
+              },
+            ],
+            nodeInfo: {
+              operatingSystem: 'linux',
+              architecture: process.arch === 'x64' ? 'amd64' : process.arch,
+            },
+          },
+        },
+      });
+    }
+    progress(`nodes: ${lab.nodes.map((n) => n.name).join(', ')} registered`);
+    const d = lab.defaultNetwork;
+    await put(
+      client,
+      {
+        apiVersion: 'projectcalico.org/v3',
+        kind: 'Network',
+        metadata: { name: d.name, labels: { 'multinet.io/default-network': 'true' } },
+        spec: { vni: d.vni, range: d.range },
+      },
+      false,
+    );
+  } finally {
+    client.close();
+  }
+}
