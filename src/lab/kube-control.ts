@@ -67,10 +67,12 @@ export function adminClient(lab: LabConfig): KubeClient {
   return new KubeClient(credentialsFromKubeconfig(adminKubeconfig(lab.kube!)), 10_000);
 }
 
-export function controlPlaneAlive(k: KubeLabConfig): { etcd: boolean; apiserver: boolean } {
+type Proc = { name: string; pid: number | undefined };
+
+export function controlPlaneAlive(k: KubeLabConfig): { etcd: Proc; apiserver: Proc } {
   return {
-    etcd: isAlive(pidOf(daemonFiles(k, 'etcd').pidFile)),
-    apiserver: isAlive(pidOf(daemonFiles(k, 'kube-apiserver').pidFile)),
+    etcd: { name: 'etcd', pid: pidOf(daemonFiles(k, 'etcd').pidFile) },
+    apiserver: { name: 'kube-apiserver', pid: pidOf(daemonFiles(k, 'kube-apiserver').pidFile) },
   };
 }
 
@@ -81,12 +83,12 @@ export async function startControlPlane(lab: LabConfig, progress: (s: string) =>
   const k = lab.kube!;
   const bin = kubeBinDir()!;
   const spec = kubeSpec(lab);
-  const alive = controlPlaneAlive(k);
-  if (!alive.etcd) {
+  const cp = controlPlaneAlive(k);
+  if (!isAlive(cp.etcd.pid)) {
     progress(`etcd: starting on 127.0.0.1:${k.etcdPort}`);
     startDaemon({ what: 'etcd', exe: join(bin, 'etcd'), args: etcdArgs(spec), ...daemonFiles(k, 'etcd') });
   }
-  if (!alive.apiserver) await startApiServer(lab, progress);
+  if (!isAlive(cp.apiserver.pid)) await startApiServer(lab, progress);
 }
 
 export async function startApiServer(

@@ -68,11 +68,12 @@ export async function restartKubeDaemon(
   });
 }
 
-export function kubeDaemonsAlive(lab: LabConfig): { name: string; alive: boolean }[] {
+export function kubeDaemonsAlive(lab: LabConfig): { name: string; pid?: number; alive: boolean }[] {
   const cp = controlPlaneAlive(lab.kube!);
-  return [
-    { name: 'etcd', alive: cp.etcd },
-    { name: 'kube-apiserver', alive: cp.apiserver },
-    ...workers(lab).map((x) => ({ name: x.name, alive: isAlive(pidOf(x.pidFile)) })),
-  ];
+  const w = workers(lab).map((x) => ({ name: x.name, pid: pidOf(x.pidFile) }));
+  return [cp.etcd, cp.apiserver, ...w].map((x) => ({
+    name: x.name,
+    ...(x.pid ? { pid: x.pid } : {}),
+    alive: isAlive(x.pid),
+  }));
 }

@@ -254,7 +254,7 @@ export class Lab {
   }
 
   /** A kube lab's own processes: etcd, kube-apiserver, the scheduler and each node's kubelet. */
-  kubeProcesses(): { name: string; alive: boolean }[] {
+  kubeProcesses(): { name: string; pid?: number; alive: boolean }[] {
     return this.config.kube ? kubeDaemonsAlive(this.config) : [];
   }
 

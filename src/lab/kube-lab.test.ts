@@ -1,0 +1,182 @@
+// The kube lab end to end: `lab up --kube` (its own etcd + kube-apiserver, RBAC on), the seed's
+// files applied unchanged with the real kubectl, pods run by the lab's kubelets through the real
+// CNI chain, `lab check` over real packets, `kubectl delete pod`, the API server refusing a bad
+// Network itself, a kill -9 of kube-apiserver survived, and `lab down` leaving nothing. Needs root
+// and the Kubernetes binaries (scripts/k8s-bins.sh); without the binaries it fails in CI.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { Lab } from './lab.js';
+import { labSkip, SEED_DIR, sourcePath } from './test-support.js';
+import { expectations, mismatches, runChecks } from './check.js';
+import { listNetns } from './topology.js';
+import { kubectlArgs } from './kube-apply.js';
+import { kubeTestsBlocked } from '../store/kube-test-server.js';
+import { routingNsPrefix } from '../dataplane/naming.js';
+import { ProcessRunner } from '../util/exec.js';
+import { NETWORK_STATUS_ANNOTATION } from './pods.js';
+import { isAlive } from './daemons.js';
+
+const run = promisify(execFile);
+const quiet = (): void => undefined;
+
+interface KPod {
+  metadata: { name: string; uid: string; annotations?: Record<string, string> };
+  spec: { nodeName?: string };
+  status: { phase?: string; reason?: string; message?: string; podIP?: string; podIPs?: { ip: string }[] };
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`not within ${ms} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+const blocked = labSkip ? undefined : kubeTestsBlocked('kube lab', test);
+
+describe('kube lab: the seed through kubectl on a real control plane', { skip: labSkip || !!blocked }, () => {
+  let lab: Lab;
+  let netnsBefore: string[];
+  const kubectl = async (...args: string[]): Promise<string> => {
+    const k = kubectlArgs(lab.config, args);
+    return (await run(k.cmd, k.args, { maxBuffer: 16 << 20 })).stdout;
+  };
+  const pods = async (): Promise<KPod[]> =>
+    (JSON.parse(await kubectl('get', 'pods', '-o', 'json')) as { items: KPod[] }).items;
+  const pod = async (name: string): Promise<KPod | undefined> => (await pods()).find((p) => p.metadata.name === name);
+  const check = async (): Promise<{ probed: number; bad: string[] }> => {
+    const results = await runChecks(lab.runner, expectations(await lab.endpoints(), await lab.policyOracle()));
+    return {
+      probed: results.filter((r) => r.seen !== undefined).length,
+      bad: mismatches(results).map((b) => `${b.from.pod}/${b.from.ifName} -> ${b.to.pod}/${b.to.ifName}`),
+    };
+  };
+  const settled = (names: string[]) =>
+    until(`pods ${names.join(', ')} Running or Failed`, async () => {
+      const ps = await pods();
+      const got = names.map((n) => ps.find((p) => p.metadata.name === n));
+      return got.every((p) => p?.status.phase === 'Running' || p?.status.phase === 'Failed') ? got : undefined;
+    });
+
+  before(async () => {
+    netnsBefore = await listNetns(new ProcessRunner());
+    lab = await Lab.up('kb', { nodes: 2, kube: true, resyncSeconds: 3 }, quiet);
+  });
+  after(async () => {
+    await lab?.down(quiet);
+  });
+
+  test('kubectl apply -f examples/seed/: pods run on both nodes, network-status as Multus writes it', async () => {
+    const out = await kubectl('apply', '-f', SEED_DIR);
+    assert.match(out, /network\.projectcalico\.org\/blue created/);
+    assert.match(out, /networkattachmentdefinition\.k8s\.cni\.cncf\.io\/network-red-conf created/);
+    const [p1, p2, p3, memif] = await settled(['samplepod', 'samplepod2', 'samplepod3', 'samplepod-memif']);
+    for (const p of [p1, p2, p3]) {
+      assert.equal(p!.status.phase, 'Running', p!.metadata.name);
+      assert.match(p!.status.podIP ?? '', /^10\.244\./);
+    }
+    assert.notEqual(p2!.spec.nodeName, p3!.spec.nodeName, 'the scheduler spreads the pods');
+    assert.equal(memif!.status.phase, 'Failed');
+    assert.equal(memif!.status.reason, 'FailedCreatePodSandBox');
+    assert.match(memif!.status.message ?? '', /memif/);
+    const ns = JSON.parse(p1!.metadata.annotations?.[NETWORK_STATUS_ANNOTATION] ?? '[]') as {
+      name: string;
+      interface: string;
+      ips: string[];
+      default: boolean;
+    }[];
+    assert.deepEqual(
+      ns.map((e) => [e.name, e.interface, e.default]),
+      [
+        ['multinet-default', 'eth0', true],
+        ['default/network-blue-conf', 'eth1', false],
+        ['default/network-red-conf', 'eth2', false],
+      ],
+    );
+    assert.equal(ns[0]!.ips[0], p1!.status.podIP);
+    assert.match(ns[1]!.ips[0] ?? '', /^172\.19\./);
+    const nets = await kubectl('get', 'networks');
+    assert.match(nets, /blue\s+56\s+172\.19\.0\.0\/16/);
+    assert.match(nets, /red\s+88\s+172\.21\.0\.0\/16/);
+    const wide = await kubectl('get', 'pods', '-o', 'wide');
+    assert.match(wide, /samplepod2\s+1\/1\s+Running/);
+  });
+
+  test('lab check is green on the kube lab (real packets, policies from the API server)', async () => {
+    const r = await check();
+    assert.deepEqual(r.bad, []);
+    assert.equal(r.probed, 54);
+    const netns = await lab.podNetns('samplepod');
+    const { stdout } = await run('ip', ['-n', netns, '-j', 'addr', 'show', 'eth1']);
+    assert.match(stdout, /172\.19\./);
+  });
+
+  test('a Network that breaks its schema (vni 0) is refused by the API server itself', async () => {
+    const k = kubectlArgs(lab.config, ['apply', '-f', sourcePath('./testdata/kube/bad-vni.yaml')]);
+    await assert.rejects(run(k.cmd, k.args), (e: { stderr?: string }) => {
+      assert.match(e.stderr ?? '', /spec\.vni/);
+      return true;
+    });
+    assert.doesNotMatch(await kubectl('get', 'networks'), /zero-vni/);
+  });
+
+  test('kubectl delete pod: DEL in reverse order, netns gone, addresses released, pod gone', async () => {
+    const p3 = (await pod('samplepod3'))!;
+    const view = (await lab.endpoints()).filter((e) => e.pod === 'samplepod3');
+    assert.equal(view.length, 3);
+    const store = await lab.store();
+    const reservations = async (): Promise<number> => (await store.list('IPReservation')).items.length;
+    const before = await reservations();
+    await kubectl('delete', 'pod', 'samplepod3', '--wait=true', '--timeout=60s');
+    assert.equal(await pod('samplepod3'), undefined);
+    assert.ok(!(await listNetns(lab.runner)).includes(view[0]!.netns), 'pod netns removed');
+    assert.equal(await reservations(), before - 3, 'its 3 addresses are released');
+    const atts = (await store.list('Attachment')).items.filter((a) =>
+      JSON.stringify(a.value).includes(p3.metadata.uid),
+    );
+    assert.deepEqual(atts, []);
+  });
+
+  test('kill -9 of kube-apiserver: agents, kubelets and scheduler catch up by themselves', async () => {
+    await lab.killApiServer();
+    await new Promise((r) => setTimeout(r, 3000));
+    await lab.startApiServer();
+    // A pod created after the restart is scheduled, started and reachable: every watcher came back.
+    await kubectl('apply', '-f', `${SEED_DIR}/pods.yaml`);
+    const [p3] = await settled(['samplepod3']);
+    assert.equal(p3!.status.phase, 'Running');
+    await until('agents watching again', async () =>
+      (await lab.nodeStatus()).every((n) => n.watch?.connected) ? true : undefined,
+    );
+    const r = await until('lab check green after the restart', async () => {
+      const c = await check();
+      return c.bad.length === 0 && c.probed === 54 ? c : undefined;
+    });
+    assert.equal(r.probed, 54);
+    assert.ok(lab.kubeProcesses().every((p) => p.alive));
+  });
+
+  test('lab down stops the control plane and removes everything', async () => {
+    const procs = lab.kubeProcesses();
+    assert.equal(procs.length, 5); // etcd, kube-apiserver, scheduler, 2 kubelets
+    const dir = lab.config.dir;
+    await lab.down(quiet);
+    assert.deepEqual(
+      procs.filter((p) => isAlive(p.pid)).map((p) => p.name),
+      [],
+    );
+    const ours = [`mn-${lab.config.name}-`, ...lab.config.nodes.map((n) => routingNsPrefix(n.name))];
+    const left = (await listNetns(new ProcessRunner())).filter(
+      (n) => ours.some((p) => n.startsWith(p)) && !netnsBefore.includes(n),
+    );
+    assert.deepEqual(left, []);
+    assert.ok(!existsSync(dir));
+    lab = undefined as unknown as Lab;
+  });
+});
