@@ -18,6 +18,8 @@ import { routingNsPrefix } from '../dataplane/naming.js';
 import { ProcessRunner } from '../util/exec.js';
 import { NETWORK_STATUS_ANNOTATION } from './pods.js';
 import { isAlive } from './daemons.js';
+import { readCluster } from './cluster.js';
+import { podRows } from './views.js';
 
 const run = promisify(execFile);
 const quiet = (): void => undefined;
@@ -49,9 +51,13 @@ describe('kube lab: the seed through kubectl on a real control plane', { skip: l
   };
   const pods = async (): Promise<KPod[]> =>
     (JSON.parse(await kubectl('get', 'pods', '-o', 'json')) as { items: KPod[] }).items;
-  const pod = async (name: string): Promise<KPod | undefined> => (await pods()).find((p) => p.metadata.name === name);
+  const pod = async (name: string): Promise<KPod | undefined> =>
+    (await pods()).find((p) => p.metadata.name === name);
   const check = async (): Promise<{ probed: number; bad: string[] }> => {
-    const results = await runChecks(lab.runner, expectations(await lab.endpoints(), await lab.policyOracle()));
+    const results = await runChecks(
+      lab.runner,
+      expectations(await lab.endpoints(), await lab.policyOracle()),
+    );
     return {
       probed: results.filter((r) => r.seen !== undefined).length,
       bad: mismatches(results).map((b) => `${b.from.pod}/${b.from.ifName} -> ${b.to.pod}/${b.to.ifName}`),
@@ -61,7 +67,9 @@ describe('kube lab: the seed through kubectl on a real control plane', { skip: l
     until(`pods ${names.join(', ')} Running or Failed`, async () => {
       const ps = await pods();
       const got = names.map((n) => ps.find((p) => p.metadata.name === n));
-      return got.every((p) => p?.status.phase === 'Running' || p?.status.phase === 'Failed') ? got : undefined;
+      return got.every((p) => p?.status.phase === 'Running' || p?.status.phase === 'Failed')
+        ? got
+        : undefined;
     });
 
   before(async () => {
@@ -115,6 +123,17 @@ describe('kube lab: the seed through kubectl on a real control plane', { skip: l
     const netns = await lab.podNetns('samplepod');
     const { stdout } = await run('ip', ['-n', netns, '-j', 'addr', 'show', 'eth1']);
     assert.match(stdout, /172\.19\./);
+    // lab get pods reads the same API objects.
+    const rows = podRows(await readCluster(await lab.store()), [], lab.config.name);
+    const row = (n: string) => rows.find((x) => x.name === n);
+    assert.equal(row('samplepod2')?.phase, 'Running');
+    assert.match(row('samplepod2')?.node ?? '', /^kb-node\d$/);
+    assert.match(
+      row('samplepod2')?.interfaces.join(' ') ?? '',
+      /^eth0=default:10\.244\.\S+ eth1=blue:172\.19\.\S+ eth2=red:172\.21\./,
+    );
+    assert.equal(row('samplepod-memif')?.phase, 'Failed');
+    assert.match(row('samplepod-memif')?.reason ?? '', /memif/);
   });
 
   test('a Network that breaks its schema (vni 0) is refused by the API server itself', async () => {
@@ -123,6 +142,10 @@ describe('kube lab: the seed through kubectl on a real control plane', { skip: l
       assert.match(e.stderr ?? '', /spec\.vni/);
       return true;
     });
+    // lab apply validates first, as on the embedded lab: nothing reaches kubectl.
+    const r = await lab.apply([sourcePath('./testdata/kube/bad-vni.yaml')], quiet);
+    assert.ok(r.errorCount > 0);
+    assert.match(r.issues.map((i) => `${i.path} ${i.reason}`).join('\n'), /vni/);
     assert.doesNotMatch(await kubectl('get', 'networks'), /zero-vni/);
   });
 
@@ -148,7 +171,10 @@ describe('kube lab: the seed through kubectl on a real control plane', { skip: l
     await new Promise((r) => setTimeout(r, 3000));
     await lab.startApiServer();
     // A pod created after the restart is scheduled, started and reachable: every watcher came back.
-    await kubectl('apply', '-f', `${SEED_DIR}/pods.yaml`);
+    // (lab apply: our validation, then kubectl, then it waits for the pods.)
+    const applied = await lab.apply([`${SEED_DIR}/pods.yaml`], quiet);
+    assert.equal(applied.errorCount, 0);
+    assert.deepEqual(applied.changed, ['pod/samplepod3']);
     const [p3] = await settled(['samplepod3']);
     assert.equal(p3!.status.phase, 'Running');
     await until('agents watching again', async () =>
