@@ -42,12 +42,28 @@ export function pickLeastLoaded(nodes: readonly string[], pods: readonly KubePod
 }
 
 export class LabScheduler {
-  constructor(private readonly o: { nodes: readonly string[]; store: Store; bind: Bind; log: Logger }) {}
+  constructor(
+    private readonly o: {
+      nodes: readonly string[];
+      store: Store;
+      bind: Bind;
+      log: Logger;
+      /** Wait before binding again after a failure (default 2 s). */
+      retryMs?: number;
+    },
+  ) {}
 
   async run(signal: AbortSignal): Promise<void> {
     const pods = new Map<string, StoredObject>();
     const key = (x: StoredObject): string => `${x.namespace}/${x.name}`;
     let timer: NodeJS.Timeout | undefined;
+    // A binding that failed (API server away) is tried again even if no event comes, until it works.
+    const retry = (failed: boolean): void => {
+      clearTimeout(timer);
+      timer = undefined;
+      if (failed && !signal.aborted)
+        timer = setTimeout(() => void this.schedule(pods).then(retry), this.o.retryMs ?? 2000).unref();
+    };
     const onError = (err: Error, info: { attempt: number; delayMs: number }): void =>
       this.o.log.warn({ attempt: info.attempt, retryInMs: info.delayMs }, `watch: ${err.message}`);
     for await (const item of listThenWatch(this.o.store, 'Pod', { signal, onError })) {
@@ -56,10 +72,7 @@ export class LabScheduler {
         for (const x of item.items) pods.set(key(x), x);
       } else if (item.type === 'DELETED') pods.delete(key(item.object));
       else pods.set(key(item.object), item.object);
-      const failed = await this.schedule(pods);
-      // A binding that failed (API server away) is tried again even if no event comes.
-      clearTimeout(timer);
-      if (failed) timer = setTimeout(() => void this.schedule(pods), 2000).unref();
+      retry(await this.schedule(pods));
     }
     clearTimeout(timer);
   }
