@@ -70,7 +70,7 @@ if (!kubeTestsBlocked('agent on a real kube-apiserver', test)) {
   before(async () => {
     kube = await startTestKube();
     // The CRDs of Multus and Calico the seed needs (ours, the Network CRD, are installed already).
-    kubectl('apply', '-f', 'deploy/crds/thirdparty/');
+    kubectl('apply', '-f', 'third_party/crds/');
     kubectl(
       'wait',
       '--for=condition=established',

@@ -1,7 +1,7 @@
 // `multinet dataplane show --node NAME`: what the Linux dataplane has programmed for a node,
 // per network (routing-domain namespace, VXLAN device, local pods, remote routes).
 import type { Command } from 'commander';
-import { LinuxKernel } from '../dataplane/linux.js';
+import { LinuxDataplane, LinuxKernel } from '../dataplane/linux.js';
 import { RT_PROTO, routingNsPrefix, VXLAN_PREFIX, HOST_VETH_PREFIX } from '../dataplane/naming.js';
 import type { NetnsState } from '../dataplane/types.js';
 
@@ -83,7 +83,25 @@ export function renderTable(node: string, views: readonly NetworkView[]): string
 }
 
 export function register(program: Command): void {
-  const dp = program.command('dataplane').description('inspect the Linux dataplane of a node');
+  const dp = program.command('dataplane').description('inspect (or remove) the Linux dataplane of a node');
+  dp.command('teardown')
+    .description(
+      "remove everything multinet programmed for a node (its routing namespaces, with their VXLAN devices, pod veths and nft tables): for uninstalling, after the node's agent is stopped",
+    )
+    .requiredOption('--node <name>', 'node name (as the agent was started with)')
+    .option('--netns <name>', 'network namespace of the node ("host" = this one)', 'host')
+    .action(async (opts: { node: string; netns: string }) => {
+      if (!NAME_RE.test(opts.node)) throw new Error(`--node: invalid node name ${JSON.stringify(opts.node)}`);
+      if (opts.netns !== 'host' && !NAME_RE.test(opts.netns))
+        throw new Error(`--netns: invalid namespace name ${JSON.stringify(opts.netns)}`);
+      const before = await new LinuxKernel().listNamespaces(routingNsPrefix(opts.node));
+      const r = await new LinuxDataplane().teardown({ name: opts.node, netns: opts.netns });
+      for (const e of r.errors) process.stderr.write(`multinet: ${e.netns}: ${e.op}: ${e.message}\n`);
+      process.stdout.write(
+        `node ${opts.node}: ${before.length} routing namespace(s) removed${before.length ? ` (${before.join(', ')})` : ''}, ${r.changes} change(s)\n`,
+      );
+      if (r.failed > 0) process.exitCode = 1;
+    });
   dp.command('show')
     .description('what is programmed for a node, per network')
     .requiredOption('--node <name>', 'node name (as in the desired state)')

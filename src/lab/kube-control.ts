@@ -1,15 +1,15 @@
 // The kube lab's control plane: its own etcd and kube-apiserver on loopback (lab daemons, data
-// and certificates in <lab>/kube/), the identities of its parts (client certificates: the admin
-// in system:masters; each node's agent in group multinet:agents, bound to deploy/rbac's
-// multinet-agent ClusterRole; each node's kubelet role in multinet:lab-kubelets; the scheduler as
-// system:kube-scheduler, whose role the API server bootstraps), and the objects a cluster has
-// before users apply anything: CRDs, RBAC, one Node per lab node, the default Network.
-import { existsSync, mkdirSync } from 'node:fs';
+// and certificates in <lab>/kube/), the identities of its parts (the admin: a client certificate
+// in system:masters; each node's agent: a token of deploy/'s multinet-agent ServiceAccount, with
+// deploy/rbac's ClusterRole; each node's kubelet role: a certificate in multinet:lab-kubelets; the
+// scheduler: system:kube-scheduler, whose role the API server bootstraps), and the objects a
+// cluster has before users apply anything: CRDs, RBAC, one Node per lab node, the default Network.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { credentialsFromKubeconfig, KubeApiError, KubeClient } from '../store/kube-client.js';
-import { deployObjects, installCrds, kubeBinDir, kubeUnavailableReason } from '../store/kube-bins.js';
+import { repoObjects, installCrds, kubeBinDir, kubeUnavailableReason } from '../store/kube-bins.js';
 import { storeCrds } from '../store/kube-crds.js';
-import { makeClientCert, makeControlPlanePki, writeCertKubeconfig } from '../store/kube-pki.js';
+import { kubeconfigYaml, makeClientCert, makeControlPlanePki, writeCertKubeconfig } from '../store/kube-pki.js';
 import {
   apiServerArgs,
   etcdArgs,
@@ -19,7 +19,8 @@ import {
 import { adminKubeconfig, nodeKubeconfig, type KubeLabConfig, type LabConfig } from './layout.js';
 import { isAlive, logTail, pidOf, startDaemon, stopDaemon } from './daemons.js';
 
-export const AGENTS_GROUP = 'multinet:agents';
+/** The agents' identity, as in a cluster: deploy/'s ServiceAccount, bound to deploy/rbac. */
+export const AGENT_SA = { namespace: 'multinet-system', name: 'multinet-agent' } as const;
 export const KUBELETS_GROUP = 'multinet:lab-kubelets';
 const SCHEDULER_USER = 'system:kube-scheduler';
 
@@ -56,8 +57,6 @@ export function makeLabPki(lab: LabConfig): void {
   makeClientCert(k.dir, 'scheduler', SCHEDULER_USER);
   writeCertKubeconfig(k.dir, 'scheduler', k.server, schedulerKubeconfig(k));
   for (const n of lab.nodes) {
-    makeClientCert(k.dir, `${n.name}-agent`, `multinet:agent:${n.name}`, [AGENTS_GROUP]);
-    writeCertKubeconfig(k.dir, `${n.name}-agent`, k.server, nodeKubeconfig(k, n.name, 'agent'));
     makeClientCert(k.dir, `${n.name}-kubelet`, `multinet:lab-kubelet:${n.name}`, [KUBELETS_GROUP]);
     writeCertKubeconfig(k.dir, `${n.name}-kubelet`, k.server, nodeKubeconfig(k, n.name, 'kubelet'));
   }
@@ -131,11 +130,13 @@ export async function stopControlPlane(lab: LabConfig): Promise<void> {
 /** The API path of an object of the kinds the lab creates. */
 function pathOf(o: Obj): { collection: string; name: string } {
   const kind = o.kind as string;
-  const name = (o.metadata as { name: string }).name;
+  const { name, namespace } = o.metadata as { name: string; namespace?: string };
   const paths: Record<string, string> = {
     ClusterRole: '/apis/rbac.authorization.k8s.io/v1/clusterroles',
     ClusterRoleBinding: '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings',
     Node: '/api/v1/nodes',
+    Namespace: '/api/v1/namespaces',
+    ServiceAccount: `/api/v1/namespaces/${encodeURIComponent(namespace ?? 'default')}/serviceaccounts`,
     Network: '/apis/projectcalico.org/v3/networks',
   };
   const collection = paths[kind];
@@ -195,7 +196,6 @@ export function labRbac(): Obj[] {
     clusterRole('multinet-lab-watch-probe', [
       r(['multinet.projectcalico.org'], ['storeobjects'], ['get', 'list']),
     ]),
-    bind('multinet-agent', 'multinet-agent', [group(AGENTS_GROUP)]),
     bind('multinet-lab-kubelet', 'multinet-lab-kubelet', [group(KUBELETS_GROUP)]),
     bind('multinet-lab-watch-probe', 'multinet-lab-watch-probe', [
       group(KUBELETS_GROUP),
@@ -204,20 +204,56 @@ export function labRbac(): Obj[] {
   ];
 }
 
+/**
+ * A kubeconfig per node agent with a token of the agents' ServiceAccount from the TokenRequest
+ * API (bound to the ServiceAccount, valid 30 days, audience the API server's), as a kubelet
+ * projects one into the agent's pod.
+ */
+async function agentTokens(client: KubeClient, lab: LabConfig): Promise<void> {
+  const k = lab.kube!;
+  const ca = readFileSync(join(k.dir, 'ca.crt'));
+  for (const n of lab.nodes) {
+    const path = nodeKubeconfig(k, n.name, 'agent');
+    const tr = await client.request<{ status?: { token?: string } }>({
+      method: 'POST',
+      path: `/api/v1/namespaces/${AGENT_SA.namespace}/serviceaccounts/${AGENT_SA.name}/token`,
+      body: {
+        apiVersion: 'authentication.k8s.io/v1',
+        kind: 'TokenRequest',
+        spec: { expirationSeconds: 30 * 24 * 3600 },
+      },
+    });
+    const token = tr.status?.token;
+    if (!token) throw new Error(`TokenRequest for ${AGENT_SA.namespace}/${AGENT_SA.name}: no token in the answer`);
+    writeFileSync(
+      path,
+      kubeconfigYaml({ server: k.server, ca, user: `${AGENT_SA.name}-${n.name}`, token, context: `multinet-${lab.name}` }),
+      { mode: 0o600 },
+    );
+  }
+}
+
 /** CRDs, RBAC, Nodes and the default Network; what exists is replaced (CRDs, RBAC) or kept. */
 export async function bootstrapKube(lab: LabConfig, progress: (s: string) => void): Promise<void> {
   const client = adminClient(lab);
   try {
     const crds = [
       ...storeCrds(),
-      ...deployObjects('crds', (f) => !f.startsWith('multinet.projectcalico.org_')),
-      ...deployObjects('crds/thirdparty'),
+      ...repoObjects('deploy/crds', (f) => !f.startsWith('multinet.projectcalico.org_')),
+      ...repoObjects('third_party/crds'),
     ];
     await installCrds(client, crds);
     progress(`CRDs: ${crds.length} established`);
-    const rbac = [...deployObjects('rbac'), ...labRbac()];
+    // deploy/'s namespace, ServiceAccount and RBAC, exactly as a cluster operator applies them.
+    const rbac = [
+      ...repoObjects('deploy', (f) => f === '00-namespace.yaml'),
+      ...repoObjects('deploy/rbac'),
+      ...labRbac(),
+    ];
     for (const o of rbac) await put(client, o);
-    progress(`RBAC: ${rbac.length} roles and bindings`);
+    progress(`namespace ${AGENT_SA.namespace}, ServiceAccount, RBAC: ${rbac.length} objects`);
+    await agentTokens(client, lab);
+    progress(`agents: tokens of system:serviceaccount:${AGENT_SA.namespace}:${AGENT_SA.name}`);
     for (const n of lab.nodes) {
       const now = new Date().toISOString();
       const node: Obj = {

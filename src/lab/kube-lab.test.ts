@@ -13,6 +13,7 @@ import { labSkip, SEED_DIR, sourcePath } from './test-support.js';
 import { expectations, mismatches, runChecks } from './check.js';
 import { listNetns } from './topology.js';
 import { kubectlArgs } from './kube-apply.js';
+import { nodeKubeconfig } from './layout.js';
 import { kubeTestsBlocked } from '../store/kube-test-server.js';
 import { routingNsPrefix } from '../dataplane/naming.js';
 import { ProcessRunner } from '../util/exec.js';
@@ -186,6 +187,73 @@ describe('kube lab: the seed through kubectl on a real control plane', { skip: l
     });
     assert.equal(r.probed, 54);
     assert.ok(lab.kubeProcesses().every((p) => p.alive));
+  });
+
+  test('deploy/: kubectl apply --dry-run=server -R, then a real apply, succeed on the API server', async () => {
+    const deploy = sourcePath('../../deploy');
+    const dry = await kubectl('apply', '--dry-run=server', '-R', '-f', deploy);
+    assert.match(dry, /daemonset\.apps\/multinet-agent created \(server dry run\)/);
+    const out = await kubectl('apply', '-R', '-f', deploy);
+    assert.match(out, /daemonset\.apps\/multinet-agent created/);
+    assert.match(out, /configmap\/multinet-config created/);
+    // The lab applied the namespace, ServiceAccount and RBAC itself: unchanged by the operator's apply.
+    assert.match(out, /clusterrole\.rbac\.authorization\.k8s\.io\/multinet-agent (unchanged|configured)/);
+    const ds = JSON.parse(
+      await kubectl('get', 'daemonset', '-n', 'multinet-system', 'multinet-agent', '-o', 'json'),
+    ) as {
+      spec: { template: { spec: { serviceAccountName: string } } };
+    };
+    assert.equal(ds.spec.template.spec.serviceAccountName, 'multinet-agent');
+  });
+
+  test('the agents run as the ServiceAccount, with least privilege (kubectl auth can-i)', async () => {
+    const node = lab.config.nodes[0]!.name;
+    const agentKc = nodeKubeconfig(lab.config.kube!, node, 'agent');
+    const k = kubectlArgs(lab.config, []);
+    const asAgent = async (...args: string[]): Promise<{ code: number; out: string }> => {
+      try {
+        const r = await run(k.cmd, ['--kubeconfig', agentKc, ...args]);
+        return { code: 0, out: r.stdout.trim() };
+      } catch (e) {
+        const x = e as { code?: number; stdout?: string };
+        return { code: x.code ?? -1, out: (x.stdout ?? '').trim() };
+      }
+    };
+    const who = JSON.parse((await asAgent('auth', 'whoami', '-o', 'json')).out) as {
+      status: { userInfo: { username: string } };
+    };
+    assert.equal(who.status.userInfo.username, 'system:serviceaccount:multinet-system:multinet-agent');
+    const denied = [
+      ['get', 'secrets', '-A'],
+      ['list', 'secrets', '-n', 'multinet-system'],
+      ['create', 'pods'],
+      ['delete', 'pods'],
+      ['patch', 'pods'],
+      ['update', 'networks.projectcalico.org'],
+      ['create', 'networks.projectcalico.org'],
+      ['delete', 'networks.projectcalico.org'],
+      ['update', 'network-attachment-definitions.k8s.cni.cncf.io'],
+      ['create', 'networkpolicies.crd.projectcalico.org'],
+      ['create', 'services'],
+      ['update', 'nodes'],
+      ['create', 'clusterroles.rbac.authorization.k8s.io'],
+    ];
+    for (const a of denied) {
+      const r = await asAgent('auth', 'can-i', ...a);
+      assert.deepEqual([a.join(' '), r.out], [a.join(' '), 'no']);
+    }
+    const allowed = [
+      ['watch', 'pods', '-A'],
+      ['list', 'networks.projectcalico.org'],
+      ['list', 'network-attachment-definitions.k8s.cni.cncf.io', '-A'],
+      ['watch', 'networkpolicies.crd.projectcalico.org', '-A'],
+      ['create', 'ipreservations.multinet.projectcalico.org'],
+      ['delete', 'attachments.multinet.projectcalico.org'],
+    ];
+    for (const a of allowed) {
+      const r = await asAgent('auth', 'can-i', ...a);
+      assert.deepEqual([a.join(' '), r.out], [a.join(' '), 'yes']);
+    }
   });
 
   test('lab down stops the control plane and removes everything', async () => {

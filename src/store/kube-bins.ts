@@ -5,7 +5,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse as parseYaml } from 'yaml';
+import { parseAllDocuments } from 'yaml';
 import type { KubeClient } from './kube-client.js';
 
 export const KUBE_BINARIES = ['etcd', 'kube-apiserver', 'kubectl'] as const;
@@ -53,17 +53,24 @@ export function kubeUnavailableReason(): string | undefined {
   return `Kubernetes binaries missing (${missing.join(', ')} in ${dir ?? `${CACHE}/k8s-*`}): build them with scripts/k8s-bins.sh`;
 }
 
-/** The YAML objects of a deploy/ folder (one document per file), e.g. 'crds' or 'crds/thirdparty'. */
-export function deployObjects(
+/**
+ * The YAML objects of a folder of the repository (every document of every .yaml file, in file
+ * order), e.g. 'deploy/crds' or 'third_party/crds'.
+ */
+export function repoObjects(
   sub: string,
   filter: (file: string) => boolean = () => true,
 ): Record<string, unknown>[] {
-  const d = join(repoRoot(), 'deploy', sub);
+  const d = join(repoRoot(), sub);
   if (!existsSync(d)) return [];
   return readdirSync(d)
     .filter((f) => f.endsWith('.yaml') && filter(f))
     .sort()
-    .map((f) => parseYaml(readFileSync(join(d, f), 'utf8')) as Record<string, unknown>);
+    .flatMap((f) =>
+      parseAllDocuments(readFileSync(join(d, f), 'utf8'))
+        .map((doc) => doc.toJS() as Record<string, unknown> | null)
+        .filter((o): o is Record<string, unknown> => o !== null && typeof o === 'object'),
+    );
 }
 
 /** POSTs each CRD (an existing one is replaced), then waits until every one is Established. */

@@ -12,7 +12,7 @@ import { Etcd3 } from 'etcd3';
 import { freePort } from './etcd-test-server.js';
 import { KubeClient, type KubeCredentials } from './kube-client.js';
 import { storeCrds } from './kube-crds.js';
-import { deployObjects, installCrds, kubeBinDir, kubeUnavailableReason } from './kube-bins.js';
+import { repoObjects, installCrds, kubeBinDir, kubeUnavailableReason } from './kube-bins.js';
 import { makeClientCert, makeControlPlanePki, writeCertKubeconfig } from './kube-pki.js';
 import {
   apiServerArgs,
@@ -103,7 +103,7 @@ export async function startTestKube(): Promise<TestKube> {
       await untilReady();
       await installCrds(client, [
         ...storeCrds(),
-        ...deployObjects('crds', (f) => !f.startsWith('multinet.projectcalico.org_')),
+        ...repoObjects('deploy/crds', (f) => !f.startsWith('multinet.projectcalico.org_')),
       ]);
     } catch (err) {
       client.close();
