@@ -19,6 +19,7 @@ import { routingNsPrefix } from '../dataplane/naming.js';
 import { ProcessRunner } from '../util/exec.js';
 import { NETWORK_STATUS_ANNOTATION } from './pods.js';
 import { isAlive } from './daemons.js';
+import { CLI, stopAgent } from './agents.js';
 import { readCluster } from './cluster.js';
 import { podRows } from './views.js';
 
@@ -254,6 +255,26 @@ describe('kube lab: the seed through kubectl on a real control plane', { skip: l
       const r = await asAgent('auth', 'can-i', ...a);
       assert.deepEqual([a.join(' '), r.out], [a.join(' '), 'yes']);
     }
+  });
+
+  test('uninstall: with its agent stopped, dataplane teardown removes what a node had', async () => {
+    const n2 = lab.config.nodes[1]!;
+    const mine = async (): Promise<string[]> =>
+      (await listNetns(lab.runner)).filter((n) => n.startsWith(routingNsPrefix(n2.name)));
+    assert.ok((await mine()).length >= 3, 'default, blue and red routing domains on the node');
+    await stopAgent(n2);
+    assert.ok((await mine()).length >= 3, 'a stopped agent leaves its dataplane in place');
+    const { stdout } = await run(process.execPath, [
+      CLI,
+      'dataplane',
+      'teardown',
+      '--node',
+      n2.name,
+      '--netns',
+      n2.netns,
+    ]);
+    assert.match(stdout, /routing namespace\(s\) removed/);
+    assert.deepEqual(await mine(), []);
   });
 
   test('lab down stops the control plane and removes everything', async () => {
