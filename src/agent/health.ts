@@ -89,8 +89,8 @@ export function livenessChecks(s: HealthState, now: number): Check[] {
     const running = s.syncRunningSince === undefined ? 0 : now - s.syncRunningSince;
     const idle = s.lastSyncAt === undefined ? 0 : now - s.lastSyncAt;
     if (running > limit) failure = `a sync pass has been running for ${secs(running)} s`;
-    // A resync timer fires every resyncMs: no finished pass for this long means the loop is gone.
-    else if (s.firstSyncDone && s.resyncMs > 0 && idle > limit)
+    // Idle: a resync timer fires every resyncMs, so no pass for this long means the loop is gone.
+    else if (s.syncRunningSince === undefined && s.firstSyncDone && s.resyncMs > 0 && idle > limit)
       failure = `no sync pass finished for ${secs(idle)} s (full resync every ${secs(s.resyncMs)} s)`;
   }
   // The event loop needs no check of its own: a blocked loop answers no request at all.
