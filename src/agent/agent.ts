@@ -20,8 +20,9 @@ import { ClusterCache, WATCHED_KINDS } from './cache.js';
 import { SyncLoop } from './sync-loop.js';
 import { AttachmentService } from './attach.js';
 import type { AddressAllocator } from './allocator.js';
-import { startCniServer, type CniServer } from './cni-server.js';
+import { socketAnswers, startCniServer, type CniServer } from './cni-server.js';
 import { ReadyGate } from './ready-gate.js';
+import type { HealthSource, HealthState } from './health.js';
 
 export const KIND_AGENT_STATUS = 'AgentStatus';
 
@@ -68,7 +69,7 @@ export interface AgentStatus {
   };
 }
 
-export class Agent {
+export class Agent implements HealthSource {
   readonly cache: ClusterCache;
   readonly handler: AttachmentService;
   /** What the CNI socket serves: the handler behind a readiness check. */
@@ -79,6 +80,9 @@ export class Agent {
   private server: CniServer | undefined;
   private timers: NodeJS.Timeout[] = [];
   private syncs = 0;
+  /** When the sync loop last finished a pass, and when the one running now started (liveness). */
+  private lastSyncAt: number | undefined;
+  private syncRunningSince: number | undefined;
   private nextFull = false;
   /** The ip part of the desired state last synced without failure. */
   private lastCleanIp: string | undefined;
@@ -91,7 +95,7 @@ export class Agent {
 
   constructor(private readonly o: AgentOptions) {
     this.cache = new ClusterCache(o.log);
-    this.loop = new SyncLoop(() => this.syncOnce());
+    this.loop = new SyncLoop(() => this.timedSync());
     this.handler = new AttachmentService({
       node: o.node,
       store: o.store,
@@ -271,6 +275,16 @@ export class Agent {
     this.watchers.push(w);
   }
 
+  private async timedSync(): Promise<SyncReport> {
+    this.syncRunningSince = Date.now();
+    try {
+      return await this.syncOnce();
+    } finally {
+      this.lastSyncAt = Date.now();
+      this.syncRunningSince = undefined;
+    }
+  }
+
   private async syncOnce(): Promise<SyncReport> {
     const full = this.nextFull;
     this.nextFull = false;
@@ -347,6 +361,34 @@ export class Agent {
       failures: h.failures,
       ...(h.lastError ? { lastError: h.lastError } : {}),
     };
+  }
+
+  /** What the health endpoints read (src/agent/health.ts). */
+  healthState(): HealthState {
+    const w = this.watchHealth;
+    const stale = w.staleMs();
+    let attachments = 0;
+    for (const a of this.cache.attachments.values()) if (a.node === this.o.node) attachments++;
+    return {
+      firstSyncDone: this.ready,
+      cniRefusal: this.cni.reason,
+      watch: {
+        connected: w.connected,
+        failures: w.failures,
+        ...(w.lastError !== undefined ? { lastError: w.lastError } : {}),
+        ...(stale !== undefined ? { staleMs: stale } : {}),
+      },
+      lastSyncAt: this.lastSyncAt,
+      syncRunningSince: this.syncRunningSince,
+      syncs: this.syncs,
+      resyncMs: this.o.resyncMs ?? 30_000,
+      attachments,
+      socketPath: this.o.socketPath,
+    };
+  }
+
+  cniSocketAnswers(): Promise<boolean> {
+    return this.o.socketPath ? socketAnswers(this.o.socketPath) : Promise.resolve(false);
   }
 
   /** CHECK: the pod side of an attachment as the kernel holds it; undefined when it matches. */

@@ -19,15 +19,18 @@ export interface CniServer {
   close(): Promise<void>;
 }
 
-/** True when something accepts connections on the socket (a live agent). */
-function socketIsLive(path: string): Promise<boolean> {
+/** True when something accepts connections on the socket (a live agent) within timeoutMs. */
+export function socketAnswers(path: string, timeoutMs = 1000): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect(path);
-    s.once('connect', () => {
+    const done = (ok: boolean): void => {
+      clearTimeout(timer);
       s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
   });
 }
 
@@ -40,7 +43,7 @@ async function clearStaleSocket(path: string): Promise<void> {
   }
   if (!st.isSocket())
     throw new Error(`CNI socket path ${path} exists and is not a socket; refusing to remove it`);
-  if (await socketIsLive(path))
+  if (await socketAnswers(path))
     throw new Error(`CNI socket ${path} is in use by a running process (another agent?)`);
   unlinkSync(path);
 }

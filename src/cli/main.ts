@@ -4,6 +4,7 @@ import { register as registerValidate } from './cmd-validate.js';
 import { register as registerIpam } from './cmd-ipam.js';
 import { register as registerDataplane } from './cmd-dataplane.js';
 import { register as registerAgent } from './cmd-agent.js';
+import { register as registerInstallCni } from './cmd-install-cni.js';
 import { register as registerLab } from './cmd-lab.js';
 
 const program = new Command('multinet')
@@ -14,6 +15,7 @@ registerValidate(program);
 registerIpam(program);
 registerDataplane(program);
 registerAgent(program);
+registerInstallCni(program);
 registerLab(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {

@@ -35,6 +35,9 @@ export function startAgent(lab: LabConfig, node: LabNode, opts: AgentLaunchOptio
       node.socket,
       '--resync-seconds',
       String(opts.resyncSeconds ?? 10),
+      // Every lab agent is a process of this host: one health port (9099) cannot serve them all.
+      '--health-address',
+      'off',
     ],
     logFile: node.logFile,
     pidFile: node.pidFile,
