@@ -294,13 +294,14 @@ export function register(program: Command): void {
         const ns = await l.nodeStatus();
         say(
           table(
-            ['NODE', 'UNDERLAY', 'NETNS', 'AGENT', 'PID', 'LAST SYNC', 'WATCH'],
+            ['NODE', 'UNDERLAY', 'NETNS', 'AGENT', 'PID', 'READY', 'LAST SYNC', 'WATCH'],
             ns.map((n) => [
               n.name,
               n.underlay,
               n.netns,
               n.agent === 'alive' ? 'alive' : 'DEAD',
               String(n.pid ?? ''),
+              n.ready === undefined ? '' : n.ready === 'ok' ? 'ok' : n.ready,
               n.lastSync ?? '',
               watchCell(n.watch),
             ]),

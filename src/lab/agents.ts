@@ -37,10 +37,40 @@ export function startAgent(lab: LabConfig, node: LabNode, opts: AgentLaunchOptio
       String(opts.resyncSeconds ?? 10),
       // Every lab agent is a process of this host: one health port (9099) cannot serve them all.
       '--health-address',
-      'off',
+      node.healthPort ? `127.0.0.1:${node.healthPort}` : 'off',
     ],
     logFile: node.logFile,
     pidFile: node.pidFile,
+    env: labAgentEnv(process.env),
+  });
+}
+
+/**
+ * The agents' environment without the variables that configure an agent (a ConfigMap's, in a
+ * cluster): a lab's agents take their settings from the lab only, whatever the shell exports.
+ */
+export function labAgentEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const own =
+    /^MULTINET_(NODE|STORE|NETNS|UNDERLAY_INTERFACE|UNDERLAY_ADDRESS|MTU|CNI_SOCKET|RESYNC_SECONDS|RECLAIM_SECONDS|GRACE_SECONDS|HEALTH_ADDRESS)$/;
+  return Object.fromEntries(Object.entries(env).filter(([k]) => !own.test(k)));
+}
+
+/** GET /readyz of a lab agent: 'ok', the reason it is not ready, or undefined (no endpoint/answer). */
+export async function agentReadiness(node: LabNode): Promise<string | undefined> {
+  if (!node.healthPort) return undefined;
+  const http = await import('node:http');
+  return new Promise((resolve) => {
+    const req = http.get(
+      { host: '127.0.0.1', port: node.healthPort, path: '/readyz', timeout: 2000 },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve(body.trim()));
+      },
+    );
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(undefined));
   });
 }
 

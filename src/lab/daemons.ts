@@ -10,6 +10,8 @@ export interface DaemonSpec {
   readonly args: readonly string[];
   readonly logFile: string;
   readonly pidFile: string;
+  /** Default: this process's environment. */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 export function pidOf(pidFile: string): number | undefined {
@@ -30,7 +32,11 @@ export function isAlive(pid: number | undefined): boolean {
 
 export function startDaemon(d: DaemonSpec): number {
   const log = openSync(d.logFile, 'a');
-  const child = spawn(d.exe, [...d.args], { detached: true, stdio: ['ignore', log, log] });
+  const child = spawn(d.exe, [...d.args], {
+    detached: true,
+    stdio: ['ignore', log, log],
+    ...(d.env ? { env: d.env } : {}),
+  });
   closeSync(log);
   child.unref();
   if (!child.pid) throw new Error(`could not start ${d.what}`);

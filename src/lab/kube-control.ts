@@ -9,7 +9,12 @@ import { join } from 'node:path';
 import { credentialsFromKubeconfig, KubeApiError, KubeClient } from '../store/kube-client.js';
 import { repoObjects, installCrds, kubeBinDir, kubeUnavailableReason } from '../store/kube-bins.js';
 import { storeCrds } from '../store/kube-crds.js';
-import { kubeconfigYaml, makeClientCert, makeControlPlanePki, writeCertKubeconfig } from '../store/kube-pki.js';
+import {
+  kubeconfigYaml,
+  makeClientCert,
+  makeControlPlanePki,
+  writeCertKubeconfig,
+} from '../store/kube-pki.js';
 import {
   apiServerArgs,
   etcdArgs,
@@ -224,10 +229,17 @@ async function agentTokens(client: KubeClient, lab: LabConfig): Promise<void> {
       },
     });
     const token = tr.status?.token;
-    if (!token) throw new Error(`TokenRequest for ${AGENT_SA.namespace}/${AGENT_SA.name}: no token in the answer`);
+    if (!token)
+      throw new Error(`TokenRequest for ${AGENT_SA.namespace}/${AGENT_SA.name}: no token in the answer`);
     writeFileSync(
       path,
-      kubeconfigYaml({ server: k.server, ca, user: `${AGENT_SA.name}-${n.name}`, token, context: `multinet-${lab.name}` }),
+      kubeconfigYaml({
+        server: k.server,
+        ca,
+        user: `${AGENT_SA.name}-${n.name}`,
+        token,
+        context: `multinet-${lab.name}`,
+      }),
       { mode: 0o600 },
     );
   }

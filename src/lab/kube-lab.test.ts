@@ -14,6 +14,8 @@ import { expectations, mismatches, runChecks } from './check.js';
 import { listNetns } from './topology.js';
 import { kubectlArgs } from './kube-apply.js';
 import { nodeKubeconfig } from './layout.js';
+import { repoRoot } from '../store/kube-bins.js';
+import { join } from 'node:path';
 import { kubeTestsBlocked } from '../store/kube-test-server.js';
 import { routingNsPrefix } from '../dataplane/naming.js';
 import { ProcessRunner } from '../util/exec.js';
@@ -170,7 +172,16 @@ describe('kube lab: the seed through kubectl on a real control plane', { skip: l
 
   test('kill -9 of kube-apiserver: agents, kubelets and scheduler catch up by themselves', async () => {
     await lab.killApiServer();
-    await new Promise((r) => setTimeout(r, 3000));
+    // Readiness follows the store: not ready while the API server is away (liveness is not asked to).
+    const down = await until(
+      'agents not ready during the outage',
+      async () => {
+        const st = await lab.nodeStatus();
+        return st.every((n) => n.ready?.startsWith('not ready')) ? st : undefined;
+      },
+      30_000,
+    );
+    assert.ok(down.every((n) => n.agent === 'alive'));
     await lab.startApiServer();
     // A pod created after the restart is scheduled, started and reachable: every watcher came back.
     // (lab apply: our validation, then kubectl, then it waits for the pods.)
@@ -182,6 +193,10 @@ describe('kube lab: the seed through kubectl on a real control plane', { skip: l
     await until('agents watching again', async () =>
       (await lab.nodeStatus()).every((n) => n.watch?.connected) ? true : undefined,
     );
+    // And ready by their own health endpoint (in sync, CNI socket answering), as a probe sees it.
+    await until('agents /readyz ok', async () =>
+      (await lab.nodeStatus()).every((n) => n.ready === 'ok') ? true : undefined,
+    );
     const r = await until('lab check green after the restart', async () => {
       const c = await check();
       return c.bad.length === 0 && c.probed === 54 ? c : undefined;
@@ -191,7 +206,7 @@ describe('kube lab: the seed through kubectl on a real control plane', { skip: l
   });
 
   test('deploy/: kubectl apply --dry-run=server -R, then a real apply, succeed on the API server', async () => {
-    const deploy = sourcePath('../../deploy');
+    const deploy = join(repoRoot(), 'deploy');
     const dry = await kubectl('apply', '--dry-run=server', '-R', '-f', deploy);
     assert.match(dry, /daemonset\.apps\/multinet-agent created \(server dry run\)/);
     const out = await kubectl('apply', '-R', '-f', deploy);

@@ -7,7 +7,7 @@ import { ProcessRunner, type Runner } from '../util/exec.js';
 import { routingNsPrefix } from '../dataplane/naming.js';
 import { labDir, makeLabConfig, type LabConfig } from './layout.js';
 import { createTopology, destroyNamespaces, listNetns } from './topology.js';
-import { agentPid, isAlive, startAgent, stopAgent, waitForAgent } from './agents.js';
+import { agentPid, agentReadiness, isAlive, startAgent, stopAgent, waitForAgent } from './agents.js';
 import { prepareCniBin } from './cni-runtime.js';
 import { applyPaths, deletePaths, type Progress } from './apply.js';
 import { kubeApplyPaths, kubeDeletePaths } from './kube-apply.js';
@@ -79,7 +79,9 @@ export class Lab {
       const ports = opts.kube
         ? { apiPort: await freePort(), etcdPort: await freePort(), etcdPeerPort: await freePort() }
         : undefined;
-      const config = makeLabConfig(name, opts.nodes, opts.storeUrl, ports);
+      const health = [];
+      for (let i = 0; i < opts.nodes; i++) health.push(await freePort());
+      const config = makeLabConfig(name, opts.nodes, opts.storeUrl, ports, health);
       mkdirSync(config.dir, { recursive: true, mode: 0o700 });
       writeFileSync(Lab.configFile(name), JSON.stringify(config, null, 2));
       lab = new Lab(config, runner);
@@ -205,6 +207,8 @@ export class Lab {
       underlay: string;
       agent: 'alive' | 'dead';
       pid?: number;
+      /** The agent's /readyz answer ('ok' or why not); absent when it has no health endpoint. */
+      ready?: string;
       lastSync?: string;
       /** The agent's store watch when it last wrote its status (see AgentStatus.watch). */
       watch?: { connected: boolean; staleSeconds?: number; failures: number; lastError?: string };
@@ -223,12 +227,15 @@ export class Lab {
               }
             | undefined)
         : undefined;
+      const alive = isAlive(pid);
+      const ready = alive ? await agentReadiness(n) : undefined;
       out.push({
         name: n.name,
         netns: n.netns,
         underlay: n.underlay,
-        agent: isAlive(pid) ? ('alive' as const) : ('dead' as const),
+        agent: alive ? ('alive' as const) : ('dead' as const),
         ...(pid ? { pid } : {}),
+        ...(ready !== undefined ? { ready } : {}),
         ...(st?.lastSync ? { lastSync: st.lastSync } : {}),
         ...(st?.watch ? { watch: st.watch } : {}),
       });

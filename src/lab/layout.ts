@@ -15,6 +15,8 @@ export interface LabNode {
   readonly socket: string;
   readonly logFile: string;
   readonly pidFile: string;
+  /** The agent's health endpoints (/readyz, /livez, /metrics) on 127.0.0.1; absent in older labs. */
+  readonly healthPort?: number;
 }
 
 export interface LabConfig {
@@ -81,6 +83,7 @@ export function makeLabConfig(
   nodes: number,
   storeUrl: string | undefined,
   kubePorts?: { apiPort: number; etcdPort: number; etcdPeerPort: number },
+  healthPorts: readonly number[] = [],
 ): LabConfig {
   const dir = labDir(name);
   const kube: KubeLabConfig | undefined = kubePorts && {
@@ -105,6 +108,7 @@ export function makeLabConfig(
         socket: join(dir, `${n}.sock`),
         logFile: join(dir, `${n}.log`),
         pidFile: join(dir, `${n}.pid`),
+        ...(healthPorts[i] ? { healthPort: healthPorts[i] } : {}),
       };
     }),
     defaultNetwork: { name: 'default', vni: 4096, range: '10.244.0.0/16' },
