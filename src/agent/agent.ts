@@ -22,6 +22,7 @@ import { AttachmentService } from './attach.js';
 import type { AddressAllocator } from './allocator.js';
 import { socketAnswers, startCniServer, type CniServer } from './cni-server.js';
 import { ReadyGate } from './ready-gate.js';
+import { memifSpecs, type MemifForwarder } from './memif.js';
 import type { HealthSource, HealthState } from './health.js';
 
 export const KIND_AGENT_STATUS = 'AgentStatus';
@@ -49,6 +50,8 @@ export interface AgentOptions {
   readonly backoff?: BackoffPolicy;
   /** Bookmark probe interval of the watch (see ListWatchOptions.progressMs). */
   readonly progressMs?: number;
+  /** The memif forwarder; absent: memif interfaces are refused (not built). */
+  readonly memif?: MemifForwarder;
 }
 
 export interface AgentStatus {
@@ -104,6 +107,7 @@ export class Agent implements HealthSource {
       sync: () => this.loop.request(),
       inspectPod: (rec) => this.inspectPod(rec),
       log: o.log,
+      memif: o.memif !== undefined,
     });
     this.cni = new ReadyGate(this.handler, 'the agent is starting: store not in sync yet');
   }
@@ -285,12 +289,27 @@ export class Agent implements HealthSource {
     }
   }
 
+  private lastMemif: string | undefined;
+
+  /** The forwarder holds the node's memif interfaces (asked again on a change or a full sync). */
+  private async syncMemif(desired: DesiredNode, full: boolean): Promise<string[]> {
+    if (!this.o.memif) return [];
+    const specs = memifSpecs(desired);
+    const key = JSON.stringify(specs);
+    if (!full && key === this.lastMemif) return [];
+    const errors = await this.o.memif.reconcile(specs);
+    this.lastMemif = errors.length ? undefined : key;
+    return errors;
+  }
+
   private async syncOnce(): Promise<SyncReport> {
     const full = this.nextFull;
     this.nextFull = false;
     const { node: desired, nft } = this.compute();
     // Between full resyncs the kernel is trusted to hold what the last clean sync wrote (as Felix
     // does): a change that only touches nft (a relabel, an endpoint) skips the ip read entirely.
+    // memif TAPs first: the dataplane configures them as the host sides of their pods.
+    const memifErrors = await this.syncMemif(desired, full);
     const key = JSON.stringify(desired);
     let report: SyncReport =
       !full && key === this.lastCleanIp
@@ -311,6 +330,12 @@ export class Agent implements HealthSource {
         processes: report.processes + n.processes,
       };
     }
+    if (memifErrors.length)
+      report = {
+        ...report,
+        failed: report.failed + memifErrors.length,
+        errors: [...report.errors, ...memifErrors.map((m) => ({ netns: '', op: 'memif', message: m }))],
+      };
     this.syncs++;
     if (report.failed > 0) {
       this.o.log.warn(

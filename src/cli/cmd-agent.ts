@@ -12,6 +12,12 @@ import { reconcile, attachmentLiveness } from '../ipam/reconcile.js';
 import { ProcessRunner } from '../util/exec.js';
 import { createLogger } from '../util/log.js';
 import { AGENT_OPTIONS, resolveAgentOptions, type AgentFlags } from './agent-options.js';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Memifd } from '../agent/memif.js';
+
+/** The native memif forwarder built by npm run build (absent without a C compiler). */
+const MEMIFD = fileURLToPath(new URL('../../multinet-memifd', import.meta.url));
 
 export function register(program: Command): void {
   const cmd = program
@@ -48,6 +54,7 @@ export function register(program: Command): void {
       log,
       socketPath: o.socket,
       resyncMs: o.resyncMs,
+      ...(existsSync(MEMIFD) ? { memif: new Memifd({ binary: MEMIFD, control: o.memifControl, log }) } : {}),
       ...(o.reclaimMs > 0
         ? {
             reclaimMs: o.reclaimMs,
