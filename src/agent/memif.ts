@@ -101,6 +101,8 @@ export function parseList(lines: readonly string[]): Map<string, Record<string, 
 /** A control connection: one request line, one answer (LIST: plus its interface lines). */
 class ControlConnection {
   private buf = '';
+  /** Lines received before anyone asked for them (a LIST answer comes in one write). */
+  private readonly ready: string[] = [];
   private waiting: ((line: string | Error) => void)[] = [];
   private closed: Error | undefined;
   private constructor(private readonly sock: Socket) {
@@ -111,7 +113,9 @@ class ControlConnection {
       while ((i = this.buf.indexOf('\n')) >= 0) {
         const line = this.buf.slice(0, i);
         this.buf = this.buf.slice(i + 1);
-        this.waiting.shift()?.(line);
+        const w = this.waiting.shift();
+        if (w) w(line);
+        else this.ready.push(line);
       }
     });
     const fail = (e: Error): void => {
@@ -136,6 +140,8 @@ class ControlConnection {
   }
 
   private line(): Promise<string> {
+    const early = this.ready.shift();
+    if (early !== undefined) return Promise.resolve(early);
     if (this.closed) return Promise.reject(this.closed);
     return new Promise((resolve, reject) =>
       this.waiting.push((l) => (l instanceof Error ? reject(l) : resolve(l))),
