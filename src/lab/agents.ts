@@ -53,7 +53,7 @@ export function startAgent(lab: LabConfig, node: LabNode, opts: AgentLaunchOptio
  */
 export function labAgentEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const own =
-    /^MULTINET_(NODE|STORE|NETNS|UNDERLAY_INTERFACE|UNDERLAY_ADDRESS|MTU|CNI_SOCKET|RESYNC_SECONDS|RECLAIM_SECONDS|GRACE_SECONDS|HEALTH_ADDRESS)$/;
+    /^MULTINET_(NODE|STORE|NETNS|UNDERLAY_INTERFACE|UNDERLAY_ADDRESS|MTU|CNI_SOCKET|RESYNC_SECONDS|RECLAIM_SECONDS|GRACE_SECONDS|HEALTH_ADDRESS|MEMIF_CONTROL)$/;
   return Object.fromEntries(Object.entries(env).filter(([k]) => !own.test(k)));
 }
 
