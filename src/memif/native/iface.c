@@ -69,7 +69,7 @@ static int connected(const struct mif *m) { return m->cl && m->cl->conn.state ==
 static void client_close(struct client *cl) {
   struct mif *m = cl->mif;
   struct memif_conn *c = &cl->conn;
-  log_event("%s: client %s (%s, code %u)", m->cfg.id, c->peer_name[0] ? c->peer_name : "(unnamed)", c->disc_reason,
+  log_event("%s: client %s gone: %s (code %u)", m->cfg.id, c->peer_name[0] ? c->peer_name : "(unnamed)", c->disc_reason,
             c->disc_code);
   loop_del(c->fd);
   for (unsigned i = 0; i < MEMIFD_MAX_RINGS; i++) loop_del(c->s2m[i].efd);

@@ -1,0 +1,135 @@
+/* A misbehaving memif client for the end-to-end tests: connects to the abstract socket
+ * @<name> in the current netns, plays one scenario, and prints what the server answered:
+ * "DISCONNECT <code> <reason>", "CLOSED" (socket closed without a message) or "TIMEOUT".
+ *   usage: hostile_client <name> garbage|short|badmode|stall|first|outside|die */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "../memif_conn.h"
+
+static int sock;
+
+/* Waits up to ms for the next message; prints and exits on DISCONNECT/close/timeout. */
+static struct memif_msg next(int ms, int final) {
+  struct memif_msg m;
+  struct pollfd p = {.fd = sock, .events = POLLIN};
+  if (poll(&p, 1, ms) <= 0) {
+    printf("TIMEOUT\n");
+    exit(0);
+  }
+  int fd, bad;
+  long n = memif_recv(sock, &m, &fd, &bad);
+  if (n <= 0) {
+    printf("CLOSED\n");
+    exit(0);
+  }
+  if (m.type == MEMIF_MSG_DISCONNECT || final) {
+    if (m.type == MEMIF_MSG_DISCONNECT)
+      printf("DISCONNECT %u %.96s\n", m.disconnect.code, (char *)m.disconnect.reason);
+    else
+      printf("MESSAGE %u\n", m.type);
+    exit(0);
+  }
+  return m;
+}
+
+static void expect(uint16_t type) {
+  struct memif_msg m = next(3000, 0);
+  if (m.type != type) {
+    printf("UNEXPECTED %u\n", m.type);
+    exit(0);
+  }
+}
+
+static void send_or_die(const struct memif_msg *m, int fd) {
+  if (memif_send(sock, m, fd) < 0) {
+    printf("SEND FAILED %s\n", strerror(errno));
+    exit(0);
+  }
+}
+
+int main(int argc, char **argv) {
+  if (argc != 3) {
+    fprintf(stderr, "usage: hostile_client <name> <scenario>\n");
+    return 2;
+  }
+  const char *scenario = argv[2];
+  sock = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  size_t n = strlen(argv[1]);
+  memcpy(sa.sun_path + 1, argv[1], n);
+  if (connect(sock, (struct sockaddr *)&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n)) < 0) {
+    printf("CONNECT FAILED %s\n", strerror(errno));
+    return 0;
+  }
+  if (!strcmp(scenario, "first")) next(3000, 1); /* whatever comes first (HELLO or a refusal) */
+  expect(MEMIF_MSG_HELLO);
+  if (!strcmp(scenario, "stall")) next(10000, 1);
+  struct memif_msg m;
+  memset(&m, 0, sizeof(m));
+  if (!strcmp(scenario, "garbage")) {
+    memset(&m, 0x5c, sizeof(m));
+    send_or_die(&m, -1);
+    next(3000, 1);
+  }
+  if (!strcmp(scenario, "short")) {
+    if (send(sock, "memif?", 6, 0) < 0) return 1;
+    next(3000, 1);
+  }
+  m.type = MEMIF_MSG_INIT;
+  m.init.version = MEMIF_VERSION;
+  m.init.mode = !strcmp(scenario, "badmode") ? MEMIF_MODE_IP : MEMIF_MODE_ETHERNET;
+  strcpy((char *)m.init.name, "hostile");
+  send_or_die(&m, -1);
+  if (!strcmp(scenario, "badmode")) next(3000, 1);
+  expect(MEMIF_MSG_ACK);
+  /* One region: S2M ring at 0, M2S ring at 8192, buffers from 65536. */
+  size_t size = 1 << 20;
+  int memfd = memfd_create("hostile", MFD_ALLOW_SEALING);
+  if (memfd < 0 || ftruncate(memfd, (off_t)size) < 0 || fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK) < 0) return 1;
+  uint8_t *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+  struct memif_ring *s2m = (struct memif_ring *)mem, *m2s = (struct memif_ring *)(mem + 8192);
+  s2m->cookie = m2s->cookie = MEMIF_COOKIE;
+  memset(&m, 0, sizeof(m));
+  m.type = MEMIF_MSG_ADD_REGION;
+  m.add_region.size = size;
+  send_or_die(&m, memfd);
+  if (!strcmp(scenario, "die")) _exit(0); /* vanish mid-handshake */
+  expect(MEMIF_MSG_ACK);
+  int efd[2] = {eventfd(0, EFD_NONBLOCK), eventfd(0, EFD_NONBLOCK)};
+  for (int dir = 0; dir < 2; dir++) {
+    memset(&m, 0, sizeof(m));
+    m.type = MEMIF_MSG_ADD_RING;
+    m.add_ring.flags = dir == 0 ? MEMIF_ADD_RING_FLAG_S2M : 0;
+    m.add_ring.offset = dir == 0 ? 0 : 8192;
+    m.add_ring.log2_ring_size = 8;
+    send_or_die(&m, efd[dir]);
+    expect(MEMIF_MSG_ACK);
+  }
+  memset(&m, 0, sizeof(m));
+  m.type = MEMIF_MSG_CONNECT;
+  strcpy((char *)m.connect.if_name, "hostile0");
+  send_or_die(&m, -1);
+  expect(MEMIF_MSG_CONNECTED);
+  if (!strcmp(scenario, "outside")) {
+    /* A frame whose descriptor points past the end of the only region. */
+    s2m->desc[0] = (struct memif_desc){.region = 0, .offset = (uint32_t)size - 16, .length = 1500};
+    __atomic_store_n(&s2m->head, 1, __ATOMIC_RELEASE);
+    uint64_t one = 1;
+    if (write(efd[0], &one, sizeof(one)) < 0) return 1;
+    next(3000, 1);
+  }
+  printf("CONNECTED\n");
+  return 0;
+}
