@@ -10,7 +10,15 @@ import { fileURLToPath } from 'node:url';
 
 const SRC = fileURLToPath(new URL('../../../src/memif/native/', import.meta.url));
 const TESTS = join(SRC, 'test');
-const FLAGS = ['-std=c11', '-D_GNU_SOURCE', '-Wall', '-Wextra', '-Werror', '-fsanitize=address,undefined', '-g'];
+const FLAGS = [
+  '-std=c11',
+  '-D_GNU_SOURCE',
+  '-Wall',
+  '-Wextra',
+  '-Werror',
+  '-fsanitize=address,undefined',
+  '-g',
+];
 
 const haveCc = !spawnSync('cc', ['--version']).error;
 const why = haveCc ? false : 'no C compiler (cc) on PATH';
@@ -44,7 +52,11 @@ if (why && process.env.CI) {
         const run = spawnSync(bin, [], {
           encoding: 'utf8',
           timeout: 60_000,
-          env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=1:abort_on_error=0', UBSAN_OPTIONS: 'halt_on_error=1' },
+          env: {
+            ...process.env,
+            ASAN_OPTIONS: 'detect_leaks=1:abort_on_error=0',
+            UBSAN_OPTIONS: 'halt_on_error=1',
+          },
         });
         assert.equal(run.status, 0, `${file} exited ${run.status ?? run.signal}:\n${run.stderr}`);
       });

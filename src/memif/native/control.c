@@ -53,54 +53,64 @@ static int parse_put(char *args, struct put_req *p, char *err, size_t errlen) {
     if (!eq || eq == tok) return FAIL("PUT: expected key=value, got \"%.40s\"", tok);
     *eq = 0;
     const char *k = tok, *v = eq + 1;
-    unsigned bit;
-    if (!strcmp(k, "id")) {
-      bit = F_ID;
+    static const struct {
+      const char *key;
+      unsigned bit;
+    } keys[] = {{"id", F_ID},     {"podns", F_PODNS},   {"sock", F_SOCK},       {"rns", F_RNS},  {"tap", F_TAP},
+                {"mode", F_MODE}, {"secret", F_SECRET}, {"log2ring", F_LOG2}, {"mac", F_MAC}};
+    unsigned bit = 0;
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+      if (!strcmp(k, keys[i].key)) bit = keys[i].bit;
+    if (!bit) return FAIL("%.32s: unknown field", k);
+    if (seen & bit) return FAIL("%s: given twice", k);
+    seen |= bit;
+    switch (bit) {
+    case F_ID:
       if (check_id(v, err, errlen) < 0) return -1;
       strcpy(p->id, v);
-    } else if (!strcmp(k, "podns") || !strcmp(k, "rns")) {
-      bit = k[0] == 'p' ? F_PODNS : F_RNS;
+      break;
+    case F_PODNS:
+    case F_RNS:
       if (check_path(k, v, err, errlen) < 0) return -1;
-      strcpy(k[0] == 'p' ? p->podns : p->rns, v);
-    } else if (!strcmp(k, "sock")) {
-      bit = F_SOCK;
+      strcpy(bit == F_PODNS ? p->podns : p->rns, v);
+      break;
+    case F_SOCK:
       if (set(p->sock, sizeof(p->sock), v) < 0) return FAIL("sock: longer than %d characters", SOCK_NAME_MAX);
       if (strncmp(v, "memif", 5) != 0 || !all_of(v, LOWER_DIGITS))
         return FAIL("sock: must be [a-z0-9] starting with memif");
-    } else if (!strcmp(k, "tap")) {
-      bit = F_TAP;
+      break;
+    case F_TAP:
       if (!*v) return FAIL("tap: empty");
       if (set(p->tap, sizeof(p->tap), v) < 0) return FAIL("tap: longer than %d characters", TAP_NAME_MAX);
       if (!all_of(v, LOWER_DIGITS)) return FAIL("tap: only a-z 0-9 allowed");
-    } else if (!strcmp(k, "mode")) {
-      bit = F_MODE;
+      break;
+    case F_MODE:
       if (!strcmp(v, "ethernet")) p->mode = MEMIF_MODE_ETHERNET;
       else if (!strcmp(v, "ip")) p->mode = MEMIF_MODE_IP;
       else return FAIL("mode: must be ethernet or ip");
-    } else if (!strcmp(k, "secret")) {
-      bit = F_SECRET;
+      break;
+    case F_SECRET:
       if (!*v) return FAIL("secret: empty (omit it for none)");
       if (set(p->secret, sizeof(p->secret), v) < 0) return FAIL("secret: longer than %d characters", SECRET_MAX);
       for (const char *c = v; *c; c++)
         if (*c < 0x21 || *c > 0x7e) return FAIL("secret: non-printable character");
-    } else if (!strcmp(k, "log2ring")) {
-      bit = F_LOG2;
+      break;
+    case F_LOG2: {
       char *end;
       long n = strtol(v, &end, 10);
       if (!*v || *end || n < LOG2RING_MIN || n > LOG2RING_MAX)
         return FAIL("log2ring: must be an integer %d..%d", LOG2RING_MIN, LOG2RING_MAX);
       p->log2ring = (int)n;
-    } else if (!strcmp(k, "mac")) {
-      bit = F_MAC;
+      break;
+    }
+    case F_MAC: {
       if (mac_parse(v, p->mac) < 0) return FAIL("mac: expected aa:bb:cc:dd:ee:ff");
       static const uint8_t zero[6];
       if (mac_is_multicast(p->mac) || !memcmp(p->mac, zero, 6)) return FAIL("mac: must be a unicast address");
       p->has_mac = 1;
-    } else {
-      return FAIL("%.32s: unknown field", k);
+      break;
     }
-    if (seen & bit) return FAIL("%s: given twice", k);
-    seen |= bit;
+    }
     tok = next;
   }
   static const struct {

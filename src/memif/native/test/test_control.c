@@ -87,6 +87,7 @@ static void put_invalid(void) {
   refuses("PUT id=x podns=/p sock=memif1 rns=/r tap=t", "mode: missing");
   refuses("PUT podns=/p sock=memif1 rns=/r tap=t mode=ip", "id: missing");
   refuses("PUT id=x id=y podns=/p sock=memif1 rns=/r tap=t mode=ip", "id: given twice");
+  refuses("PUT id=x podns=/p sock=memif1 rns=/r tap=t mode=ip sock=eth0", "sock: given twice");
   refuses("PUT id=x podns=/p sock=memif1 rns=/r tap=t mode=ip colour=blue", "colour: unknown field");
   refuses("PUT id=x podns=/p sock=memif1 rns=/r tap=t mode=ip junk", "PUT: expected key=value");
   refuses("PUT", "PUT: missing fields");
