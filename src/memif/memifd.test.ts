@@ -22,7 +22,7 @@ const PUT_P1 = `PUT id=p1 podns=/var/run/netns/${POD} sock=memif1 rns=/var/run/n
 function unavailable(): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root (network namespaces, TAP devices)';
   if (!existsSync(BIN)) return `${BIN} was not built (no C compiler at build time)`;
-  if (spawnSync('cc', ['--version']).error) return 'no C compiler for the hostile test client';
+  if (spawnSync('cc', ['--version']).error) return 'no C compiler for the fake memif client';
   return testpmdUnavailable();
 }
 
@@ -166,13 +166,13 @@ if (why && process.env.CI) {
   describe('memif forwarder end to end (dpdk-testpmd as client)', { skip: why ?? false }, () => {
     let dir: string;
     let control: string;
-    let hostile: string;
+    let fake: string; // test/fake_client.c, built in before()
     let fwd: Forwarder | undefined;
     let ctl: Control;
     let pmd: Testpmd | undefined;
     let tapmac = '';
 
-    const runHostile = (scenario: string) => inNs(POD, [hostile, 'memif1', scenario], 15_000).out.trim();
+    const runHostile = (scenario: string) => inNs(POD, [fake, 'memif1', scenario], 15_000).out.trim();
     const cleanNs = () => {
       for (const ns of [POD, RD]) sh('ip', ['netns', 'del', ns]);
     };
@@ -196,14 +196,14 @@ if (why && process.env.CI) {
       for (const ns of [POD, RD]) assert.equal(sh('ip', ['netns', 'add', ns]).code, 0);
       dir = mkdtempSync(join(tmpdir(), 'mn-memifd-'));
       control = join(dir, 'memifd.sock');
-      hostile = join(dir, 'hostile_client');
+      fake = join(dir, 'fake_client');
       const cc = sh('cc', [
         '-std=c11',
         '-D_GNU_SOURCE',
         '-O1',
         '-o',
-        hostile,
-        join(SRC, 'test', 'hostile_client.c'),
+        fake,
+        join(SRC, 'test', 'fake_client.c'),
         join(SRC, 'memif_conn.c'),
       ]);
       assert.equal(cc.code, 0, cc.out);
@@ -380,11 +380,30 @@ if (why && process.env.CI) {
       assert.equal(ping.code, 0, ping.out);
     });
 
+    test('ip mode: bare IP on the memif, Ethernet on the TAP, ARP answered by the forwarder', async () => {
+      const p4 = `PUT id=p4 podns=/var/run/netns/${POD} sock=memif4 rns=/var/run/netns/${RD} tap=mnmttap4 mode=ip`;
+      assert.match(await ctl.request(p4), /^OK p4 /);
+      assert.equal(sh('ip', ['-n', RD, 'addr', 'add', '10.251.0.1/24', 'dev', 'mnmttap4']).code, 0);
+      const client = spawn('ip', ['netns', 'exec', POD, fake, 'memif4', 'ipecho'], {
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
+      let said = '';
+      client.stdout.on('data', (d: Buffer) => (said += d.toString()));
+      const exited = new Promise((r) => client.on('close', r));
+      await until('p4 connected', 5000, async () => (await ctl.iface('p4'))?.state === 'connected');
+      const ping = inNs(RD, ['ping', '-c', '3', '-i', '0.2', '-W', '2', '10.251.0.2']);
+      assert.equal(ping.code, 0, ping.out);
+      assert.match(sh('ip', ['-n', RD, 'neigh', 'show', '10.251.0.2']).out, /lladdr 02:00:00:00:00:01 /);
+      assert.equal(await ctl.request('DEL id=p4'), 'OK');
+      await exited;
+      assert.match(said, /^ECHOED [3-9]\nDISCONNECT 9 interface deleted$/m);
+    });
+
     test('SIGTERM: DISCONNECT "forwarder stopping" to clients, TAPs and socket removed, exit 0', async () => {
       // A second interface with a client stuck in its handshake also gets the DISCONNECT.
       const p3 = `PUT id=p3 podns=/var/run/netns/${POD} sock=memif3 rns=/var/run/netns/${RD} tap=mnmttap3 mode=ip`;
       assert.match(await ctl.request(p3), /^OK p3 /);
-      const stalled = spawn('ip', ['netns', 'exec', POD, hostile, 'memif3', 'stall'], {
+      const stalled = spawn('ip', ['netns', 'exec', POD, fake, 'memif3', 'stall'], {
         stdio: ['ignore', 'pipe', 'ignore'],
       });
       let said = '';

@@ -1,7 +1,10 @@
-/* A misbehaving memif client for the end-to-end tests: connects to the abstract socket
- * @<name> in the current netns, plays one scenario, and prints what the server answered:
- * "DISCONNECT <code> <reason>", "CLOSED" (socket closed without a message) or "TIMEOUT".
- *   usage: hostile_client <name> garbage|short|badmode|stall|first|outside|die */
+/* A scriptable memif client for the end-to-end tests: connects to the abstract socket @<name>
+ * in the current netns and plays one scenario. Hostile ones (garbage, short, badmode, stall,
+ * outside, die) print what the server answered: "DISCONNECT <code> <reason>", "CLOSED" (socket
+ * closed without a message) or "TIMEOUT"; "first" prints the first message. "ipecho" is a good
+ * IP-mode client that answers ICMP echo requests (bare IPv4 packets) until disconnected, then
+ * prints "ECHOED <n>" and the DISCONNECT.
+ *   usage: fake_client <name> garbage|short|badmode|stall|first|outside|die|ipecho */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -19,6 +22,7 @@
 #include "../memif_conn.h"
 
 static int sock;
+static unsigned echoed;
 
 /* Waits up to ms for the next message; prints and exits on DISCONNECT/close/timeout. */
 static struct memif_msg next(int ms, int final) {
@@ -35,6 +39,7 @@ static struct memif_msg next(int ms, int final) {
     exit(0);
   }
   if (m.type == MEMIF_MSG_DISCONNECT || final) {
+    if (echoed) printf("ECHOED %u\n", echoed);
     if (m.type == MEMIF_MSG_DISCONNECT)
       printf("DISCONNECT %u %.96s\n", m.disconnect.code, (char *)m.disconnect.reason);
     else
@@ -59,9 +64,69 @@ static void send_or_die(const struct memif_msg *m, int fd) {
   }
 }
 
+#define BUF_OFF 65536
+#define BUF_SIZE 2048
+#define SLOTS 256
+
+static uint16_t csum(const uint8_t *p, size_t len) {
+  uint32_t s = 0;
+  for (size_t i = 0; i + 1 < len; i += 2) s += (uint32_t)(p[i] << 8 | p[i + 1]);
+  if (len & 1) s += (uint32_t)(p[len - 1] << 8);
+  while (s >> 16) s = (s & 0xffff) + (s >> 16);
+  return (uint16_t)~s;
+}
+
+/* Answers ICMP echo requests arriving on M2S with replies on S2M, until the server disconnects. */
+static void ipecho(uint8_t *mem, struct memif_ring *s2m, struct memif_ring *m2s, const int efd[2]) {
+  for (unsigned i = 0; i < SLOTS; i++) {
+    s2m->desc[i] = (struct memif_desc){.offset = BUF_OFF + i * BUF_SIZE, .length = BUF_SIZE};
+    m2s->desc[i] = (struct memif_desc){.offset = BUF_OFF + (SLOTS + i) * BUF_SIZE, .length = BUF_SIZE};
+  }
+  __atomic_store_n(&m2s->head, SLOTS, __ATOMIC_RELEASE); /* post every M2S buffer */
+  uint16_t m2s_last = 0, s2m_head = 0;
+  for (;;) {
+    struct pollfd p[2] = {{.fd = sock, .events = POLLIN}, {.fd = efd[1], .events = POLLIN}};
+    if (poll(p, 2, 20000) <= 0) {
+      printf("TIMEOUT\n");
+      exit(0);
+    }
+    if (p[0].revents) next(0, 1);
+    uint64_t v;
+    if (read(efd[1], &v, sizeof(v)) < 0) { /* spurious wake */
+    }
+    uint16_t tail = __atomic_load_n(&m2s->tail, __ATOMIC_ACQUIRE);
+    for (; m2s_last != tail; m2s_last++) {
+      struct memif_desc *d = &m2s->desc[m2s_last % SLOTS];
+      uint8_t *pkt = mem + d->offset;
+      size_t len = d->length, ihl = (size_t)(pkt[0] & 15) * 4;
+      d->length = BUF_SIZE; /* re-posted below */
+      if (len < ihl + 8 || len > BUF_SIZE || pkt[0] >> 4 != 4 || pkt[9] != 1 || pkt[ihl] != 8) continue;
+      if ((uint16_t)(s2m_head - __atomic_load_n(&s2m->tail, __ATOMIC_ACQUIRE)) >= SLOTS) continue; /* full */
+      struct memif_desc *r = &s2m->desc[s2m_head % SLOTS];
+      uint8_t *out = mem + r->offset;
+      memcpy(out, pkt, len);
+      memcpy(out + 12, pkt + 16, 4); /* swap addresses */
+      memcpy(out + 16, pkt + 12, 4);
+      out[ihl] = 0; /* echo reply */
+      out[ihl + 2] = out[ihl + 3] = 0;
+      uint16_t c = csum(out + ihl, len - ihl);
+      out[ihl + 2] = (uint8_t)(c >> 8);
+      out[ihl + 3] = (uint8_t)c;
+      r->length = (uint32_t)len;
+      r->flags = 0;
+      s2m_head++;
+      echoed++;
+    }
+    __atomic_store_n(&s2m->head, s2m_head, __ATOMIC_RELEASE);
+    uint64_t one = 1;
+    if (write(efd[0], &one, sizeof(one)) < 0) exit(1);
+    __atomic_store_n(&m2s->head, (uint16_t)(m2s_last + SLOTS), __ATOMIC_RELEASE); /* re-post */
+  }
+}
+
 int main(int argc, char **argv) {
   if (argc != 3) {
-    fprintf(stderr, "usage: hostile_client <name> <scenario>\n");
+    fprintf(stderr, "usage: fake_client <name> <scenario>\n");
     return 2;
   }
   const char *scenario = argv[2];
@@ -89,7 +154,8 @@ int main(int argc, char **argv) {
   }
   m.type = MEMIF_MSG_INIT;
   m.init.version = MEMIF_VERSION;
-  m.init.mode = !strcmp(scenario, "badmode") ? MEMIF_MODE_IP : MEMIF_MODE_ETHERNET;
+  int ip = !strcmp(scenario, "badmode") || !strcmp(scenario, "ipecho");
+  m.init.mode = ip ? MEMIF_MODE_IP : MEMIF_MODE_ETHERNET;
   strcpy((char *)m.init.name, "hostile");
   send_or_die(&m, -1);
   if (!strcmp(scenario, "badmode")) next(3000, 1);
@@ -130,6 +196,7 @@ int main(int argc, char **argv) {
     if (write(efd[0], &one, sizeof(one)) < 0) return 1;
     next(3000, 1);
   }
+  if (!strcmp(scenario, "ipecho")) ipecho(mem, s2m, m2s, efd);
   printf("CONNECTED\n");
   return 0;
 }
