@@ -258,6 +258,7 @@ if (why && process.env.CI) {
       );
       assert.match(await ctl.request('FROB'), /^ERR unknown command FROB/);
       assert.equal(await ctl.request('DEL id=nosuch'), 'OK');
+      assert.equal(await ctl.request('A'.repeat(5000)), 'ERR line longer than 4096 bytes');
       // The connection stays usable, and another client (a restarted agent) sees the same state.
       assert.equal(await ctl.request('HELLO 1'), 'OK memifd 1');
       const again = await Control.connect(control);

@@ -37,6 +37,7 @@ static struct ctl_client *ctl_clients[MAX_CONTROL_CLIENTS];
 static int stopping;
 
 static void ctl_close(struct ctl_client *cc) {
+  log_event("control client %d disconnected", cc->fd);
   for (int i = 0; i < MAX_CONTROL_CLIENTS; i++)
     if (ctl_clients[i] == cc) ctl_clients[i] = NULL;
   loop_del(cc->fd);
@@ -161,6 +162,7 @@ static void ctl_accept(int lfd) {
     return;
   }
   ctl_clients[slot] = cc;
+  log_event("control client %d connected", fd);
 }
 
 /* Binds the control socket, replacing a stale socket file but never a live forwarder's. */
