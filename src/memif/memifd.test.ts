@@ -381,7 +381,7 @@ if (why && process.env.CI) {
       assert.equal(ping.code, 0, ping.out);
     });
 
-    test('ip mode: bare IP on the memif, Ethernet on the TAP, ARP answered by the forwarder', async () => {
+    test('ip mode: bare IP on the memif, Ethernet on the TAP, ARP and NDP answered by the forwarder', async () => {
       const p4 = `PUT id=p4 podns=/var/run/netns/${POD} sock=memif4 rns=/var/run/netns/${RD} tap=mnmttap4 mode=ip`;
       assert.match(await ctl.request(p4), /^OK p4 /);
       assert.equal(sh('ip', ['-n', RD, 'addr', 'add', '10.251.0.1/24', 'dev', 'mnmttap4']).code, 0);
@@ -395,9 +395,14 @@ if (why && process.env.CI) {
       const ping = inNs(RD, ['ping', '-c', '3', '-i', '0.2', '-W', '2', '10.251.0.2']);
       assert.equal(ping.code, 0, ping.out);
       assert.match(sh('ip', ['-n', RD, 'neigh', 'show', '10.251.0.2']).out, /lladdr 02:00:00:00:00:01 /);
+      // IPv6: the forwarder answers the kernel's neighbour solicitation for the client.
+      assert.equal(sh('ip', ['-n', RD, 'addr', 'add', 'fd00:251::1/64', 'dev', 'mnmttap4', 'nodad']).code, 0);
+      const ping6 = inNs(RD, ['ping', '-6', '-c', '3', '-i', '0.2', '-W', '2', 'fd00:251::2']);
+      assert.equal(ping6.code, 0, ping6.out);
+      assert.match(sh('ip', ['-n', RD, 'neigh', 'show', 'fd00:251::2']).out, /lladdr 02:00:00:00:00:01 /);
       assert.equal(await ctl.request('DEL id=p4'), 'OK');
       await exited;
-      assert.match(said, /^ECHOED [3-9]\nDISCONNECT 9 interface deleted$/m);
+      assert.match(said, /^ECHOED ([6-9]|\d\d)\nDISCONNECT 9 interface deleted$/m);
     });
 
     test('SIGTERM: DISCONNECT "forwarder stopping" to clients, TAPs and socket removed, exit 0', async () => {

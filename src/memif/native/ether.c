@@ -65,3 +65,46 @@ size_t arp_reply(const uint8_t *req, size_t len, const uint8_t mac[6], uint8_t o
   memcpy(r + 24, spa, 4);
   return ARP_FRAME_LEN;
 }
+
+/* The ICMPv6 checksum: the pseudo-header (addresses, length, next header) and the message. */
+static uint16_t icmp6_checksum(const uint8_t *ip6, const uint8_t *msg, size_t len) {
+  uint32_t sum = 0;
+  for (int i = 8; i < 40; i += 2) sum += (uint32_t)(ip6[i] << 8 | ip6[i + 1]); /* src, dst */
+  sum += (uint32_t)len + 58;
+  for (size_t i = 0; i + 1 < len; i += 2) sum += (uint32_t)(msg[i] << 8 | msg[i + 1]);
+  if (len & 1) sum += (uint32_t)(msg[len - 1] << 8);
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return (uint16_t)~sum;
+}
+
+size_t ndp_advert(const uint8_t *req, size_t len, const uint8_t mac[6], uint8_t out[NA_FRAME_LEN]) {
+  static const uint8_t unspecified[16];
+  if (len < ETH_HDR_LEN + 40 + 24 || req[12] != 0x86 || req[13] != 0xdd) return 0;
+  const uint8_t *ip = req + ETH_HDR_LEN, *ns = ip + 40;
+  if ((ip[0] >> 4) != 6 || ip[6] != 58 || ip[7] != 255 || ns[0] != 135 || ns[1] != 0) return 0;
+  const uint8_t *src = ip + 8, *target = ns + 8;
+  /* Duplicate address detection (from ::) must stay unanswered; multicast targets are invalid. */
+  if (!memcmp(src, unspecified, 16) || target[0] == 0xff) return 0;
+  memset(out, 0, NA_FRAME_LEN);
+  memcpy(out, req + 6, 6); /* to the asker */
+  memcpy(out + 6, mac, 6);
+  out[12] = 0x86;
+  out[13] = 0xdd;
+  uint8_t *oip = out + ETH_HDR_LEN, *na = oip + 40;
+  oip[0] = 0x60;
+  oip[5] = 32; /* payload: NA (24) + target link-layer address option (8) */
+  oip[6] = 58;
+  oip[7] = 255;
+  memcpy(oip + 8, target, 16);
+  memcpy(oip + 24, src, 16);
+  na[0] = 136;
+  na[4] = 0x60; /* solicited, override */
+  memcpy(na + 8, target, 16);
+  na[24] = 2; /* target link-layer address */
+  na[25] = 1;
+  memcpy(na + 26, mac, 6);
+  uint16_t c = icmp6_checksum(oip, na, 32);
+  na[2] = (uint8_t)(c >> 8);
+  na[3] = (uint8_t)c;
+  return NA_FRAME_LEN;
+}

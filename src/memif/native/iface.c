@@ -214,6 +214,11 @@ static int service_tap(struct mif *m) {
         continue;
       }
       if (k != ETH_KIND_IP) continue; /* nothing else exists for an IP-mode client */
+      uint8_t na[NA_FRAME_LEN];
+      if (ndp_advert(tapbuf, len, m->podmac, na)) { /* the client has no MAC to resolve */
+        if (write(m->tap_fd, na, sizeof(na)) < 0) m->drops++;
+        continue;
+      }
       data += ETH_HDR_LEN;
       len -= ETH_HDR_LEN;
     }

@@ -3,7 +3,7 @@
  * outside, die) print what the server answered: "DISCONNECT <code> <reason>", "CLOSED" (socket
  * closed without a message) or "TIMEOUT"; "first" prints the first message. "ipecho" is a good
  * IP-mode client that answers ICMP echo requests (bare IPv4 packets) until disconnected, then
- * prints "ECHOED <n>" and the DISCONNECT.
+ * prints "ECHOED <n>" and the DISCONNECT (IPv4 and IPv6 echo).
  *   usage: fake_client <name> garbage|short|badmode|stall|first|outside|die|ipecho */
 #include <errno.h>
 #include <fcntl.h>
@@ -76,7 +76,7 @@ static uint16_t csum(const uint8_t *p, size_t len) {
   return (uint16_t)~s;
 }
 
-/* Answers ICMP echo requests arriving on M2S with replies on S2M, until the server disconnects. */
+/* Answers ICMP/ICMPv6 echo requests arriving on M2S with replies on S2M, until the server disconnects. */
 static void ipecho(uint8_t *mem, struct memif_ring *s2m, struct memif_ring *m2s, const int efd[2]) {
   for (unsigned i = 0; i < SLOTS; i++) {
     s2m->desc[i] = (struct memif_desc){.offset = BUF_OFF + i * BUF_SIZE, .length = BUF_SIZE};
@@ -100,18 +100,37 @@ static void ipecho(uint8_t *mem, struct memif_ring *s2m, struct memif_ring *m2s,
       uint8_t *pkt = mem + d->offset;
       size_t len = d->length, ihl = (size_t)(pkt[0] & 15) * 4;
       d->length = BUF_SIZE; /* re-posted below */
-      if (len < ihl + 8 || len > BUF_SIZE || pkt[0] >> 4 != 4 || pkt[9] != 1 || pkt[ihl] != 8) continue;
+      int v4 = len >= ihl + 8 && pkt[0] >> 4 == 4 && pkt[9] == 1 && pkt[ihl] == 8;
+      int v6 = len >= 48 && pkt[0] >> 4 == 6 && pkt[6] == 58 && pkt[40] == 128;
+      if (len > BUF_SIZE || !(v4 || v6)) continue; /* not an echo request */
       if ((uint16_t)(s2m_head - __atomic_load_n(&s2m->tail, __ATOMIC_ACQUIRE)) >= SLOTS) continue; /* full */
       struct memif_desc *r = &s2m->desc[s2m_head % SLOTS];
       uint8_t *out = mem + r->offset;
       memcpy(out, pkt, len);
-      memcpy(out + 12, pkt + 16, 4); /* swap addresses */
-      memcpy(out + 16, pkt + 12, 4);
-      out[ihl] = 0; /* echo reply */
-      out[ihl + 2] = out[ihl + 3] = 0;
-      uint16_t c = csum(out + ihl, len - ihl);
-      out[ihl + 2] = (uint8_t)(c >> 8);
-      out[ihl + 3] = (uint8_t)c;
+      if (v4) {
+        memcpy(out + 12, pkt + 16, 4); /* swap addresses */
+        memcpy(out + 16, pkt + 12, 4);
+        out[ihl] = 0; /* echo reply */
+        out[ihl + 2] = out[ihl + 3] = 0;
+        uint16_t c = csum(out + ihl, len - ihl);
+        out[ihl + 2] = (uint8_t)(c >> 8);
+        out[ihl + 3] = (uint8_t)c;
+      } else {
+        memcpy(out + 8, pkt + 24, 16);
+        memcpy(out + 24, pkt + 8, 16);
+        out[40] = 129; /* echo reply; the checksum covers a pseudo-header */
+        out[42] = out[43] = 0;
+        uint8_t *buf = malloc(len - 40 + 40);
+        memcpy(buf, out + 8, 32); /* src, dst */
+        uint32_t plen = (uint32_t)(len - 40);
+        uint8_t tail[8] = {(uint8_t)(plen >> 24), (uint8_t)(plen >> 16), (uint8_t)(plen >> 8), (uint8_t)plen, 0, 0, 0, 58};
+        memcpy(buf + 32, tail, 8);
+        memcpy(buf + 40, out + 40, plen);
+        uint16_t c = csum(buf, 40 + plen);
+        free(buf);
+        out[42] = (uint8_t)(c >> 8);
+        out[43] = (uint8_t)c;
+      }
       r->length = (uint32_t)len;
       r->flags = 0;
       s2m_head++;

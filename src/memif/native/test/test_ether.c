@@ -77,9 +77,61 @@ static void arp(void) {
   CHECK(arp_reply(req, sizeof(req), podmac, out) == 0); /* not IPv4 */
 }
 
+static uint16_t fold(uint32_t s) {
+  while (s >> 16) s = (s & 0xffff) + (s >> 16);
+  return (uint16_t)s;
+}
+
+/* An NS from fe80::1 (MAC tapmac) for target fd00::2. */
+static void make_ns(uint8_t *f, int dad) {
+  memset(f, 0, 86);
+  f[0] = 0x33, f[1] = 0x33, f[2] = 0xff, f[5] = 2;
+  memcpy(f + 6, tapmac, 6);
+  f[12] = 0x86, f[13] = 0xdd;
+  uint8_t *ip = f + 14, *ns = ip + 40;
+  ip[0] = 0x60, ip[5] = 32, ip[6] = 58, ip[7] = 255;
+  if (!dad) ip[8] = 0xfe, ip[9] = 0x80, ip[23] = 1;
+  ip[24] = 0xff, ip[25] = 2, ip[35] = 1, ip[36] = 0xff, ip[39] = 2; /* ff02::1:ff00:2 */
+  ns[0] = 135;
+  ns[8] = 0xfd, ns[23] = 2; /* target fd00::2 */
+}
+
+static void ndp(void) {
+  uint8_t req[86], out[NA_FRAME_LEN];
+  make_ns(req, 0);
+  CHECK(ndp_advert(req, sizeof(req), podmac, out) == NA_FRAME_LEN);
+  CHECK(!memcmp(out, tapmac, 6) && !memcmp(out + 6, podmac, 6));
+  const uint8_t *ip = out + 14, *na = ip + 40;
+  CHECK(ip[0] == 0x60 && ip[5] == 32 && ip[6] == 58 && ip[7] == 255);
+  CHECK(!memcmp(ip + 8, req + 14 + 40 + 8, 16));  /* from the target */
+  CHECK(!memcmp(ip + 24, req + 14 + 8, 16));      /* to the asker */
+  CHECK(na[0] == 136 && na[1] == 0 && na[4] == 0x60);
+  CHECK(!memcmp(na + 8, req + 14 + 40 + 8, 16));
+  CHECK(na[24] == 2 && na[25] == 1 && !memcmp(na + 26, podmac, 6));
+  /* The checksum verifies: the sum over pseudo-header and message is 0xffff. */
+  uint32_t sum = 32 + 58;
+  for (int i = 8; i < 40; i += 2) sum += (uint32_t)(ip[i] << 8 | ip[i + 1]);
+  for (int i = 0; i < 32; i += 2) sum += (uint32_t)(na[i] << 8 | na[i + 1]);
+  CHECK(fold(sum) == 0xffff);
+  CHECK(eth_classify(req, sizeof(req)) == ETH_KIND_IP);
+  CHECK(ndp_advert(req, 14 + 40 + 23, podmac, out) == 0); /* truncated */
+  make_ns(req, 1);
+  CHECK(ndp_advert(req, sizeof(req), podmac, out) == 0); /* duplicate address detection */
+  make_ns(req, 0);
+  req[14 + 7] = 64;
+  CHECK(ndp_advert(req, sizeof(req), podmac, out) == 0); /* hop limit must be 255 */
+  make_ns(req, 0);
+  req[14 + 40] = 128;
+  CHECK(ndp_advert(req, sizeof(req), podmac, out) == 0); /* an echo request, not an NS */
+  make_ns(req, 0);
+  req[14 + 40 + 8] = 0xff;
+  CHECK(ndp_advert(req, sizeof(req), podmac, out) == 0); /* multicast target */
+}
+
 int main(void) {
   RUN(macs);
   RUN(ip_headers);
   RUN(arp);
+  RUN(ndp);
   return test_summary("test_ether");
 }
