@@ -36,6 +36,7 @@ struct mif {
   struct client *cl; /* handshaking or connected; NULL when only listening */
   int tap_ready;     /* the TAP had frames last we looked */
   int busy;          /* polling rounds left */
+  int dead;          /* torn down: events still queued in this batch must be ignored */
   uint64_t rx, tx, drops;
 };
 
@@ -246,10 +247,11 @@ static int service_tap(struct mif *m) {
 void iface_event(struct evsrc *src, uint32_t events) {
   switch (src->kind) {
   case EV_MEMIF_LISTEN:
-    on_accept(src->obj);
+    if (!((struct mif *)src->obj)->dead) on_accept(src->obj);
     break;
   case EV_TAP: {
     struct mif *m = src->obj;
+    if (m->dead) break;
     m->tap_ready = 1;
     if (connected(m))
       m->busy = POLL_ROUNDS;
@@ -329,6 +331,7 @@ static void teardown(struct mif *m, const char *reason) {
       break;
     }
   log_event("%s: removed (%s): listener @%s closed, TAP %s deleted", m->cfg.id, reason, m->cfg.sock, m->cfg.tap);
+  m->dead = 1;
   loop_defer_free(m);
 }
 
