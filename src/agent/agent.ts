@@ -292,14 +292,17 @@ export class Agent implements HealthSource {
   private lastMemif: string | undefined;
 
   /** The forwarder holds the node's memif interfaces (asked again on a change or a full sync). */
-  private async syncMemif(desired: DesiredNode, full: boolean): Promise<string[]> {
-    if (!this.o.memif) return [];
+  private async syncMemif(
+    desired: DesiredNode,
+    full: boolean,
+  ): Promise<{ errors: string[]; changed: boolean }> {
+    if (!this.o.memif) return { errors: [], changed: false };
     const specs = memifSpecs(desired);
     const key = JSON.stringify(specs);
-    if (!full && key === this.lastMemif) return [];
-    const errors = await this.o.memif.reconcile(specs);
-    this.lastMemif = errors.length ? undefined : key;
-    return errors;
+    if (!full && key === this.lastMemif) return { errors: [], changed: false };
+    const r = await this.o.memif.reconcile(specs);
+    this.lastMemif = r.errors.length ? undefined : key;
+    return r;
   }
 
   private async syncOnce(): Promise<SyncReport> {
@@ -308,13 +311,16 @@ export class Agent implements HealthSource {
     const { node: desired, nft } = this.compute();
     // Between full resyncs the kernel is trusted to hold what the last clean sync wrote (as Felix
     // does): a change that only touches nft (a relabel, an endpoint) skips the ip read entirely.
-    // memif TAPs first: the dataplane configures them as the host sides of their pods.
-    const memifErrors = await this.syncMemif(desired, full);
     const key = JSON.stringify(desired);
     let report: SyncReport =
       !full && key === this.lastCleanIp
         ? { changes: 0, failed: 0, errors: [], processes: 0, batches: 0, durationMs: 0 }
         : await this.o.dataplane.sync(desired, { full });
+    // The forwarder makes the memif TAPs in routing domains that the sync above created; a TAP
+    // made now is configured (as its pod's host side) by a second sync in the same pass.
+    const memif = await this.syncMemif(desired, full);
+    const memifErrors = memif.errors;
+    if (memif.changed) report = await this.o.dataplane.sync(desired, { full: false });
     this.lastCleanIp = report.failed === 0 ? key : undefined;
     if (this.o.nft) {
       // Routing namespaces exist now; their nft tables follow in one `nft -f` each.

@@ -122,16 +122,16 @@ test('Memifd: HELLO, LIST, then PUT what is missing and DEL what is not wanted; 
     fake.held.set('stale0', 'memif7');
     const m = new Memifd({ binary: '/nonexistent', control, log: silentLogger });
     const [s] = memifSpecs(node([memifPod]));
-    assert.deepEqual(await m.reconcile([s!]), []);
+    assert.deepEqual(await m.reconcile([s!]), { errors: [], changed: true });
     assert.deepEqual(fake.requests.slice(0, 3), ['HELLO 1', 'LIST', 'DEL id=stale0']);
     assert.equal(fake.requests[3], putLine(s!));
     assert.deepEqual([...fake.held.keys()], [s!.id]);
     // Held already: only LIST.
     fake.requests.length = 0;
-    assert.deepEqual(await m.reconcile([s!]), []);
+    assert.deepEqual(await m.reconcile([s!]), { errors: [], changed: false });
     assert.deepEqual(fake.requests, ['LIST']);
     const bad: MemifSpec = { ...s!, id: 'x1', tap: 'x1', socket: 'memif9' };
-    const errs = await m.reconcile([s!, bad]);
+    const { errors: errs } = await m.reconcile([s!, bad]);
     assert.equal(errs.length, 1);
     assert.match(errs[0]!, /memif9 \(x1\): sock: refused for the test/);
     await m.close();
@@ -145,8 +145,8 @@ test('Memifd: nothing wanted and no forwarder running: none is started', async (
   const dir = mkdtempSync(join(tmpdir(), 'mn-memifd-'));
   try {
     const m = new Memifd({ binary: '/nonexistent', control: join(dir, 'none.sock'), log: silentLogger });
-    assert.deepEqual(await m.reconcile([]), []);
-    const errs = await m.reconcile(memifSpecs(node([memifPod])));
+    assert.deepEqual(await m.reconcile([]), { errors: [], changed: false });
+    const { errors: errs } = await m.reconcile(memifSpecs(node([memifPod])));
     assert.match(errs[0] ?? '', /memif forwarder \/nonexistent is missing/);
   } finally {
     rmSync(dir, { recursive: true, force: true });

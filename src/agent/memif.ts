@@ -50,7 +50,7 @@ export function memifSpecs(d: DesiredNode): MemifSpec[] {
 
 export interface MemifForwarder {
   /** Make the forwarder hold exactly `wanted`; problems are returned, never thrown. */
-  reconcile(wanted: readonly MemifSpec[]): Promise<string[]>;
+  reconcile(wanted: readonly MemifSpec[]): Promise<{ errors: string[]; changed: boolean }>;
   close(): Promise<void>;
 }
 
@@ -60,19 +60,22 @@ export class FakeMemifForwarder implements MemifForwarder {
   constructor(
     private readonly hooks: { onPut?: (s: MemifSpec) => void; onDel?: (id: string) => void } = {},
   ) {}
-  async reconcile(wanted: readonly MemifSpec[]): Promise<string[]> {
+  async reconcile(wanted: readonly MemifSpec[]): Promise<{ errors: string[]; changed: boolean }> {
     const ids = new Set(wanted.map((w) => w.id));
+    let changed = false;
     for (const id of [...this.held.keys()])
       if (!ids.has(id)) {
         this.held.delete(id);
         this.hooks.onDel?.(id);
+        changed = true;
       }
     for (const w of wanted)
       if (JSON.stringify(this.held.get(w.id)) !== JSON.stringify(w)) {
         this.held.set(w.id, w);
         this.hooks.onPut?.(w);
+        changed = true;
       }
-    return [];
+    return { errors: [], changed };
   }
   async close(): Promise<void> {}
 }
@@ -226,32 +229,36 @@ export class Memifd implements MemifForwarder {
     this.o.log.info({ pid: child.pid, control: this.o.control }, 'memif forwarder started');
   }
 
-  async reconcile(wanted: readonly MemifSpec[]): Promise<string[]> {
+  async reconcile(wanted: readonly MemifSpec[]): Promise<{ errors: string[]; changed: boolean }> {
     let c: ControlConnection | undefined;
     try {
       // No memif interface wanted: a forwarder that runs is emptied; none is started for nothing.
       c = await this.connection(wanted.length > 0);
     } catch (e) {
-      return [(e as Error).message];
+      return { errors: [(e as Error).message], changed: false };
     }
-    if (!c) return [];
+    if (!c) return { errors: [], changed: false };
     const errors: string[] = [];
+    let changed = false;
     try {
       const have = parseList((await c.ask('LIST')).slice(1));
       const ids = new Set(wanted.map((w) => w.id));
       for (const id of have.keys())
-        if (!ids.has(id))
+        if (!ids.has(id)) {
+          changed = true;
           await c.ask(`DEL id=${id}`).catch((e: Error) => errors.push(`memif DEL ${id}: ${e.message}`));
+        }
       for (const w of wanted) {
         const h = have.get(w.id);
         // The id is the TAP name, a hash of network, pod netns and interface: same id, same interface.
         if (h && h.sock === w.socket && h.tap === w.tap) continue;
+        changed = true;
         await c.ask(putLine(w)).catch((e: Error) => errors.push(`memif ${w.socket} (${w.id}): ${e.message}`));
       }
     } catch (e) {
       errors.push(`memif forwarder: ${(e as Error).message}`);
     }
-    return errors;
+    return { errors, changed };
   }
 
   async close(): Promise<void> {

@@ -166,16 +166,16 @@ export function formatMatrix(endpoints: readonly Endpoint[], results: readonly P
         : r.note === 'memif'
           ? 'm'
           : r.seen === undefined
-          ? '?'
-          : r.seen !== r.expected
-            ? r.seen === 'reach'
-              ? 'X'
-              : 'x'
-            : r.seen === 'reach'
-              ? 'o'
-              : r.byPolicy
-                ? 'p'
-                : '.';
+            ? '?'
+            : r.seen !== r.expected
+              ? r.seen === 'reach'
+                ? 'X'
+                : 'x'
+              : r.seen === 'reach'
+                ? 'o'
+                : r.byPolicy
+                  ? 'p'
+                  : '.';
     cell.set(`${idx.get(r.from)}:${idx.get(r.to)}`, sym);
   }
   const names = endpoints.map((e, i) => `${String(i + 1).padStart(2)} ${label(e)} ${e.network} ${e.ip}`);
