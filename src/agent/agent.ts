@@ -291,6 +291,12 @@ export class Agent implements HealthSource {
 
   private lastMemif: string | undefined;
 
+  /** The forwarder went away: ask it again at once (a restarted one holds nothing). */
+  memifLost(): void {
+    this.lastMemif = undefined;
+    void this.loop.request().catch(() => undefined);
+  }
+
   /** The forwarder holds the node's memif interfaces (asked again on a change or a full sync). */
   private async syncMemif(
     desired: DesiredNode,
@@ -320,7 +326,8 @@ export class Agent implements HealthSource {
     // made now is configured (as its pod's host side) by a second sync in the same pass.
     const memif = await this.syncMemif(desired, full);
     const memifErrors = memif.errors;
-    if (memif.changed) report = await this.o.dataplane.sync(desired, { full: false });
+    // Full: a TAP made again (the forwarder restarted) has lost what the cache says it holds.
+    if (memif.changed) report = await this.o.dataplane.sync(desired, { full: true });
     this.lastCleanIp = report.failed === 0 ? key : undefined;
     if (this.o.nft) {
       // Routing namespaces exist now; their nft tables follow in one `nft -f` each.

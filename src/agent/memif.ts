@@ -122,8 +122,10 @@ class ControlConnection {
       }
     });
     const fail = (e: Error): void => {
+      const first = this.closed === undefined;
       this.closed ??= e;
       for (const w of this.waiting.splice(0)) w(e);
+      if (first) for (const h of this.closeHooks) h();
     };
     sock.on('error', fail);
     sock.on('close', () => fail(new Error('memif forwarder closed the control connection')));
@@ -136,6 +138,11 @@ class ControlConnection {
       s.once('connect', () => (clearTimeout(t), resolve(new ControlConnection(s))));
       s.once('error', (e) => (clearTimeout(t), reject(e)));
     });
+  }
+
+  private closeHooks: (() => void)[] = [];
+  onClose(f: () => void): void {
+    this.closeHooks.push(f);
   }
 
   get dead(): boolean {
@@ -163,6 +170,7 @@ class ControlConnection {
   }
 
   close(): void {
+    this.closeHooks = [];
     this.sock.destroy();
   }
 }
@@ -173,6 +181,8 @@ export interface MemifdOptions {
   /** Its control socket; its pid is kept in `<control>.pid`, its log in `<control>.log`. */
   readonly control: string;
   readonly log: Logger;
+  /** Called when the control connection drops (the forwarder died or was restarted). */
+  readonly onLost?: () => void;
 }
 
 /**
@@ -203,6 +213,12 @@ export class Memifd implements MemifForwarder {
     if (!/^OK memifd 1\b/.test(hello[0]!))
       throw new Error(`memif forwarder: unexpected HELLO answer ${hello[0]}`);
     this.conn = c;
+    c.onClose(() => {
+      if (this.conn !== c) return;
+      this.conn = undefined;
+      this.o.log.warn({ control: this.o.control }, 'memif forwarder connection lost');
+      this.o.onLost?.();
+    });
     return c;
   }
 
