@@ -22,3 +22,16 @@ if (existsSync('src/cni/shim/multinet-cni.c')) {
   const cc = spawnSync('cc', ['-O2', '-Wall', '-Wextra', '-o', 'dist/multinet-cni', 'src/cni/shim/multinet-cni.c'], { stdio: 'inherit' });
   if (cc.error || cc.status !== 0) process.stderr.write('note: no C compiler; the CNI plugin is the Node bundle only\n');
 }
+
+// The node's memif forwarder (C11, no library beyond libc). Optional like the shim: without a C
+// compiler there is no memif support on the node (the memif tests say so).
+import { readdirSync } from 'node:fs';
+if (existsSync('src/memif/native/main.c')) {
+  const srcs = readdirSync('src/memif/native')
+    .filter((f) => f.endsWith('.c'))
+    .sort()
+    .map((f) => `src/memif/native/${f}`);
+  const flags = ['-O2', '-std=c11', '-D_GNU_SOURCE', '-Wall', '-Wextra'];
+  const cc = spawnSync('cc', [...flags, '-o', 'dist/multinet-memifd', ...srcs], { stdio: 'inherit' });
+  if (cc.error || cc.status !== 0) process.stderr.write('note: no C compiler; dist/multinet-memifd was not built\n');
+}

@@ -19,8 +19,9 @@ const ALLOWED: Record<string, readonly string[]> = {
   calc: ['util', 'api', 'dataplane'],
   ipam: ['util', 'api', 'store'],
   cni: ['util', 'api'],
+  memif: ['util'],
   agent: ['util', 'api', 'store', 'dataplane', 'calc', 'ipam', 'cni'],
-  lab: ['util', 'api', 'store', 'dataplane', 'calc', 'ipam', 'cni', 'agent'],
+  lab: ['util', 'api', 'store', 'dataplane', 'calc', 'ipam', 'cni', 'memif', 'agent'],
   cli: ['util', 'api', 'store', 'dataplane', 'calc', 'ipam', 'cni', 'agent', 'lab'],
   testing: ['util', 'api', 'store', 'dataplane', 'calc', 'ipam', 'cni', 'agent'],
 };

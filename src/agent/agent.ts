@@ -22,6 +22,7 @@ import { AttachmentService } from './attach.js';
 import type { AddressAllocator } from './allocator.js';
 import { socketAnswers, startCniServer, type CniServer } from './cni-server.js';
 import { ReadyGate } from './ready-gate.js';
+import { memifSpecs, type MemifForwarder } from './memif.js';
 import type { HealthSource, HealthState } from './health.js';
 
 export const KIND_AGENT_STATUS = 'AgentStatus';
@@ -49,6 +50,8 @@ export interface AgentOptions {
   readonly backoff?: BackoffPolicy;
   /** Bookmark probe interval of the watch (see ListWatchOptions.progressMs). */
   readonly progressMs?: number;
+  /** The memif forwarder; absent: memif interfaces are refused (not built). */
+  readonly memif?: MemifForwarder;
 }
 
 export interface AgentStatus {
@@ -104,6 +107,7 @@ export class Agent implements HealthSource {
       sync: () => this.loop.request(),
       inspectPod: (rec) => this.inspectPod(rec),
       log: o.log,
+      memif: o.memif !== undefined,
     });
     this.cni = new ReadyGate(this.handler, 'the agent is starting: store not in sync yet');
   }
@@ -285,6 +289,28 @@ export class Agent implements HealthSource {
     }
   }
 
+  private lastMemif: string | undefined;
+
+  /** The forwarder went away: ask it again at once (a restarted one holds nothing). */
+  memifLost(): void {
+    this.lastMemif = undefined;
+    void this.loop.request().catch(() => undefined);
+  }
+
+  /** The forwarder holds the node's memif interfaces (asked again on a change or a full sync). */
+  private async syncMemif(
+    desired: DesiredNode,
+    full: boolean,
+  ): Promise<{ errors: string[]; changed: boolean }> {
+    if (!this.o.memif) return { errors: [], changed: false };
+    const specs = memifSpecs(desired);
+    const key = JSON.stringify(specs);
+    if (!full && key === this.lastMemif) return { errors: [], changed: false };
+    const r = await this.o.memif.reconcile(specs);
+    this.lastMemif = r.errors.length ? undefined : key;
+    return r;
+  }
+
   private async syncOnce(): Promise<SyncReport> {
     const full = this.nextFull;
     this.nextFull = false;
@@ -296,6 +322,12 @@ export class Agent implements HealthSource {
       !full && key === this.lastCleanIp
         ? { changes: 0, failed: 0, errors: [], processes: 0, batches: 0, durationMs: 0 }
         : await this.o.dataplane.sync(desired, { full });
+    // The forwarder makes the memif TAPs in routing domains that the sync above created; a TAP
+    // made now is configured (as its pod's host side) by a second sync in the same pass.
+    const memif = await this.syncMemif(desired, full);
+    const memifErrors = memif.errors;
+    // Full: a TAP made again (the forwarder restarted) has lost what the cache says it holds.
+    if (memif.changed) report = await this.o.dataplane.sync(desired, { full: true });
     this.lastCleanIp = report.failed === 0 ? key : undefined;
     if (this.o.nft) {
       // Routing namespaces exist now; their nft tables follow in one `nft -f` each.
@@ -311,6 +343,12 @@ export class Agent implements HealthSource {
         processes: report.processes + n.processes,
       };
     }
+    if (memifErrors.length)
+      report = {
+        ...report,
+        failed: report.failed + memifErrors.length,
+        errors: [...report.errors, ...memifErrors.map((m) => ({ netns: '', op: 'memif', message: m }))],
+      };
     this.syncs++;
     if (report.failed > 0) {
       this.o.log.warn(

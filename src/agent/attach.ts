@@ -32,6 +32,8 @@ export interface AttachDeps {
   /** Reads the pod side of an attachment from the kernel (CHECK). */
   readonly inspectPod: (rec: AttachmentRecord) => Promise<string | undefined>;
   readonly log: Logger;
+  /** A memif forwarder serves this node (else memif interfaces are refused). */
+  readonly memif?: boolean;
 }
 
 const MEMIF_PREFIX = 'memif';
@@ -47,7 +49,7 @@ export class AttachmentService implements CniHandler {
 
   async add(req: CniRequest, _ctx: CniCallContext): Promise<CniResult100> {
     const { cache, store, log } = this.d;
-    refuseUnsupported(req);
+    refuseUnsupported(req, this.d.memif === true);
     const plugin = pluginFromNetConf(req.netConf);
     if (!plugin.ok)
       throw new CniError(ErrorCode.InvalidNetworkConfig, 'invalid network config', plugin.error);
@@ -238,12 +240,12 @@ export class AttachmentService implements CniHandler {
   }
 }
 
-function refuseUnsupported(req: CniRequest): void {
-  if (req.ifName.startsWith(MEMIF_PREFIX))
+function refuseUnsupported(req: CniRequest, memif: boolean): void {
+  if (req.ifName.startsWith(MEMIF_PREFIX) && !memif)
     throw new CniError(
       ErrorCode.UnsupportedField,
-      'memif interfaces are not supported yet',
-      `interface ${req.ifName}: names beginning with "memif" ask for a shared-memory interface, which this version does not provide; nothing was attached`,
+      'memif interfaces need the memif forwarder',
+      `interface ${req.ifName}: names beginning with "memif" ask for a shared-memory interface, served by dist/multinet-memifd, which this agent does not have (npm run build compiles it with cc); nothing was attached`,
     );
   if (!req.netns) throw new CniError(ErrorCode.InvalidEnvironment, 'CNI_NETNS is required for ADD');
 }

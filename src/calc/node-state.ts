@@ -2,6 +2,7 @@
 // No I/O; the output is sorted so that it depends only on the state, not on the order in which
 // the events that built it arrived.
 import type { DesiredNode, NetworkSpec, PodInterfaceSpec, RemoteNodeSpec } from '../dataplane/types.js';
+import { isMemifName } from '../dataplane/naming.js';
 import type { AttachmentRecord, NodeRecord } from './records.js';
 import type { CalicoPolicy, KubernetesNetworkPolicy, Pod, Service } from '../api/types.js';
 
@@ -67,6 +68,7 @@ export function desiredNodeState(view: ClusterView, nodeName: string): DesiredNo
         mac: a.mac,
         routes: [...new Set(routes)].sort(byString),
         defaultRoute: a.defaultRoute,
+        ...(isMemifName(a.ifName) ? { kind: 'memif' as const } : {}),
       };
     })
     .sort((x, y) => byString(`${x.netns}|${x.ifname}`, `${y.netns}|${y.ifname}`));

@@ -19,6 +19,7 @@ test('defaults: host name, host netns, default socket, 30/60/300 s, health on 12
     reclaimMs: 60_000,
     graceMs: 300_000,
     health: { host: '127.0.0.1', port: 9099 },
+    memifControl: '/run/multinet/memifd.sock',
   });
 });
 
@@ -34,6 +35,7 @@ const ENV = {
   MULTINET_RECLAIM_SECONDS: '120',
   MULTINET_GRACE_SECONDS: '1.5',
   MULTINET_HEALTH_ADDRESS: '0.0.0.0:19099',
+  MULTINET_MEMIF_CONTROL: '/run/x/memifd.sock',
 };
 
 test('every option is read from its environment variable', () => {
@@ -55,6 +57,7 @@ test('every option is read from its environment variable', () => {
     reclaimMs: 120_000,
     graceMs: 1500,
     health: { host: '0.0.0.0', port: 19099 },
+    memifControl: '/run/x/memifd.sock',
   });
 });
 

@@ -5,6 +5,7 @@ import { isIP } from 'node:net';
 import { DEFAULT_CNI_SOCKET } from '../cni/protocol.js';
 
 export const DEFAULT_HEALTH_ADDRESS = '127.0.0.1:9099';
+export const DEFAULT_MEMIF_CONTROL = '/run/multinet/memifd.sock';
 const DEFAULT_HEALTH: HostPort = { host: '127.0.0.1', port: 9099 };
 
 /** What commander hands over: only the flags given on the command line (no defaults). */
@@ -20,6 +21,7 @@ export interface AgentFlags {
   reclaimSeconds?: string;
   graceSeconds?: string;
   healthAddress?: string;
+  memifControl?: string;
 }
 
 export interface HostPort {
@@ -43,6 +45,8 @@ export interface AgentConfig {
   readonly graceMs: number;
   /** undefined: health endpoints off. */
   readonly health: HostPort | undefined;
+  /** The memif forwarder's control socket. */
+  readonly memifControl: string;
 }
 
 interface OptionSpec {
@@ -110,6 +114,12 @@ export const AGENT_OPTIONS = {
     arg: '<host:port>',
     help: `HTTP /readyz, /livez, /metrics; "off" = none (default ${DEFAULT_HEALTH_ADDRESS})`,
   },
+  memifControl: {
+    flag: '--memif-control',
+    env: 'MULTINET_MEMIF_CONTROL',
+    arg: '<path>',
+    help: `control socket of the memif forwarder, started by the agent (default ${DEFAULT_MEMIF_CONTROL})`,
+  },
 } as const satisfies Record<keyof AgentFlags, OptionSpec>;
 
 export class AgentOptionsError extends Error {}
@@ -168,6 +178,9 @@ export function resolveAgentOptions(
     text('socket', (v) => (v.startsWith('/') ? undefined : 'expected an absolute path')) ??
     DEFAULT_CNI_SOCKET;
   const health = parsed('healthAddress', parseHealthAddress) ?? { addr: DEFAULT_HEALTH };
+  const memifControl =
+    text('memifControl', (v) => (v.startsWith('/') ? undefined : 'expected an absolute path')) ??
+    DEFAULT_MEMIF_CONTROL;
   const config: AgentConfig = {
     node,
     store: raw('store')?.value,
@@ -180,6 +193,7 @@ export function resolveAgentOptions(
     reclaimMs: seconds('reclaimSeconds', 60),
     graceMs: seconds('graceSeconds', 300),
     health: health.addr,
+    memifControl,
   };
   if (problems.length) throw new AgentOptionsError(`invalid agent option: ${problems.join('; ')}`);
   return config;

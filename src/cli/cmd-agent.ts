@@ -12,6 +12,12 @@ import { reconcile, attachmentLiveness } from '../ipam/reconcile.js';
 import { ProcessRunner } from '../util/exec.js';
 import { createLogger } from '../util/log.js';
 import { AGENT_OPTIONS, resolveAgentOptions, type AgentFlags } from './agent-options.js';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Memifd } from '../agent/memif.js';
+
+/** The native memif forwarder built by npm run build (absent without a C compiler). */
+const MEMIFD = fileURLToPath(new URL('../../multinet-memifd', import.meta.url));
 
 export function register(program: Command): void {
   const cmd = program
@@ -36,6 +42,8 @@ export function register(program: Command): void {
     // etcd down at start is waited for by the agent (retrying with backoff), not fatal: a
     // DaemonSet pod must not crash-loop through an API outage.
     const store = await openStore(o.store, { etcd: { failFast: false }, kubernetes: { failFast: false } });
+    // The forwarder's client reports a lost connection to the agent made just below.
+    const agentRef: { current?: Agent } = {};
     const agent = new Agent({
       node: o.node,
       netns: o.netns,
@@ -48,6 +56,16 @@ export function register(program: Command): void {
       log,
       socketPath: o.socket,
       resyncMs: o.resyncMs,
+      ...(existsSync(MEMIFD)
+        ? {
+            memif: new Memifd({
+              binary: MEMIFD,
+              control: o.memifControl,
+              log,
+              onLost: () => agentRef.current?.memifLost(),
+            }),
+          }
+        : {}),
       ...(o.reclaimMs > 0
         ? {
             reclaimMs: o.reclaimMs,
@@ -59,6 +77,7 @@ export function register(program: Command): void {
           }
         : {}),
     });
+    agentRef.current = agent;
     // Before start(): the probes must answer while the agent waits for its store. A port in use
     // is a startup error (the DaemonSet pod restarts and says why), not a silent missing probe.
     let health: HealthServer | undefined;

@@ -129,6 +129,8 @@ export function applyPlan(c: NodeCache, plan: Plan, nodeNs: string): void {
             mac: op.hostMac,
           });
           break;
+        case 'bridge-create':
+          break; // pod side: not cached
         case 'link-del':
           if (here === nodeNs && !m) c.nodeLinks = c.nodeLinks.filter((l) => l.name !== op.dev);
           else if (m) removeDev(m, op.dev);

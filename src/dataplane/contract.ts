@@ -2,8 +2,16 @@
 import { describe, test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { DesiredStateError } from './desired.js';
-import { podKey, POD_LOCAL_RULE_PRIORITY, POD_TABLE_BASE, routingNs, vxlanName } from './naming.js';
-import type { Dataplane, DesiredNode } from './types.js';
+import {
+  hostVethMac,
+  hostVethName,
+  podKey,
+  POD_LOCAL_RULE_PRIORITY,
+  POD_TABLE_BASE,
+  routingNs,
+  vxlanName,
+} from './naming.js';
+import type { Dataplane, DesiredNode, PodInterfaceSpec } from './types.js';
 
 export interface ContractEnv {
   readonly dp: Dataplane;
@@ -15,6 +23,8 @@ export interface ContractEnv {
   /** make the next write batch that touches routes stop halfway (a crash mid-batch) */
   breakNextRouteBatch(): void;
   addForeignLink(ns: string, name: string): Promise<void>;
+  /** what the memif forwarder does for a memif interface: a TAP of this name and MAC in ns */
+  makeTap(ns: string, name: string, mac: string): Promise<void>;
   hasLink(ns: string, name: string): Promise<boolean>;
   namespaceExists(ns: string): Promise<boolean>;
   cleanup(): Promise<void>;
@@ -296,6 +306,49 @@ export function dataplaneContract(name: string, makeEnv: () => Promise<ContractE
       } finally {
         await env!.dp.teardown({ name: node2, netns: env!.nodeNs });
       }
+    });
+
+    test('a memif interface: nothing until the forwarder made its TAP, then a port-less bridge in the pod and routes to the TAP', async (t) => {
+      if (skip(t)) return;
+      const pod = await env!.makePod(7);
+      const memif: PodInterfaceSpec = {
+        network: 'blue',
+        netns: pod,
+        ifname: 'memif1',
+        addresses: ['10.50.0.9'],
+        routes: ['10.50.0.0/16'],
+        kind: 'memif',
+      };
+      const base = desired(['blue']);
+      const d: DesiredNode = { ...base, pods: [...base.pods, memif] };
+      const rns = routingNs(node, 'blue');
+      const r1 = await env!.dp.sync(d);
+      assert.ok(r1.errors.some((e) => /memif forwarder/.test(e.message) && e.podKey === podKey(memif)));
+      assert.equal(await env!.hasLink(pod, 'memif1'), false, 'no visible link before the TAP exists');
+      await env!.makeTap(rns, hostVethName(memif), hostVethMac(memif));
+      const r2 = await env!.dp.sync(d);
+      assert.deepEqual(r2.errors, []);
+      assert.ok(await env!.hasLink(pod, 'memif1'));
+      const seen = await env!.dp.observe(d, { full: true });
+      const podState = seen.pods[podKey(memif)];
+      assert.ok(podState && podState !== 'missing');
+      assert.equal(podState.links.find((l) => l.name === 'memif1')?.kind, 'bridge');
+      assert.ok(podState.addrs.some((a) => a.dev === 'memif1' && a.cidr === '10.50.0.9/32'));
+      assert.ok(
+        podState.neighs.some(
+          (n) => n.dev === 'memif1' && n.addr === '169.254.1.1' && n.mac === hostVethMac(memif),
+        ),
+        'the gateway with the TAP MAC, permanent: no ARP needed from the application',
+      );
+      const rs = seen.routing[rns];
+      assert.ok(rs);
+      assert.ok(rs.routes.some((r) => r.dst === '10.50.0.9/32' && r.dev === hostVethName(memif)));
+      const r3 = await env!.dp.sync(d);
+      assert.equal(r3.changes, 0);
+      // Detached: the TAP goes (the forwarder closes it too); veth pods are untouched.
+      const r4 = await env!.dp.sync(base);
+      assert.deepEqual(r4.errors, []);
+      assert.equal(await env!.hasLink(rns, hostVethName(memif)), false);
     });
 
     test('a foreign interface with the pod interface name is reported and left alone', async (t) => {

@@ -185,6 +185,8 @@ export interface WantHostVeth {
   /** alias recording a completed pod-side setup */
   readonly alias: string;
   readonly podKey: string;
+  /** The memif forwarder's TAP (created by it; the dataplane only configures it). */
+  readonly tap?: true;
 }
 
 export interface WantRouting {
@@ -199,6 +201,8 @@ export interface WantRouting {
 
 export interface WantPod {
   readonly key: string;
+  /** A memif interface: pod side a port-less bridge, host side the forwarder's TAP. */
+  readonly memif?: true;
   readonly network: string;
   readonly netns: string;
   readonly ifname: string;
@@ -363,6 +367,8 @@ export function expandDesired(d: DesiredNode): WantNode {
       if (fams.has(6)) podNeighs.push({ dev: p.ifname, addr: GATEWAY_V6, mac: hostMac, permanent: true });
       const base = {
         key: podKey(p),
+        // Only when set, so that the hashes (and completion aliases) of veth pods stay as they were.
+        ...(p.kind === 'memif' ? { memif: true as const } : {}),
         network: n.name,
         netns: p.netns,
         ifname: p.ifname,
@@ -387,6 +393,7 @@ export function expandDesired(d: DesiredNode): WantNode {
         mtu,
         alias: HOST_ALIAS_PREFIX + hash,
         podKey: base.key,
+        ...(p.kind === 'memif' ? { tap: true as const } : {}),
       });
       for (const a of p.addresses) {
         routes.push({ dst: hostCidr(a), dev: hostName, proto: RT_PROTO });

@@ -43,6 +43,8 @@ export type Op =
       readonly podNetns: string;
       readonly podKey: string;
     }
+  /** a memif's visible pod-side link: a bridge without ports (no dummy driver here) */
+  | { readonly kind: 'bridge-create'; readonly ifname: string; readonly mac: string; readonly mtu: number }
   | { readonly kind: 'link-del'; readonly dev: string }
   | {
       readonly kind: 'link-set';
@@ -234,7 +236,8 @@ function diffPod(
   const ops: Op[] = [];
   const link = p.links.find((l) => l.name === w.ifname);
   let fresh = false;
-  if (link && !(link.kind === 'veth' && link.alias === POD_IF_ALIAS)) {
+  const podKind = w.memif ? 'bridge' : 'veth';
+  if (link && !(link.kind === podKind && link.alias === POD_IF_ALIAS)) {
     return {
       ops: [],
       done: false,
@@ -245,11 +248,31 @@ function diffPod(
       },
     };
   }
-  if (link && !hostVeth) {
+  if (w.memif) {
+    // The TAP is the forwarder's: until it exists there is nothing to route to (the agent asks
+    // the forwarder first; the next sync finds it).
+    if (!hostVeth)
+      return {
+        ops: [],
+        done: false,
+        problem: {
+          netns: w.routingNs,
+          object: `memif TAP ${w.hostName}`,
+          message: 'not created by the memif forwarder (yet)',
+        },
+      };
+    if (!link) {
+      ops.push({ kind: 'bridge-create', ifname: w.ifname, mac: w.mac, mtu: w.mtu });
+      ops.push({ kind: 'link-set', dev: w.ifname, up: true, alias: POD_IF_ALIAS });
+      fresh = true;
+    } else ops.push(...linkSet(link, w, w.ifname));
+  } else if (link && !hostVeth) {
     // Ours but its peer is not in this network's routing namespace (the pod moved network): recreate.
     ops.push({ kind: 'link-del', dev: w.ifname });
   }
-  if (!link || !hostVeth) {
+  if (w.memif) {
+    // done above
+  } else if (!link || !hostVeth) {
     ops.push({
       kind: 'veth-create',
       ifname: w.ifname,
@@ -396,11 +419,11 @@ export function diff(
         problems.push({ ...out.problem, podKey: w.key });
         continue;
       }
-      if (hv && hv.kind !== 'veth') {
+      if (hv && hv.kind !== (h.tap ? 'tun' : 'veth')) {
         problems.push({
           netns: r.ns,
           object: `link ${h.name}`,
-          message: 'has our name but is not a veth',
+          message: `has our name but is not a ${h.tap ? 'TAP' : 'veth'}`,
           podKey: w.key,
         });
         continue;

@@ -36,6 +36,9 @@ dataplaneContract('fake', async () => {
     async addForeignLink(ns, name) {
       kernel.ns(ns).links.push({ name, kind: 'dummy', mtu: 1500, up: true, mac: '02:00:00:00:00:99' });
     },
+    async makeTap(ns, name, mac) {
+      kernel.ns(ns).links.push({ name, kind: 'tun', mtu: 1500, up: false, mac });
+    },
     async hasLink(ns, name) {
       return kernel.namespaces.get(ns)?.links.some((l) => l.name === name) ?? false;
     },

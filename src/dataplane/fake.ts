@@ -210,6 +210,9 @@ export class FakeKernel implements KernelIO {
         this.peers.set(`${op.podNetns}|${op.ifname}`, { ns: ref, dev: op.hostName });
         return;
       }
+      case 'bridge-create':
+        this.addLink(ref, { name: op.ifname, kind: 'bridge', mtu: op.mtu, up: false, mac: op.mac });
+        return;
       case 'link-del':
         this.removeLink(ref, op.dev);
         return;

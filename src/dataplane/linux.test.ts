@@ -62,6 +62,10 @@ dataplaneContract('linux', async () => {
     async addForeignLink(ns, name) {
       ip('-n', ns, 'link', 'add', name, 'type', 'veth', 'peer', 'name', `${name}p`);
     },
+    async makeTap(ns, name, mac) {
+      ip('-n', ns, 'tuntap', 'add', 'mode', 'tap', 'name', name);
+      ip('-n', ns, 'link', 'set', 'dev', name, 'address', mac);
+    },
     async hasLink(ns, name) {
       return spawnSync('ip', ['-n', ns, 'link', 'show', 'dev', name]).status === 0;
     },

@@ -203,6 +203,8 @@ export function renderOp(op: Op): string[] {
       return [
         `link add ${op.hostName} address ${op.hostMac} mtu ${op.mtu} type veth peer name ${op.ifname} address ${op.mac} mtu ${op.mtu} netns ${op.podNetns}`,
       ];
+    case 'bridge-create':
+      return [`link add ${op.ifname} address ${op.mac} mtu ${op.mtu} type bridge`];
     case 'link-del':
       return [`link del dev ${op.dev}`];
     case 'link-set': {

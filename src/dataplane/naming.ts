@@ -8,6 +8,11 @@ import type { PodInterfaceSpec } from './types.js';
 /** Route protocol number carried by every route we install (`ip route ... proto 77`). */
 export const RT_PROTO = 77;
 
+/** The seed's convention: a pod interface named `memif*` is a shared-memory interface. */
+export function isMemifName(ifname: string): boolean {
+  return ifname.startsWith('memif');
+}
+
 /** Pod-side IPv4 gateway: a static permanent neighbour (proxy ARP does not answer in a netns domain). */
 export const GATEWAY_V4 = '169.254.1.1';
 /** Pod-side IPv6 gateway, same idea. */

@@ -53,6 +53,14 @@ export interface PodInterfaceSpec {
   readonly routes: readonly string[];
   /** Also install the default route(s) through this interface. */
   readonly defaultRoute?: boolean;
+  /**
+   * 'memif': a shared-memory interface served by the node's memif forwarder. Its host side is the
+   * forwarder's TAP (named and addressed as the host veth would be, created by the forwarder, never
+   * by the dataplane); the pod gets a port-less bridge of this name carrying its addresses, routes
+   * and gateway neighbour, so applications find them (this kernel has no `dummy` driver; a bridge
+   * with no port is the one peerless link type it has, and it forwards nothing). Absent: a veth pair.
+   */
+  readonly kind?: 'memif';
 }
 
 export interface RemoteNodeSpec {

@@ -1,6 +1,6 @@
 // The lab runs one agent process per node, as a DaemonSet would (src/lab/daemons.ts).
 import { fileURLToPath } from 'node:url';
-import { agentStoreUrl, type LabConfig, type LabNode } from './layout.js';
+import { agentStoreUrl, memifControl, type LabConfig, type LabNode } from './layout.js';
 import { NODE_UPLINK } from './topology.js';
 import { isAlive, logTail, pidOf, startDaemon, stopDaemon } from './daemons.js';
 
@@ -35,6 +35,8 @@ export function startAgent(lab: LabConfig, node: LabNode, opts: AgentLaunchOptio
       node.socket,
       '--resync-seconds',
       String(opts.resyncSeconds ?? 10),
+      '--memif-control',
+      memifControl(lab, node),
       // Every lab agent is a process of this host: one health port (9099) cannot serve them all.
       '--health-address',
       node.healthPort ? `127.0.0.1:${node.healthPort}` : 'off',
@@ -51,7 +53,7 @@ export function startAgent(lab: LabConfig, node: LabNode, opts: AgentLaunchOptio
  */
 export function labAgentEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const own =
-    /^MULTINET_(NODE|STORE|NETNS|UNDERLAY_INTERFACE|UNDERLAY_ADDRESS|MTU|CNI_SOCKET|RESYNC_SECONDS|RECLAIM_SECONDS|GRACE_SECONDS|HEALTH_ADDRESS)$/;
+    /^MULTINET_(NODE|STORE|NETNS|UNDERLAY_INTERFACE|UNDERLAY_ADDRESS|MTU|CNI_SOCKET|RESYNC_SECONDS|RECLAIM_SECONDS|GRACE_SECONDS|HEALTH_ADDRESS|MEMIF_CONTROL)$/;
   return Object.fromEntries(Object.entries(env).filter(([k]) => !own.test(k)));
 }
 
@@ -96,4 +98,9 @@ export async function waitForAgent(node: LabNode, timeoutMs = 20_000): Promise<v
 
 export async function stopAgent(node: LabNode, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   await stopDaemon(node.pidFile, signal);
+}
+
+/** The node's memif forwarder (started by its agent, outliving agent restarts): for lab down. */
+export async function stopMemifd(lab: LabConfig, node: LabNode): Promise<void> {
+  await stopDaemon(`${memifControl(lab, node)}.pid`);
 }

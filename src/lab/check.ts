@@ -1,6 +1,7 @@
 // `lab check`: the connectivity the model promises (same network: reachable; different network:
 // not), probed for real between every pair of pod interfaces, printed as a matrix.
 import type { Runner } from '../util/exec.js';
+import { isMemifName } from '../dataplane/naming.js';
 
 export interface Endpoint {
   readonly pod: string;
@@ -22,7 +23,8 @@ export interface PairResult {
   /** undefined when not probed (self, same pod). */
   readonly seen?: Verdict;
   /** `twin`: the target pod holds the same address in the source's network too (cannot tell apart). */
-  readonly note?: 'self' | 'same pod' | 'twin';
+  /** memif: a shared-memory interface has no kernel stack to answer ping; probed by its own test. */
+  readonly note?: 'self' | 'same pod' | 'twin' | 'memif';
   /**
    * The address also exists in the source's own network or pod: a reply would come from that
    * other holder, so the pair is probed alone and judged by the target's ICMP echo counter.
@@ -53,6 +55,10 @@ export function expectations(
       // Between two interfaces of one pod the kernel delivers locally, never through the network.
       if (from.netns === to.netns) {
         out.push({ from, to, expected, note: 'same pod' });
+        continue;
+      }
+      if (isMemifName(from.ifName) || isMemifName(to.ifName)) {
+        out.push({ from, to, expected, note: 'memif' });
         continue;
       }
       if (sameNet && !policy(from, to)) {
@@ -157,17 +163,19 @@ export function formatMatrix(endpoints: readonly Endpoint[], results: readonly P
     const sym =
       r.note === 'self' || r.note === 'same pod'
         ? '-'
-        : r.seen === undefined
-          ? '?'
-          : r.seen !== r.expected
-            ? r.seen === 'reach'
-              ? 'X'
-              : 'x'
-            : r.seen === 'reach'
-              ? 'o'
-              : r.byPolicy
-                ? 'p'
-                : '.';
+        : r.note === 'memif'
+          ? 'm'
+          : r.seen === undefined
+            ? '?'
+            : r.seen !== r.expected
+              ? r.seen === 'reach'
+                ? 'X'
+                : 'x'
+              : r.seen === 'reach'
+                ? 'o'
+                : r.byPolicy
+                  ? 'p'
+                  : '.';
     cell.set(`${idx.get(r.from)}:${idx.get(r.to)}`, sym);
   }
   const names = endpoints.map((e, i) => `${String(i + 1).padStart(2)} ${label(e)} ${e.network} ${e.ip}`);
@@ -180,7 +188,7 @@ export function formatMatrix(endpoints: readonly Endpoint[], results: readonly P
   });
   lines.push('');
   lines.push(
-    "o reachable, as expected   . unreachable (other network), as expected   p unreachable (policy), as expected\nX reachable but should not be   x unreachable but should be   ? not probed   - self or same pod\n(each probe leaves from the source interface's own address; where that address also exists in the source's network, the target's echo counter decides)",
+    "o reachable, as expected   . unreachable (other network), as expected   p unreachable (policy), as expected\nX reachable but should not be   x unreachable but should be   ? not probed   - self or same pod\nm a memif interface (its packets go through the pod's memif application, not the kernel: not probed by ping)\n(each probe leaves from the source interface's own address; where that address also exists in the source's network, the target's echo counter decides)",
   );
   return lines.join('\n');
 }

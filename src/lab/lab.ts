@@ -7,7 +7,15 @@ import { ProcessRunner, type Runner } from '../util/exec.js';
 import { routingNsPrefix } from '../dataplane/naming.js';
 import { labDir, makeLabConfig, type LabConfig } from './layout.js';
 import { createTopology, destroyNamespaces, listNetns } from './topology.js';
-import { agentPid, agentReadiness, isAlive, startAgent, stopAgent, waitForAgent } from './agents.js';
+import {
+  agentPid,
+  agentReadiness,
+  isAlive,
+  startAgent,
+  stopAgent,
+  stopMemifd,
+  waitForAgent,
+} from './agents.js';
 import { prepareCniBin } from './cni-runtime.js';
 import { applyPaths, deletePaths, type Progress } from './apply.js';
 import { kubeApplyPaths, kubeDeletePaths } from './kube-apply.js';
@@ -272,6 +280,7 @@ export class Lab {
     if (c.kube) await stopKubeDaemons(c, progress);
     for (const n of c.nodes) {
       await stopAgent(n);
+      await stopMemifd(c, n);
       progress(`agent ${n.name}: stopped`);
     }
     await this.close();

@@ -117,6 +117,11 @@ export function makeLabConfig(
   };
 }
 
+/** The control socket of a node's memif forwarder (its pid in `<socket>.pid`). */
+export function memifControl(lab: Pick<LabConfig, 'dir'>, node: Pick<LabNode, 'name'>): string {
+  return join(lab.dir, `${node.name}-memifd.sock`);
+}
+
 /**
  * A pod's network namespace: hashed, since pod names may be long. In a kube lab the pod's UID is
  * part of it: a pod recreated under the same name may start before the old one is torn down.
