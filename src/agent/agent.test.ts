@@ -10,6 +10,7 @@ import type { CniRequest } from '../cni/protocol.js';
 import { KIND_ATTACHMENT } from '../calc/records.js';
 import { ALLOCATION_KIND, RESERVATION_KIND } from '../ipam/records.js';
 import { StoreAllocator } from './store-allocator.js';
+import { FakeMemifForwarder } from './memif.js';
 
 class FakeAllocator implements AddressAllocator {
   next = 2;
@@ -307,5 +308,74 @@ describe('agent', () => {
     assert.equal(report.changes, 0);
     await again.stop();
     await a2.agent.stop();
+  });
+});
+
+describe('agent with a memif forwarder', () => {
+  test('ADD memif1: the forwarder gets the interface (IP mode from the annotation), the pod a bridge; DEL removes it', async () => {
+    const store = new MemoryStore();
+    const dp = new FakeDataplane();
+    const forwarder = new FakeMemifForwarder({
+      // What the real forwarder does: a TAP in the routing domain, named and addressed as asked.
+      onPut: (s) => {
+        const rns = s.routingNetns.replace('/var/run/netns/', '');
+        dp.kernel.ns(rns).links.push({ name: s.tap, kind: 'tun', mtu: 1500, up: false, mac: s.mac });
+      },
+      onDel: (id) => {
+        for (const n of dp.kernel.namespaces.values()) n.links = n.links.filter((l) => l.name !== id);
+      },
+    });
+    await store.create(
+      { kind: 'Network', namespace: '', name: 'blue' },
+      {
+        apiVersion: 'projectcalico.org/v3',
+        kind: 'Network',
+        metadata: { name: 'blue' },
+        spec: { vni: 56, range: '172.19.0.0/16' },
+      },
+    );
+    await store.create(
+      { kind: 'Pod', namespace: 'default', name: 'pm' },
+      {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: {
+          name: 'pm',
+          namespace: 'default',
+          annotations: {
+            'k8s.v1.cni.cncf.io/networks': 'network-blue-conf@memif1',
+            'cni.projectcalico.org/vppInterfacesSpec': '{"memif1": {"isl3": true, "rx": 2}}',
+          },
+        },
+        spec: { containers: [{ name: 'c', image: 'busybox' }] },
+      },
+    );
+    dp.kernel.addNamespace('mn-n1');
+    const agent = new Agent({
+      node: 'n1',
+      netns: 'mn-n1',
+      underlay: '10.99.0.1',
+      mtu: 1500,
+      store,
+      dataplane: dp,
+      ipam: new FakeAllocator(),
+      log: silentLogger,
+      resyncMs: 0,
+      memif: forwarder,
+    });
+    await agent.start();
+    dp.kernel.addNamespace('/run/netns/pm');
+    const r = await agent.handler.add(req('ADD', 'pm', 'memif1', '/run/netns/pm'), ctx);
+    assert.equal(r.interfaces?.[0]?.name, 'memif1');
+    const [held] = [...forwarder.held.values()];
+    assert.equal(held?.socket, 'memif1');
+    assert.equal(held?.mode, 'ip');
+    assert.equal(held?.podNetns, '/run/netns/pm');
+    const link = dp.kernel.ns('/run/netns/pm').links.find((l) => l.name === 'memif1');
+    assert.equal(link?.kind, 'bridge');
+    await agent.handler.del(req('DEL', 'pm', 'memif1', '/run/netns/pm'), ctx);
+    assert.equal(forwarder.held.size, 0);
+    assert.equal((await store.list(KIND_ATTACHMENT)).items.length, 0);
+    await agent.stop();
   });
 });

@@ -38,6 +38,7 @@ export interface RecordInput {
   readonly pod: PodIdentity;
   readonly ips: string[];
   readonly now: Date;
+  readonly memifMode?: 'ethernet' | 'ip';
 }
 
 export function attachmentRecord(r: RecordInput): AttachmentRecord {
@@ -64,6 +65,7 @@ export function attachmentRecord(r: RecordInput): AttachmentRecord {
     delegatedIpam: req.ipam === 'delegated',
     defaultRoute: wantsDefaultRoute(req),
     createdAt: r.now.toISOString(),
+    ...(r.memifMode === 'ip' ? { memifMode: 'ip' as const } : {}),
   };
 }
 

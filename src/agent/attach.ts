@@ -21,6 +21,8 @@ import { decodeStored, formatDecodeError } from '../api/stored.js';
 import { networkInfo } from '../calc/cluster-view.js';
 import { UndoList } from './undo.js';
 import type { Logger } from '../util/log.js';
+import { memifModeOf, VPP_INTERFACES_SPEC } from '../api/memif-mode.js';
+import { isMemifName } from '../dataplane/naming.js';
 
 export interface AttachDeps {
   readonly node: string;
@@ -70,6 +72,7 @@ export class AttachmentService implements CniHandler {
         `${pod.namespace}/${pod.name} ${req.ifName} is attached to ${existing.value.network}`,
       );
 
+    const memifMode = isMemifName(req.ifName) ? await this.memifMode(req, pod) : undefined;
     const undo = new UndoList(log);
     try {
       const addrs = await acquireAddresses({
@@ -89,6 +92,7 @@ export class AttachmentService implements CniHandler {
         pod,
         ips: addrs.ips,
         now: new Date(),
+        ...(memifMode ? { memifMode } : {}),
       });
       try {
         await store.create(key, rec);
@@ -123,6 +127,31 @@ export class AttachmentService implements CniHandler {
       await undo.run();
       throw addFailure(e, key.name);
     }
+  }
+
+  /** The memif mode the pod asks for (its annotation read from the cache, else the store). */
+  private async memifMode(
+    req: CniRequest,
+    pod: { namespace: string; name: string },
+  ): Promise<'ethernet' | 'ip'> {
+    const o =
+      this.d.cache.get('Pod', pod.namespace, pod.name) ??
+      (await this.d.store.get({ kind: 'Pod', namespace: pod.namespace, name: pod.name }));
+    const annotations = (o?.value as { metadata?: { annotations?: Record<string, string> } } | undefined)
+      ?.metadata?.annotations;
+    const m = memifModeOf(annotations, req.ifName);
+    if ('error' in m)
+      throw new CniError(
+        ErrorCode.InvalidNetworkConfig,
+        'invalid memif interface spec',
+        `pod ${pod.namespace}/${pod.name}: ${m.error}`,
+      );
+    if (m.ignored.length)
+      this.d.log.warn(
+        { pod: `${pod.namespace}/${pod.name}`, ifName: req.ifName, ignored: m.ignored },
+        `${VPP_INTERFACES_SPEC}: keys not used by multinet (one ring per direction; the client picks ring sizes): ${m.ignored.join(', ')}`,
+      );
+    return m.mode;
   }
 
   /**

@@ -152,3 +152,8 @@ test('Memifd: nothing wanted and no forwarder running: none is started', async (
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('memifSpecs: IP mode when the pod interface asks for it', () => {
+  const [s] = memifSpecs(node([{ ...memifPod, memifMode: 'ip' }]));
+  assert.equal(s!.mode, 'ip');
+});

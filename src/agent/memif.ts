@@ -42,7 +42,7 @@ export function memifSpecs(d: DesiredNode): MemifSpec[] {
         routingNetns: nsPath(routingNs(d.name, p.network)),
         tap,
         mac: hostVethMac(p),
-        mode: 'ethernet' as const,
+        mode: p.memifMode === 'ip' ? ('ip' as const) : ('ethernet' as const),
       };
     })
     .sort((a, b) => a.id.localeCompare(b.id));

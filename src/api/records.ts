@@ -45,6 +45,8 @@ export interface AttachmentRecord {
   readonly delegatedIpam: boolean;
   /** Default route through this interface (JSON annotation `default-route`). */
   readonly defaultRoute: boolean;
+  /** A memif interface in IP mode (asked with the reference's vppInterfacesSpec annotation). */
+  readonly memifMode?: 'ip';
   readonly createdAt: string;
 }
 
@@ -99,6 +101,9 @@ export function attachmentRecordFrom(sink: IssueSink, v: unknown): AttachmentRec
     createdAt: f.string(['createdAt'], o.createdAt) ?? '',
   };
   const uid = f.string(['podUid'], o.podUid);
+  const mm = f.string(['memifMode'], o.memifMode);
+  if (mm !== undefined && mm !== 'ip' && mm !== 'ethernet')
+    sink.error(['memifMode'], 'must be ip or ethernet');
   if (sink.errorCount > 0) return undefined;
-  return uid ? { ...r, podUid: uid } : r;
+  return { ...r, ...(uid ? { podUid: uid } : {}), ...(mm === 'ip' ? { memifMode: 'ip' as const } : {}) };
 }

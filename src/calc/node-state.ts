@@ -69,6 +69,7 @@ export function desiredNodeState(view: ClusterView, nodeName: string): DesiredNo
         routes: [...new Set(routes)].sort(byString),
         defaultRoute: a.defaultRoute,
         ...(isMemifName(a.ifName) ? { kind: 'memif' as const } : {}),
+        ...(isMemifName(a.ifName) && a.memifMode === 'ip' ? { memifMode: 'ip' as const } : {}),
       };
     })
     .sort((x, y) => byString(`${x.netns}|${x.ifname}`, `${y.netns}|${y.ifname}`));

@@ -61,6 +61,8 @@ export interface PodInterfaceSpec {
    * with no port is the one peerless link type it has, and it forwards nothing). Absent: a veth pair.
    */
   readonly kind?: 'memif';
+  /** memif only: bare IP packets on the memif (the forwarder frames them for the TAP). */
+  readonly memifMode?: 'ip';
 }
 
 export interface RemoteNodeSpec {
