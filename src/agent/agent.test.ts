@@ -375,6 +375,10 @@ describe('agent with a memif forwarder', () => {
     assert.equal(link?.kind, 'bridge');
     await agent.handler.del(req('DEL', 'pm', 'memif1', '/run/netns/pm'), ctx);
     assert.equal(forwarder.held.size, 0);
+    assert.ok(
+      !dp.kernel.ns('/run/netns/pm').links.some((l) => l.name === 'memif1'),
+      'the pod side is gone too',
+    );
     assert.equal((await store.list(KIND_ATTACHMENT)).items.length, 0);
     await agent.stop();
   });

@@ -108,6 +108,10 @@ export class Agent implements HealthSource {
       inspectPod: (rec) => this.inspectPod(rec),
       log: o.log,
       memif: o.memif !== undefined,
+      removeMemifLink: async (netns, ifName) => {
+        const r = await o.dataplane.removeMemifLink(netns, ifName);
+        if (r.failed) throw new Error(r.errors.map((e) => e.message).join('; '));
+      },
     });
     this.cni = new ReadyGate(this.handler, 'the agent is starting: store not in sync yet');
   }

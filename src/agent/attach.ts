@@ -36,6 +36,8 @@ export interface AttachDeps {
   readonly log: Logger;
   /** A memif forwarder serves this node (else memif interfaces are refused). */
   readonly memif?: boolean;
+  /** Removes a detached memif's visible link from its pod (it has no host peer to take it along). */
+  readonly removeMemifLink?: (netns: string, ifName: string) => Promise<void>;
 }
 
 const MEMIF_PREFIX = 'memif';
@@ -213,6 +215,15 @@ export class AttachmentService implements CniHandler {
       const report = await this.d.sync();
       if (report.failed > 0)
         this.d.log.warn({ errors: report.errors }, 'DEL: sync reported errors (next sync retries)');
+      if (isMemifName(req.ifName) && req.netns)
+        await this.d
+          .removeMemifLink?.(req.netns, req.ifName)
+          .catch((e: unknown) =>
+            this.d.log.warn(
+              { err: (e as Error).message, ifName: req.ifName },
+              'DEL: memif link left in the pod',
+            ),
+          );
     }
     // Release even without a record: an ADD that crashed between allocation and record leaves one.
     if (network && !existing?.value.delegatedIpam && req.ipam === 'agent') {

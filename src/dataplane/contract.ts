@@ -349,6 +349,12 @@ export function dataplaneContract(name: string, makeEnv: () => Promise<ContractE
       const r4 = await env!.dp.sync(base);
       assert.deepEqual(r4.errors, []);
       assert.equal(await env!.hasLink(rns, hostVethName(memif)), false);
+      // Its port-less bridge has no peer to take it along: removed explicitly (only if ours).
+      await env!.addForeignLink(pod, 'memif2');
+      assert.equal((await env!.dp.removeMemifLink(pod, 'memif2')).changes, 0, 'not ours: kept');
+      assert.ok(await env!.hasLink(pod, 'memif2'));
+      assert.equal((await env!.dp.removeMemifLink(pod, 'memif1')).changes, 1);
+      assert.equal(await env!.hasLink(pod, 'memif1'), false);
     });
 
     test('a foreign interface with the pod interface name is reported and left alone', async (t) => {

@@ -3,7 +3,7 @@
 import { expandDesired, type WantNode } from './desired.js';
 import { applyPlan, cacheView, toCache, type NodeCache } from './cache.js';
 import { countOps, diff, Phase, PHASES, type Batch, type Plan } from './diff.js';
-import { routingNsPrefix } from './naming.js';
+import { POD_IF_ALIAS, routingNsPrefix } from './naming.js';
 import type {
   ActualState,
   Dataplane,
@@ -203,6 +203,37 @@ export class Reconciler implements Dataplane {
       });
     }
     return errors;
+  }
+
+  async removeMemifLink(netns: string, ifname: string): Promise<SyncReport> {
+    const t0 = performance.now();
+    const p0 = this.kernel.processes;
+    const s = await this.kernel.readNetns(netns, 'pod');
+    const ours =
+      s !== 'missing' &&
+      s.links.some((l) => l.name === ifname && l.kind === 'bridge' && l.alias === POD_IF_ALIAS);
+    const errors = ours
+      ? await this.execute({
+          batches: [
+            {
+              phase: Phase.Pods,
+              target: { kind: 'netns', ref: netns },
+              tool: 'ip',
+              ops: [{ kind: 'link-del', dev: ifname }],
+            },
+          ],
+          problems: [],
+          again: false,
+        })
+      : [];
+    return {
+      changes: ours ? 1 : 0,
+      failed: errors.length,
+      errors,
+      processes: this.kernel.processes - p0,
+      batches: ours ? 1 : 0,
+      durationMs: performance.now() - t0,
+    };
   }
 
   async teardown(node: Pick<DesiredNode, 'name' | 'netns'>): Promise<SyncReport> {

@@ -205,4 +205,9 @@ export interface Dataplane {
   observe(desired: DesiredNode, opts?: SyncOptions): Promise<ActualState>;
   /** Remove everything this driver created for the node (its devices, then its routing namespaces). */
   teardown(node: Pick<DesiredNode, 'name' | 'netns'>): Promise<SyncReport>;
+  /**
+   * Remove a detached memif's visible link from its pod (a veth's pod end goes with its host end;
+   * a memif's port-less bridge has no peer). Only a link of ours (our alias, a bridge) is removed.
+   */
+  removeMemifLink(netns: string, ifname: string): Promise<SyncReport>;
 }
