@@ -186,19 +186,21 @@ export class Agent implements HealthSource {
   }
 
   /** The node's whole desired state: kernel objects (ip) and nft tables per routing namespace. */
-  compute(): { node: DesiredNode; nft: NftDesired } {
+  compute(): { node: DesiredNode; nft: NftDesired; memifFast: ReadonlySet<string> } {
     const view = this.cache.view();
     const svc = serviceState(view);
     const node = desiredNodeState({ ...view, extraRoutes: svc.routes }, this.o.node);
     const pol = policyTables(view, this.o.node);
     const nft = new Map<string, NftTableSpec[]>();
+    // Direct memif-to-memif switching skips the routing domain's nft: only where no policy is.
+    const memifFast = new Set(node.networks.filter((n) => !pol.get(n.name)).map((n) => n.name));
     for (const n of node.networks) {
       const tables = [sourceCheckTable(), svc.tables.get(n.name), pol.get(n.name)].filter(
         (t): t is NftTableSpec => t !== undefined,
       );
       nft.set(routingNs(this.o.node, n.name), tables);
     }
-    return { node, nft };
+    return { node, nft, memifFast };
   }
 
   private async register(): Promise<void> {
@@ -305,9 +307,10 @@ export class Agent implements HealthSource {
   private async syncMemif(
     desired: DesiredNode,
     full: boolean,
+    fast: ReadonlySet<string>,
   ): Promise<{ errors: string[]; changed: boolean }> {
     if (!this.o.memif) return { errors: [], changed: false };
-    const specs = memifSpecs(desired);
+    const specs = memifSpecs(desired, fast);
     const key = JSON.stringify(specs);
     if (!full && key === this.lastMemif) return { errors: [], changed: false };
     const r = await this.o.memif.reconcile(specs);
@@ -318,7 +321,7 @@ export class Agent implements HealthSource {
   private async syncOnce(): Promise<SyncReport> {
     const full = this.nextFull;
     this.nextFull = false;
-    const { node: desired, nft } = this.compute();
+    const { node: desired, nft, memifFast } = this.compute();
     // Between full resyncs the kernel is trusted to hold what the last clean sync wrote (as Felix
     // does): a change that only touches nft (a relabel, an endpoint) skips the ip read entirely.
     const key = JSON.stringify(desired);
@@ -328,7 +331,7 @@ export class Agent implements HealthSource {
         : await this.o.dataplane.sync(desired, { full });
     // The forwarder makes the memif TAPs in routing domains that the sync above created; a TAP
     // made now is configured (as its pod's host side) by a second sync in the same pass.
-    const memif = await this.syncMemif(desired, full);
+    const memif = await this.syncMemif(desired, full, memifFast);
     const memifErrors = memif.errors;
     // Full: a TAP made again (the forwarder restarted) has lost what the cache says it holds.
     if (memif.changed) report = await this.o.dataplane.sync(desired, { full: true });

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeMemifForwarder, Memifd, memifSpecs, parseList, putLine, type MemifSpec } from './memif.js';
 import type { DesiredNode } from '../dataplane/types.js';
-import { hostVethMac, hostVethName, routingNs } from '../dataplane/naming.js';
+import { hostVethMac, hostVethName, podMac, routingNs } from '../dataplane/naming.js';
 import { silentLogger } from '../util/log.js';
 
 const node = (pods: DesiredNode['pods']): DesiredNode => ({
@@ -39,7 +39,11 @@ test('memifSpecs: one entry per memif pod interface, TAP named and addressed as 
     tap: hostVethName(memifPod),
     mac: hostVethMac(memifPod),
     mode: 'ethernet',
+    ips: ['172.19.0.5'],
+    peerMac: podMac(memifPod),
+    fast: false,
   });
+  assert.equal(memifSpecs(d, new Set(['blue']))[0]!.fast, true, 'a network without policies');
   assert.equal(memifSpecs(node([{ ...memifPod, netns: 'pod-a' }]))[0]!.podNetns, '/var/run/netns/pod-a');
 });
 
@@ -47,7 +51,7 @@ test('control protocol lines: PUT carries every field; LIST lines parse by id', 
   const s = memifSpecs(node([memifPod]))[0]!;
   assert.equal(
     putLine(s),
-    `PUT id=${s.id} podns=/var/run/netns/cni-1 sock=memif1 rns=/var/run/netns/${routingNs('n1', 'blue')} tap=${s.tap} mode=ethernet mac=${s.mac}`,
+    `PUT id=${s.id} podns=/var/run/netns/cni-1 sock=memif1 rns=/var/run/netns/${routingNs('n1', 'blue')} tap=${s.tap} mode=ethernet mac=${s.mac} ips=172.19.0.5 peermac=${s.peerMac} fast=0`,
   );
   const l = parseList(['OK 1', 'IF id=a sock=memif1 tap=a state=connected rx=3 tx=4 drops=0']);
   assert.deepEqual(l.get('a'), {
@@ -153,7 +157,8 @@ test('Memifd: nothing wanted and no forwarder running: none is started', async (
   }
 });
 
-test('memifSpecs: IP mode when the pod interface asks for it', () => {
-  const [s] = memifSpecs(node([{ ...memifPod, memifMode: 'ip' }]));
+test('memifSpecs: IP mode when the pod interface asks for it (never switched directly)', () => {
+  const [s] = memifSpecs(node([{ ...memifPod, memifMode: 'ip' }]), new Set(['blue']));
   assert.equal(s!.mode, 'ip');
+  assert.equal(s!.fast, false);
 });

@@ -6,7 +6,7 @@
 import { connect, type Socket } from 'node:net';
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { hostVethMac, hostVethName, routingNs } from '../dataplane/naming.js';
+import { hostVethMac, hostVethName, podMac, routingNs } from '../dataplane/naming.js';
 import type { DesiredNode } from '../dataplane/types.js';
 import type { Logger } from '../util/log.js';
 
@@ -25,12 +25,20 @@ export interface MemifSpec {
   /** The TAP's MAC: the pod's gateway MAC (its permanent neighbour for 169.254.1.1). */
   readonly mac: string;
   readonly mode: 'ethernet' | 'ip';
+  /** The pod's addresses on this memif, and the MAC its client uses (the routing domain's neighbour). */
+  readonly ips: readonly string[];
+  readonly peerMac: string;
+  /** May be switched directly to other memifs of its network on this node (no policy there). */
+  readonly fast: boolean;
 }
 
 const nsPath = (ns: string): string => (ns.startsWith('/') ? ns : `/var/run/netns/${ns}`);
 
-/** The forwarder's entries for a node's desired state. Pure. */
-export function memifSpecs(d: DesiredNode): MemifSpec[] {
+/**
+ * The forwarder's entries for a node's desired state; `fast`: the networks whose memifs may be
+ * switched directly (those without policies: the direct path skips the routing domain's nft). Pure.
+ */
+export function memifSpecs(d: DesiredNode, fast: ReadonlySet<string> = new Set()): MemifSpec[] {
   return d.pods
     .filter((p) => p.kind === 'memif')
     .map((p) => {
@@ -43,6 +51,10 @@ export function memifSpecs(d: DesiredNode): MemifSpec[] {
         tap,
         mac: hostVethMac(p),
         mode: p.memifMode === 'ip' ? ('ip' as const) : ('ethernet' as const),
+        ips: [...p.addresses],
+        peerMac: podMac(p),
+        // IP-mode interfaces never take the direct path (the forwarder frames them for the TAP).
+        fast: fast.has(p.network) && p.memifMode !== 'ip',
       };
     })
     .sort((a, b) => a.id.localeCompare(b.id));
@@ -82,7 +94,8 @@ export class FakeMemifForwarder implements MemifForwarder {
 
 /** One request line of the control protocol for a spec (values are our own names and paths). */
 export function putLine(s: MemifSpec): string {
-  return `PUT id=${s.id} podns=${s.podNetns} sock=${s.socket} rns=${s.routingNetns} tap=${s.tap} mode=${s.mode} mac=${s.mac}`;
+  const ips = s.ips.length ? ` ips=${s.ips.join(',')}` : '';
+  return `PUT id=${s.id} podns=${s.podNetns} sock=${s.socket} rns=${s.routingNetns} tap=${s.tap} mode=${s.mode} mac=${s.mac}${ips} peermac=${s.peerMac} fast=${s.fast ? 1 : 0}`;
 }
 
 /** A LIST answer's interface lines -> id -> the fields it reports. */
@@ -191,6 +204,8 @@ export interface MemifdOptions {
  */
 export class Memifd implements MemifForwarder {
   private conn: ControlConnection | undefined;
+  /** The PUT line last sent per id (LIST does not echo every field). */
+  private readonly sent = new Map<string, string>();
   constructor(private readonly o: MemifdOptions) {}
 
   /** The connection; the forwarder is started only when `start` (none answers and there is work). */
@@ -266,9 +281,11 @@ export class Memifd implements MemifForwarder {
         }
       for (const w of wanted) {
         const h = have.get(w.id);
-        // The id is the TAP name, a hash of network, pod netns and interface: same id, same interface.
-        if (h && h.sock === w.socket && h.tap === w.tap) continue;
+        // The id is the TAP name, a hash of network, pod netns and interface: same id, same
+        // interface; what may change (mode, addresses, fast) is PUT again.
+        if (h && h.sock === w.socket && h.tap === w.tap && this.sent.get(w.id) === putLine(w)) continue;
         changed = true;
+        this.sent.set(w.id, putLine(w));
         await c.ask(putLine(w)).catch((e: Error) => errors.push(`memif ${w.socket} (${w.id}): ${e.message}`));
       }
     } catch (e) {
