@@ -9,42 +9,38 @@
 // and the forwarder, polling too while traffic flows, shares them: the figures are contention-bound.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BIN, Control, Forwarder, inNs, sh, sleep, until } from './e2e.js';
+import { BIN, Control, Forwarder, SRC, inNs, sh, sleep, until } from './e2e.js';
 import { Testpmd, testpmdUnavailable } from './testpmd.js';
 
 const POD_A = 'mnmf-pa';
 const POD_B = 'mnmf-pb';
 const RD = 'mnmf-rd';
-const A = {
-  id: 'fa',
-  pod: POD_A,
-  tap: 'mnmffa0',
-  tapmac: '02:ee:00:00:00:0a',
-  ip: '10.252.0.2',
-  mac: '02:fa:00:00:00:0a',
-};
-const B = {
-  id: 'fb',
-  pod: POD_B,
-  tap: 'mnmffb0',
-  tapmac: '02:ee:00:00:00:0b',
-  ip: '10.252.0.3',
-  mac: '02:fa:00:00:00:0b',
-};
+const side = (id: string, pod: string, sock: string, n: number) => ({
+  id,
+  pod,
+  sock,
+  tap: `mnmf${id}0`,
+  tapmac: `02:ee:00:00:00:0${n}`,
+  ip: `10.252.0.${n}`,
+  mac: `02:fa:00:00:00:0${n}`,
+});
+const A = side('fa', POD_A, 'memif1', 2);
+const B = side('fb', POD_B, 'memif1', 3);
+const C = side('fc', POD_B, 'memif2', 9); // a hostile client (fake_client badm2s)
 type Side = typeof A;
 
-const putLine = (s: Side, fast: 0 | 1) =>
-  `PUT id=${s.id} podns=/var/run/netns/${s.pod} sock=memif1 rns=/var/run/netns/${RD} tap=${s.tap} ` +
-  `mode=ethernet mac=${s.tapmac} ips=${s.ip},fd00:252::${s.ip.split('.')[3]} peermac=${s.mac} fast=${fast}`;
+const putLine = (s: Side, fast: 0 | 1, ip = s.ip) =>
+  `PUT id=${s.id} podns=/var/run/netns/${s.pod} sock=${s.sock} rns=/var/run/netns/${RD} tap=${s.tap} ` +
+  `mode=ethernet mac=${s.tapmac} ips=${ip},fd00:252::${ip.split('.')[3]} peermac=${s.mac} fast=${fast}`;
 
 function unavailable(): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root (network namespaces, TAP devices)';
   if (!existsSync(BIN)) return `${BIN} was not built (no C compiler at build time)`;
-  if (spawnSync('taskset', ['-V']).error) return 'no taskset';
+  if (spawnSync('cc', ['--version']).error) return 'no C compiler for the fake memif client';
   return testpmdUnavailable();
 }
 
@@ -66,6 +62,7 @@ if (why && process.env.CI) {
     let ctl: Control;
     let pmdA: Testpmd | undefined;
     let pmdB: Testpmd | undefined;
+    let fake: string; // test/fake_client.c, built in before()
     const cleanNs = () => {
       for (const ns of [POD_A, POD_B, RD]) sh('ip', ['netns', 'del', ns]);
     };
@@ -107,6 +104,10 @@ if (why && process.env.CI) {
       for (const ns of [POD_A, POD_B, RD]) assert.equal(sh('ip', ['netns', 'add', ns]).code, 0);
       dir = mkdtempSync(join(tmpdir(), 'mn-memif-fast-'));
       const control = join(dir, 'memifd.sock');
+      fake = join(dir, 'fake_client');
+      const srcs = ['test/fake_client.c', 'memif_conn.c'].map((f) => join(SRC, f));
+      const cc = sh('cc', ['-std=c11', '-D_GNU_SOURCE', '-O1', '-o', fake, ...srcs]);
+      assert.equal(cc.code, 0, cc.out);
       fwd = await Forwarder.start(control);
       ctl = await Control.connect(control);
       for (const s of [A, B]) {
@@ -208,6 +209,36 @@ if (why && process.env.CI) {
       s = await sample(1000);
       assert.ok(s.aFast > 1000 && s.bRx > 1000, JSON.stringify(s));
       assert.ok(s.tapARx < 50, `TAP A kernel rx grew by ${s.tapARx}`);
+    });
+
+    test('a destination that breaks its M2S ring is disconnected (code 10); the rest goes on', async () => {
+      assert.match(await ctl.request(putLine(C, 1)), /^OK fc /);
+      const client = spawn('ip', ['netns', 'exec', POD_B, fake, 'memif2', 'badm2s'], {
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
+      let said = '';
+      client.stdout.on('data', (d: Buffer) => (said += d.toString()));
+      const exited = new Promise((r) => client.on('close', r));
+      await until(
+        'C connected',
+        5000,
+        async () => /CONNECTED/.test(said) && (await state(C.id)) === 'connected',
+      );
+      // B's address moves to C, in place (B first: an address claimed twice switches nowhere).
+      assert.match(await ctl.request(putLine(B, 1, '10.252.0.8')), /^OK fb /);
+      assert.match(await ctl.request(putLine(C, 1, B.ip)), /^OK fc /);
+      await exited;
+      assert.match(said, /^DISCONNECT 10 M2S descriptor 0 .* unusable$/m);
+      assert.equal(await state(C.id), 'listening');
+      assert.ok(Number((await ctl.iface(C.id))!.drops) >= 1);
+      assert.equal(await state(A.id), 'connected');
+      assert.equal(await state(B.id), 'connected');
+      // Back to B: switching resumes.
+      assert.equal(await ctl.request(`DEL id=${C.id}`), 'OK');
+      assert.match(await ctl.request(putLine(B, 1)), /^OK fb /);
+      await sleep(300);
+      const s = await sample(1000);
+      assert.ok(s.aFast > 1000 && s.bRx > 1000, JSON.stringify(s));
     });
   });
 }
