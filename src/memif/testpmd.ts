@@ -19,6 +19,8 @@ export interface TestpmdOptions {
   forwardMode: 'icmpecho' | 'txonly' | 'rxonly' | 'io' | 'macswap';
   extra?: string[]; // more testpmd application arguments (after --)
   lcores?: string; // EAL -l, default 0-1 (main lcore 0, forwarding on 1)
+  mainLcore?: number; // default 0 (with lcores 0-1 and mainLcore 1, forwarding runs on CPU 0)
+  mac?: string; // the port's MAC (the memif vdev's mac=), default DPDK's own
 }
 
 export class Testpmd {
@@ -34,7 +36,7 @@ export class Testpmd {
     const eal = [
       '-l',
       o.lcores ?? '0-1',
-      '--main-lcore=0',
+      `--main-lcore=${o.mainLcore ?? 0}`,
       '--no-huge',
       '-m',
       '512',
@@ -42,7 +44,7 @@ export class Testpmd {
       '--no-shconf',
       '--file-prefix',
       o.filePrefix,
-      `--vdev=net_memif0,role=client,id=0,socket=${o.socket},socket-abstract=yes`,
+      `--vdev=net_memif0,role=client,id=0,socket=${o.socket},socket-abstract=yes${o.mac ? `,mac=${o.mac}` : ''}`,
     ];
     const app = [
       '-i',
@@ -93,6 +95,21 @@ export class Testpmd {
     this.proc.stdin.write(cmd + '\n');
     await this.waitFor(/testpmd> /, ms, from);
     return this.out.slice(from);
+  }
+
+  /** Port 0's packet counters (show port stats). */
+  async stats(): Promise<{ rx: number; tx: number; rxMissed: number }> {
+    const out = await this.command('show port stats 0');
+    const num = (re: RegExp) => {
+      const m = out.match(re);
+      if (!m) throw new Error(`no ${re} in:\n${out}`);
+      return Number(m[1]);
+    };
+    return {
+      rx: num(/RX-packets:\s+(\d+)/),
+      tx: num(/TX-packets:\s+(\d+)/),
+      rxMissed: num(/RX-missed:\s+(\d+)/),
+    };
   }
 
   async linkUp(): Promise<boolean> {

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "ether.h"
+#include "fastpath.h"
 #include "log.h"
 #include "memif_conn.h"
 #include "memif_ring.h"
@@ -21,6 +22,7 @@
 #define POLL_ROUNDS 32      /* empty rounds an interface keeps being polled before sleeping */
 #define HANDSHAKE_MS 5000
 #define TAP_READ_MAX 65536  /* a whole frame always fits: no silent truncation */
+_Static_assert(BATCH <= FP_BATCH_MAX, "a batch flushes before the fast path's list fills");
 
 static const uint8_t ip_mode_pod_mac[6] = {0x02, 0, 0, 0, 0, 0x01};
 
@@ -37,7 +39,9 @@ struct mif {
   int tap_ready;     /* the TAP had frames last we looked */
   int busy;          /* polling rounds left */
   int dead;          /* torn down: events still queued in this batch must be ignored */
+  struct fp_port port; /* as the fast path sees it */
   uint64_t rx, tx, drops;
+  uint64_t fast; /* frames from the client switched directly into another interface's ring */
 };
 
 struct client {
@@ -51,6 +55,8 @@ struct client {
 
 static struct mif *ifaces;
 static uint8_t tapbuf[TAP_READ_MAX];
+static struct fp_table fast_table;
+static struct fp_batch fast_batch;
 
 static int64_t now_ms(void) {
   struct timespec ts;
@@ -77,6 +83,7 @@ static void client_close(struct client *cl) {
   conn_release(c);
   cl->dead = 1;
   m->cl = NULL;
+  m->port.conn = NULL; /* no longer a destination; a batch that still lists it skips it */
   m->busy = 0;
   loop_defer_free(cl);
 }
@@ -130,65 +137,100 @@ static void on_connected(struct client *cl) {
     }
   }
   m->busy = POLL_ROUNDS;
+  m->port.conn = c;
   log_event("%s: client %s id %u connected: %u S2M + %u M2S rings of %u, %u region(s)", m->cfg.id, c->peer_name,
             c->peer_id, c->ns2m, c->nm2s, c->s2m[0].size, c->nregions);
-}
-
-/* Client -> TAP. Returns frames handled. */
-static int service_s2m(struct mif *m) {
-  struct memif_conn *c = &m->cl->conn;
-  int work = 0;
-  char why[160];
-  for (unsigned r = 0; r < c->ns2m; r++) {
-    struct memif_queue *q = &c->s2m[r];
-    int pending = s2m_pending(q);
-    if (pending < 0) {
-      snprintf(why, sizeof(why), "S2M ring %u head beyond the ring size", r);
-      client_drop(m->cl, DISC_DATAPATH, why);
-      return work;
-    }
-    uint16_t at = 0, avail = (uint16_t)pending;
-    struct frame f;
-    while (at < avail && at < BATCH) {
-      enum frame_result res = s2m_frame(c, q, at, (uint16_t)(avail - at), &f, why, sizeof(why));
-      if (res == FRAME_BAD) {
-        client_drop(m->cl, DISC_DATAPATH, why);
-        return work;
-      }
-      at = (uint16_t)(at + f.slots);
-      work++;
-      if (res == FRAME_DROP) {
-        m->drops++;
-        continue;
-      }
-      struct iovec iov[FRAME_MAX_SEGS + 1];
-      uint8_t hdr[ETH_HDR_LEN];
-      unsigned n = 0;
-      if (m->cfg.mode == MEMIF_MODE_IP) {
-        /* Read the version nibble once from shared memory; the header decides the ethertype. */
-        uint8_t first = *(volatile uint8_t *)f.iov[0].iov_base;
-        if (!ip_eth_header(first, m->tapmac, m->podmac, hdr)) {
-          m->drops++;
-          continue;
-        }
-        iov[n++] = (struct iovec){hdr, ETH_HDR_LEN};
-      }
-      memcpy(iov + n, f.iov, f.niov * sizeof(struct iovec));
-      n += f.niov;
-      if (writev(m->tap_fd, iov, (int)n) < 0)
-        m->drops++;
-      else
-        m->rx++;
-    }
-    if (at) s2m_release(q, at);
-  }
-  return work;
 }
 
 static void kick(int efd) {
   uint64_t one = 1;
   if (write(efd, &one, sizeof(one)) < 0) { /* EAGAIN: the counter is already full of kicks */
   }
+}
+
+/* A frame for the fast path: 1 if it took it (sent, or dropped for lack of room), 0 for the TAP. */
+static int switch_direct(struct mif *m, const struct frame *f) {
+  struct fp_port *dst;
+  char why[160];
+  switch (fp_forward(&fast_table, &m->port, f, &fast_batch, &dst, why, sizeof(why))) {
+  case FP_KERNEL:
+    return 0;
+  case FP_SENT:
+    m->fast++;
+    return 1;
+  case FP_DROPPED:
+    ((struct mif *)dst->owner)->drops++; /* its client posted no room: counted as on the TAP path */
+    return 1;
+  case FP_BAD: {
+    struct mif *d = dst->owner;
+    d->drops++;
+    log_event("%s: a frame switched from %s found a broken M2S ring", d->cfg.id, m->cfg.id);
+    client_drop(d->cl, DISC_DATAPATH, why);
+    return 1;
+  }
+  }
+  return 0;
+}
+
+/* One S2M ring: client -> TAP, or straight into another interface's ring (fast path). */
+static int service_s2m_ring(struct mif *m, unsigned r) {
+  struct memif_conn *c = &m->cl->conn;
+  int work = 0;
+  char why[160];
+  struct memif_queue *q = &c->s2m[r];
+  int pending = s2m_pending(q);
+  if (pending < 0) {
+    snprintf(why, sizeof(why), "S2M ring %u head beyond the ring size", r);
+    client_drop(m->cl, DISC_DATAPATH, why);
+    return work;
+  }
+  uint16_t at = 0, avail = (uint16_t)pending;
+  struct frame f;
+  while (at < avail && at < BATCH) {
+    enum frame_result res = s2m_frame(c, q, at, (uint16_t)(avail - at), &f, why, sizeof(why));
+    if (res == FRAME_BAD) {
+      client_drop(m->cl, DISC_DATAPATH, why);
+      return work;
+    }
+    at = (uint16_t)(at + f.slots);
+    work++;
+    if (res == FRAME_DROP) {
+      m->drops++;
+      continue;
+    }
+    struct iovec iov[FRAME_MAX_SEGS + 1];
+    uint8_t hdr[ETH_HDR_LEN];
+    unsigned n = 0;
+    if (m->cfg.mode == MEMIF_MODE_IP) {
+      /* Read the version nibble once from shared memory; the header decides the ethertype. */
+      uint8_t first = *(volatile uint8_t *)f.iov[0].iov_base;
+      if (!ip_eth_header(first, m->tapmac, m->podmac, hdr)) {
+        m->drops++;
+        continue;
+      }
+      iov[n++] = (struct iovec){hdr, ETH_HDR_LEN};
+    } else if (m->port.fast && switch_direct(m, &f)) {
+      continue;
+    }
+    memcpy(iov + n, f.iov, f.niov * sizeof(struct iovec));
+    n += f.niov;
+    if (writev(m->tap_fd, iov, (int)n) < 0)
+      m->drops++;
+    else
+      m->rx++;
+  }
+  if (at) s2m_release(q, at);
+  return work;
+}
+
+/* Client -> TAP or other clients. Returns frames handled. */
+static int service_s2m(struct mif *m) {
+  int work = 0;
+  for (unsigned r = 0; m->cl && r < m->cl->conn.ns2m; r++) {
+    work += service_s2m_ring(m, r);
+    fp_flush(&fast_batch, kick); /* each destination published and kicked once per batch */
+  }
+  return work;
 }
 
 /* TAP -> client (M2S ring 0). Returns frames handled. */
@@ -319,6 +361,40 @@ void iface_expire(void) {
       client_drop(m->cl, DISC_TIMEOUT, "handshake not completed in 5 s");
 }
 
+/* The fast path's view of an interface's configuration (its client is set on connect/close). */
+static void port_configure(struct mif *m) {
+  struct fp_port *p = &m->port;
+  p->fast = m->cfg.fast;
+  memcpy(p->tapmac, m->tapmac, 6);
+  memcpy(p->peermac, m->cfg.peermac, 6);
+  p->nips = m->cfg.nips;
+  memcpy(p->ips, m->cfg.ips, sizeof(p->ips));
+  p->owner = m;
+}
+
+/* The routing domain's id: that of another interface with the same rns path, else a new one. */
+static uint32_t rns_id(const char *rns) {
+  static uint32_t next;
+  for (struct mif *m = ifaces; m; m = m->next)
+    if (!strcmp(m->cfg.rns, rns)) return m->port.rns;
+  return ++next;
+}
+
+/* Rebuilds the (rns, address) table from the interfaces: after every PUT and DEL. */
+static void fast_rebuild(void) {
+  size_t n = 0;
+  for (struct mif *m = ifaces; m; m = m->next) n++;
+  struct fp_port **ports = calloc(n ? n : 1, sizeof(*ports));
+  struct fp_table t = {0};
+  n = 0;
+  for (struct mif *m = ifaces; ports && m; m = m->next) ports[n++] = &m->port;
+  if (!ports || fp_table_build(&t, ports, n) < 0)
+    log_event("out of memory building the fast path's table: all traffic goes through the TAPs");
+  free(ports);
+  fp_table_free(&fast_table);
+  fast_table = t;
+}
+
 static void teardown(struct mif *m, const char *reason) {
   if (m->cl) client_drop(m->cl, DISC_SHUTDOWN, reason);
   loop_del(m->listen_fd);
@@ -330,6 +406,7 @@ static void teardown(struct mif *m, const char *reason) {
       *p = m->next;
       break;
     }
+  fast_rebuild();
   log_event("%s: removed (%s): listener @%s closed, TAP %s deleted", m->cfg.id, reason, m->cfg.sock, m->cfg.tap);
   m->dead = 1;
   loop_defer_free(m);
@@ -349,6 +426,14 @@ void iface_put(const struct put_req *p, char *reply, size_t n) {
   }
   if (p->mode == MEMIF_MODE_IP && p->has_mac && !memcmp(p->mac, ip_mode_pod_mac, 6)) {
     snprintf(reply, n, "ERR mac: 02:00:00:00:00:01 is the pod side's MAC in ip mode");
+    return;
+  }
+  if (old && put_same_iface(&old->cfg, p)) { /* only the fast path's fields: no disruption */
+    old->cfg = *p;
+    port_configure(old);
+    fast_rebuild();
+    put_reply(old, reply, n);
+    log_event("%s: fast path %s, %u address(es)", p->id, p->fast ? "on" : "off", p->nips);
     return;
   }
   if (old) teardown(old, "replaced by a PUT with other parameters");
@@ -383,11 +468,15 @@ void iface_put(const struct put_req *p, char *reply, size_t n) {
     free(m);
     return;
   }
+  m->port.rns = rns_id(p->rns);
+  port_configure(m);
   m->next = ifaces;
   ifaces = m;
+  fast_rebuild();
   put_reply(m, reply, n);
-  log_event("%s: listening on @%s in %s, TAP %s in %s (%s mode, rings up to 2^%d)", p->id, p->sock, p->podns, p->tap,
-            p->rns, p->mode == MEMIF_MODE_IP ? "ip" : "ethernet", p->log2ring);
+  log_event("%s: listening on @%s in %s, TAP %s in %s (%s mode, rings up to 2^%d, fast path %s)", p->id, p->sock,
+            p->podns, p->tap, p->rns, p->mode == MEMIF_MODE_IP ? "ip" : "ethernet", p->log2ring,
+            p->fast ? "on" : "off");
 }
 
 void iface_del(const char *id) {
@@ -403,7 +492,7 @@ void iface_list(void (*emit)(void *ctx, const char *line), void *ctx) {
   size_t count = 0;
   for (struct mif *m = ifaces; m; m = m->next) count++;
   struct mif **all = calloc(count ? count : 1, sizeof(*all));
-  char line[256];
+  char line[320];
   if (!all) {
     emit(ctx, "ERR out of memory");
     return;
@@ -415,9 +504,9 @@ void iface_list(void (*emit)(void *ctx, const char *line), void *ctx) {
   emit(ctx, line);
   for (size_t i = 0; i < count; i++) {
     struct mif *m = all[i];
-    snprintf(line, sizeof(line), "IF id=%s sock=%s tap=%s state=%s rx=%llu tx=%llu drops=%llu", m->cfg.id, m->cfg.sock,
-             m->cfg.tap, connected(m) ? "connected" : "listening", (unsigned long long)m->rx,
-             (unsigned long long)m->tx, (unsigned long long)m->drops);
+    snprintf(line, sizeof(line), "IF id=%s sock=%s tap=%s state=%s rx=%llu tx=%llu drops=%llu fast=%llu", m->cfg.id,
+             m->cfg.sock, m->cfg.tap, connected(m) ? "connected" : "listening", (unsigned long long)m->rx,
+             (unsigned long long)m->tx, (unsigned long long)m->drops, (unsigned long long)m->fast);
     emit(ctx, line);
   }
   free(all);
@@ -425,4 +514,5 @@ void iface_list(void (*emit)(void *ctx, const char *line), void *ctx) {
 
 void iface_shutdown(const char *reason) {
   while (ifaces) teardown(ifaces, reason);
+  fp_table_free(&fast_table);
 }

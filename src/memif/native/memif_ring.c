@@ -74,7 +74,12 @@ int m2s_free(const struct memif_queue *q) {
 enum frame_result m2s_put(const struct memif_conn *c, struct memif_queue *q, uint16_t free_slots,
                           const uint8_t *hdr, size_t hlen, const uint8_t *data, size_t dlen, char *why,
                           size_t whylen) {
-  size_t total = hlen + dlen;
+  struct iovec src[2] = {{(void *)hdr, hdr ? hlen : 0}, {(void *)data, dlen}};
+  return m2s_putv(c, q, free_slots, src, 2, (hdr ? hlen : 0) + dlen, why, whylen);
+}
+
+enum frame_result m2s_putv(const struct memif_conn *c, struct memif_queue *q, uint16_t free_slots,
+                           const struct iovec *src, unsigned nsrc, size_t total, char *why, size_t whylen) {
   if (total == 0 || total > FRAME_MAX) return FRAME_DROP;
   /* Plan first: a posted descriptor's length is its capacity until we fill it, so nothing is
    * written unless the whole frame fits. */
@@ -94,16 +99,21 @@ enum frame_result m2s_put(const struct memif_conn *c, struct memif_queue *q, uin
     cap[used] = d.length;
     room += d.length;
   }
-  size_t done = 0;
+  size_t done = 0, soff = 0;
+  unsigned si = 0;
   for (uint16_t i = 0; i < used; i++) {
     size_t n = total - done < cap[i] ? total - done : cap[i];
-    for (size_t k = 0; k < n;) { /* the frame is hdr followed by data */
-      size_t at = done + k;
-      const uint8_t *src = at < hlen ? hdr + at : data + (at - hlen);
-      size_t run = (at < hlen ? hlen : total) - at;
+    for (size_t k = 0; k < n;) { /* the sources' bytes, in order */
+      if (si == nsrc) break;     /* cannot happen when total is their sum */
+      size_t run = src[si].iov_len - soff;
       if (run > n - k) run = n - k;
-      memcpy(buf[i] + k, src, run);
+      if (run) memcpy(buf[i] + k, (const uint8_t *)src[si].iov_base + soff, run);
       k += run;
+      soff += run;
+      if (soff == src[si].iov_len) {
+        si++;
+        soff = 0;
+      }
     }
     done += n;
     volatile struct memif_desc *w = &q->ring->desc[(uint16_t)(q->last + i) & (q->size - 1)];

@@ -48,6 +48,9 @@ int m2s_free(const struct memif_queue *q);
 enum frame_result m2s_put(const struct memif_conn *c, struct memif_queue *q, uint16_t free_slots,
                           const uint8_t *hdr, size_t hlen, const uint8_t *data, size_t dlen, char *why,
                           size_t whylen);
+/* The same with the frame given as iovecs (total = the sum of their lengths). */
+enum frame_result m2s_putv(const struct memif_conn *c, struct memif_queue *q, uint16_t free_slots,
+                           const struct iovec *src, unsigned nsrc, size_t total, char *why, size_t whylen);
 /* Publishes filled slots (release store of tail); returns 1 if the client wants a kick. */
 int m2s_publish(struct memif_queue *q);
 

@@ -3,8 +3,9 @@
  * outside, die) print what the server answered: "DISCONNECT <code> <reason>", "CLOSED" (socket
  * closed without a message) or "TIMEOUT"; "first" prints the first message. "ipecho" is a good
  * IP-mode client that answers ICMP echo requests (bare IPv4 packets) until disconnected, then
- * prints "ECHOED <n>" and the DISCONNECT (IPv4 and IPv6 echo).
- *   usage: fake_client <name> garbage|short|badmode|stall|first|outside|die|ipecho */
+ * prints "ECHOED <n>" and the DISCONNECT (IPv4 and IPv6 echo). "badm2s" (ethernet) posts an M2S
+ * buffer outside its memory, prints "CONNECTED", then waits for what the server says.
+ *   usage: fake_client <name> garbage|short|badmode|stall|first|outside|die|ipecho|badm2s */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -216,6 +217,13 @@ int main(int argc, char **argv) {
     next(3000, 1);
   }
   if (!strcmp(scenario, "ipecho")) ipecho(mem, s2m, m2s, efd);
+  if (!strcmp(scenario, "badm2s")) {
+    m2s->desc[0] = (struct memif_desc){.region = 0, .offset = (uint32_t)size - 16, .length = 2048};
+    __atomic_store_n(&m2s->head, 1, __ATOMIC_RELEASE);
+    printf("CONNECTED\n");
+    fflush(stdout);
+    next(30000, 1);
+  }
   printf("CONNECTED\n");
   return 0;
 }

@@ -93,6 +93,75 @@ static void put_invalid(void) {
   refuses("PUT", "PUT: missing fields");
 }
 
+#define ETH "PUT id=x podns=/p sock=memif1 rns=/r tap=t mode=ethernet"
+
+static void put_fast(void) {
+  /* Old lines stay valid: no fast path. */
+  CHECK(parse(GOOD) == 0 && !req.put.fast && !req.put.nips && !req.put.has_peermac);
+  CHECK(parse(ETH " ips=10.1.2.3,fd00::1:2 peermac=0A:58:0a:01:02:03 fast=1") == 0);
+  CHECK(req.put.fast == 1 && req.put.nips == 2 && req.put.has_peermac);
+  CHECK(req.put.peermac[0] == 0x0a && req.put.peermac[5] == 0x03);
+  static const uint8_t v4[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 1, 2, 3};
+  static const uint8_t v6[16] = {0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 2};
+  CHECK(!memcmp(req.put.ips[0].b, v4, 16));
+  CHECK(!memcmp(req.put.ips[1].b, v6, 16));
+  char text[46];
+  ip_addr_format(&req.put.ips[0], text);
+  CHECK(!strcmp(text, "10.1.2.3"));
+  ip_addr_format(&req.put.ips[1], text);
+  CHECK(!strcmp(text, "fd00::1:2"));
+  /* Any order; fast=0 with or without the others; ips and peermac alone are fine (unused). */
+  CHECK(parse("PUT fast=0 ips=2001:db8::7 id=x podns=/p sock=memif1 rns=/r tap=t mode=ethernet") == 0 &&
+        !req.put.fast && req.put.nips == 1);
+  CHECK(parse(ETH " fast=0") == 0);
+  CHECK(parse(ETH " peermac=02:00:00:00:00:02") == 0 && req.put.has_peermac && !req.put.fast);
+  CHECK(parse("PUT id=x podns=/p sock=memif1 rns=/r tap=t mode=ip ips=10.0.0.1 peermac=02:00:00:00:00:02") == 0);
+  /* Sixteen addresses are the limit. */
+  char many[1024] = ETH " ips=10.0.0.1";
+  for (int i = 2; i <= 16; i++) snprintf(many + strlen(many), sizeof(many) - strlen(many), ",10.0.0.%d", i);
+  CHECK(parse(many) == 0 && req.put.nips == 16);
+  strcat(many, ",10.0.0.17");
+  refuses(many, "ips: more than 16 addresses");
+
+  refuses(ETH " ips=", "ips: empty address");
+  refuses(ETH " ips=10.0.0.1,", "ips: empty address");
+  refuses(ETH " ips=10.0.0.1,,10.0.0.2", "ips: empty address");
+  refuses(ETH " ips=10.0.0", "ips: 10.0.0 is not an IPv4 or IPv6 address");
+  refuses(ETH " ips=10.0.0.256", "ips: 10.0.0.256 is not an IPv4");
+  refuses(ETH " ips=010.0.0.1", "ips: 010.0.0.1 is not an IPv4");
+  refuses(ETH " ips=10.0.0.1/24", "ips: 10.0.0.1/24 is not an IPv4");
+  refuses(ETH " ips=fd00::1%eth0", "ips: fd00::1%eth0 is not an IPv4");
+  refuses(ETH " ips=fd00:::1", "ips: fd00:::1 is not");
+  refuses(ETH " ips=example.com", "ips: example.com is not");
+  refuses(ETH " ips=0.0.0.0", "ips: 0.0.0.0 is not a unicast address of a pod");
+  refuses(ETH " ips=127.0.0.1", "ips: 127.0.0.1 is not a unicast");
+  refuses(ETH " ips=169.254.1.1", "ips: 169.254.1.1 is not a unicast");
+  refuses(ETH " ips=224.0.0.1", "ips: 224.0.0.1 is not a unicast");
+  refuses(ETH " ips=255.255.255.255", "ips: 255.255.255.255 is not a unicast");
+  refuses(ETH " ips=::", "ips: :: is not a unicast");
+  refuses(ETH " ips=::1", "ips: ::1 is not a unicast");
+  refuses(ETH " ips=fe80::1", "ips: fe80::1 is not a unicast");
+  refuses(ETH " ips=febf::1", "ips: febf::1 is not a unicast");
+  CHECK(parse(ETH " ips=fec0::1") == 0); /* outside fe80::/10 */
+  refuses(ETH " ips=ff02::1", "ips: ff02::1 is not a unicast");
+  refuses(ETH " ips=::ffff:10.0.0.1", "ips: ::ffff:10.0.0.1 is not a unicast");
+  refuses(ETH " ips=10.0.0.1,fd00::1,10.0.0.1", "ips: 10.0.0.1 listed twice");
+  refuses(ETH " ips=fd00::1,fd00:0::1", "ips: fd00:0::1 listed twice"); /* same address, other spelling */
+  refuses(ETH " ips=10.0.0.1 ips=10.0.0.2", "ips: given twice");
+  refuses(ETH " peermac=01:00:5e:00:00:01", "peermac: must be a unicast");
+  refuses(ETH " peermac=00:00:00:00:00:00", "peermac: must be a unicast");
+  refuses(ETH " peermac=aa:bb", "peermac: expected");
+  refuses(ETH " mac=02:00:00:00:00:05 peermac=02:00:00:00:00:05", "peermac: must differ from mac");
+  refuses(ETH " fast=2", "fast: must be 0 or 1");
+  refuses(ETH " fast=", "fast: must be 0 or 1");
+  refuses(ETH " fast=yes", "fast: must be 0 or 1");
+  refuses(ETH " fast=1 fast=1", "fast: given twice");
+  refuses(ETH " fast=1 peermac=02:00:00:00:00:02", "fast: needs ips");
+  refuses(ETH " fast=1 ips=10.0.0.1", "fast: needs peermac");
+  refuses("PUT id=x podns=/p sock=memif1 rns=/r tap=t mode=ip fast=1 ips=10.0.0.1 peermac=02:00:00:00:00:02",
+          "fast: ip mode interfaces never switch directly");
+}
+
 static void lines(void) {
   refuses("", "empty line");
   refuses("PUT  id=x", "tokens must be separated by single spaces");
@@ -129,7 +198,20 @@ static void same(void) {
   CHECK(parse(GOOD " mac=02:11:22:33:44:55") == 0);
   CHECK(!put_same(&a, &req.put));
   CHECK(parse(GOOD " secret=x") == 0);
-  CHECK(!put_same(&a, &req.put));
+  CHECK(!put_same(&a, &req.put) && !put_same_iface(&a, &req.put));
+  /* The fast path's fields: another PUT, but the same interface (updated in place). */
+  const char *fast[] = {GOOD " ips=10.0.0.1", GOOD " peermac=02:00:00:00:00:02",
+                        GOOD " ips=10.0.0.1 peermac=02:00:00:00:00:02 fast=1"};
+  for (size_t i = 0; i < sizeof(fast) / sizeof(fast[0]); i++) {
+    CHECK(parse(fast[i]) == 0);
+    CHECK(!put_same(&a, &req.put) && put_same_iface(&a, &req.put));
+  }
+  CHECK(parse(GOOD " ips=10.0.0.1,10.0.0.2") == 0);
+  a = req.put;
+  CHECK(parse(GOOD " ips=10.0.0.1,10.0.0.2") == 0 && put_same(&a, &req.put));
+  CHECK(parse(GOOD " ips=10.0.0.1,10.0.0.3") == 0 && !put_same(&a, &req.put));
+  CHECK(parse(GOOD " ips=10.0.0.1") == 0 && !put_same(&a, &req.put));
+  CHECK(parse(GOOD " ips=10.0.0.1,10.0.0.2 fast=0") == 0 && put_same(&a, &req.put)); /* 0 is the default */
 }
 
 int main(void) {
@@ -137,6 +219,7 @@ int main(void) {
   RUN(put_minimal);
   RUN(put_options);
   RUN(put_invalid);
+  RUN(put_fast);
   RUN(lines);
   RUN(del);
   RUN(same);

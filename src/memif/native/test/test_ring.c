@@ -222,6 +222,23 @@ static void m2s_no_room(void) {
   teardown();
 }
 
+static void m2s_iovecs(void) {
+  setup(0);
+  client_post(2);
+  uint8_t a[5] = {1, 2, 3, 4, 5}, b[BUF_SIZE];
+  for (size_t i = 0; i < sizeof(b); i++) b[i] = (uint8_t)(i + 6);
+  struct iovec src[4] = {{a, 5}, {NULL, 0}, {b, 3}, {b + 3, BUF_SIZE - 3}}; /* an empty one inside */
+  CHECK(m2s_putv(&c, &q, 2, src, 4, 5 + BUF_SIZE, why, sizeof(why)) == FRAME_OK);
+  CHECK(q.ring->desc[0].length == BUF_SIZE && q.ring->desc[0].flags == MEMIF_DESC_FLAG_NEXT);
+  CHECK(q.ring->desc[1].length == 5 && q.ring->desc[1].flags == 0);
+  uint8_t *d0 = mem + q.ring->desc[0].offset, *d1 = mem + q.ring->desc[1].offset;
+  int ok = 1;
+  for (size_t i = 0; i < BUF_SIZE; i++) ok &= d0[i] == (uint8_t)(i + 1);
+  for (size_t i = 0; i < 5; i++) ok &= d1[i] == (uint8_t)(BUF_SIZE + i + 1);
+  CHECK(ok);
+  teardown();
+}
+
 static void m2s_out_of_bounds(void) {
   uint8_t data[64] = {0};
   struct memif_desc bad[] = {
@@ -262,6 +279,7 @@ int main(void) {
   RUN(s2m_absurd_head);
   RUN(m2s_fill_and_wrap);
   RUN(m2s_no_room);
+  RUN(m2s_iovecs);
   RUN(m2s_out_of_bounds);
   RUN(spans);
   return test_summary("test_ring");
