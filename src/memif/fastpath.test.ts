@@ -67,6 +67,16 @@ if (why && process.env.CI) {
       for (const ns of [POD_A, POD_B, RD]) sh('ip', ['netns', 'del', ns]);
     };
     const state = async (id: string) => (await ctl.iface(id))?.state;
+    /** Waits for a state, saying what the forwarder and the testpmd logged when it does not come. */
+    const connected = async (s: Side, pmd: () => Testpmd | undefined) => {
+      try {
+        await until(`${s.id} connected`, 20_000, async () => (await state(s.id)) === 'connected');
+      } catch (e) {
+        throw new Error(
+          `${(e as Error).message}\nforwarder:\n${fwd!.stderr.slice(-3000)}\ntestpmd:\n${pmd()?.output.slice(-3000)}`,
+        );
+      }
+    };
 
     /** Counters of everything involved over `ms`: B's receive rate, A's fast counter, the TAPs. */
     const sample = async (ms: number) => {
@@ -130,7 +140,7 @@ if (why && process.env.CI) {
         mac: B.mac,
         mainLcore: 1,
       });
-      await until('B connected', 20_000, async () => (await state(B.id)) === 'connected');
+      await connected(B, () => pmdB);
       pmdA = await Testpmd.start({
         netns: POD_A,
         socket: 'memif1',
@@ -139,7 +149,7 @@ if (why && process.env.CI) {
         mac: A.mac,
         extra: ['--txpkts=64', `--eth-peer=0,${A.tapmac}`, `--tx-ip=${A.ip},${B.ip}`],
       });
-      await until('A connected', 20_000, async () => (await state(A.id)) === 'connected');
+      await connected(A, () => pmdA);
     });
 
     after(async () => {
@@ -213,6 +223,10 @@ if (why && process.env.CI) {
 
     test('a destination that breaks its M2S ring is disconnected (code 10); the rest goes on', async () => {
       assert.match(await ctl.request(putLine(C, 1)), /^OK fc /);
+      // Nothing from the kernel on C's TAP (IPv6 on a new link sends MLD/ND at once): C's bad
+      // buffer must be found by a switched frame, not by the TAP path.
+      const off = inNs(RD, ['sysctl', '-qw', `net.ipv6.conf.${C.tap}.disable_ipv6=1`]);
+      assert.equal(off.code, 0, off.out);
       const client = spawn('ip', ['netns', 'exec', POD_B, fake, 'memif2', 'badm2s'], {
         stdio: ['ignore', 'pipe', 'ignore'],
       });
@@ -221,14 +235,17 @@ if (why && process.env.CI) {
       const exited = new Promise((r) => client.on('close', r));
       await until(
         'C connected',
-        5000,
+        10_000,
         async () => /CONNECTED/.test(said) && (await state(C.id)) === 'connected',
-      );
+      ).catch((e: Error) => {
+        throw new Error(`${e.message}; the client said: ${said}\nforwarder:\n${fwd!.stderr.slice(-2000)}`);
+      });
       // B's address moves to C, in place (B first: an address claimed twice switches nowhere).
       assert.match(await ctl.request(putLine(B, 1, '10.252.0.8')), /^OK fb /);
       assert.match(await ctl.request(putLine(C, 1, B.ip)), /^OK fc /);
       await exited;
       assert.match(said, /^DISCONNECT 10 M2S descriptor 0 .* unusable$/m);
+      assert.match(fwd!.stderr, /fc: a frame switched from fa found a broken M2S ring/);
       assert.equal(await state(C.id), 'listening');
       assert.ok(Number((await ctl.iface(C.id))!.drops) >= 1);
       assert.equal(await state(A.id), 'connected');
