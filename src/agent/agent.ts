@@ -192,8 +192,11 @@ export class Agent implements HealthSource {
     const node = desiredNodeState({ ...view, extraRoutes: svc.routes }, this.o.node);
     const pol = policyTables(view, this.o.node);
     const nft = new Map<string, NftTableSpec[]>();
-    // Direct memif-to-memif switching skips the routing domain's nft: only where no policy is.
-    const memifFast = new Set(node.networks.filter((n) => !pol.get(n.name)).map((n) => n.name));
+    // Direct memif-to-memif switching skips the routing domain's nft: only where no policy is
+    // and no service (a reply switched directly would miss the reverse NAT of its request).
+    const memifFast = new Set(
+      node.networks.filter((n) => !pol.get(n.name) && !svc.tables.get(n.name)).map((n) => n.name),
+    );
     for (const n of node.networks) {
       const tables = [sourceCheckTable(), svc.tables.get(n.name), pol.get(n.name)].filter(
         (t): t is NftTableSpec => t !== undefined,
