@@ -20,7 +20,37 @@ export interface TestpmdOptions {
   extra?: string[]; // more testpmd application arguments (after --)
   lcores?: string; // EAL -l, default 0-1 (main lcore 0, forwarding on 1)
   mainLcore?: number; // default 0 (with lcores 0-1 and mainLcore 1, forwarding runs on CPU 0)
-  mac?: string; // the port's MAC (the memif vdev's mac=), default DPDK's own
+  /** Pin by CPU instead of -l: EAL --lcores=0@main,1@forward (main lcore 0, forwarding lcore 1).
+   * The main lcore only reads the prompt; the forwarding lcore is the busy poller. */
+  cpus?: { main: number; forward: number };
+  mac?: string; // the port's MAC (vdev mac=), else DPDK's random one
+}
+
+/** One port's counters from `show port stats N`. */
+export interface PortStats {
+  rxPackets: number;
+  rxMissed: number;
+  rxErrors: number;
+  rxNombuf: number;
+  txPackets: number;
+  txErrors: number;
+}
+
+/** Parses the output of `show port stats N` (DPDK 22.11's layout; the throughput lines ignored). */
+export function parsePortStats(text: string): PortStats {
+  const field = (name: string): number => {
+    const m = new RegExp(`\\b${name}:\\s*(\\d+)`).exec(text);
+    if (!m) throw new Error(`testpmd port stats: no ${name} in:\n${text}`);
+    return Number(m[1]);
+  };
+  return {
+    rxPackets: field('RX-packets'),
+    rxMissed: field('RX-missed'),
+    rxErrors: field('RX-errors'),
+    rxNombuf: field('RX-nombuf'),
+    txPackets: field('TX-packets'),
+    txErrors: field('TX-errors'),
+  };
 }
 
 export class Testpmd {
@@ -33,10 +63,10 @@ export class Testpmd {
   }
 
   static async start(o: TestpmdOptions): Promise<Testpmd> {
+    const lcores = o.cpus ? [`--lcores=0@${o.cpus.main},1@${o.cpus.forward}`] : ['-l', o.lcores ?? '0-1'];
     const eal = [
-      '-l',
-      o.lcores ?? '0-1',
-      `--main-lcore=${o.mainLcore ?? 0}`,
+      ...lcores,
+      `--main-lcore=${o.cpus ? 0 : (o.mainLcore ?? 0)}`,
       '--no-huge',
       '-m',
       '512',
@@ -110,6 +140,15 @@ export class Testpmd {
       tx: num(/TX-packets:\s+(\d+)/),
       rxMissed: num(/RX-missed:\s+(\d+)/),
     };
+  }
+
+  /** The pid of dpdk-testpmd itself (`ip netns exec` and `stdbuf` exec it in place). */
+  get pid(): number {
+    return this.proc.pid!;
+  }
+
+  async portStats(port = 0): Promise<PortStats> {
+    return parsePortStats(await this.command(`show port stats ${port}`));
   }
 
   async linkUp(): Promise<boolean> {
