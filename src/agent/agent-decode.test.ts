@@ -7,34 +7,14 @@ import { MemoryStore } from '../store/memory.js';
 import { FakeDataplane } from '../dataplane/fake.js';
 import { Agent } from './agent.js';
 import type { AddressAllocator } from './allocator.js';
-import type { CniRequest } from '../cni/protocol.js';
+import { blueNetwork, blueRequest } from '../testing/agent-fixtures.js';
 
 const ipam: AddressAllocator = {
   allocate: async () => ['172.19.0.2'],
   release: async () => undefined,
 };
-const blue = (spec: Record<string, unknown>) => ({
-  apiVersion: 'projectcalico.org/v3',
-  kind: 'Network',
-  metadata: { name: 'blue' },
-  spec,
-});
-const add: CniRequest = {
-  protocol: 1,
-  command: 'ADD',
-  containerId: 'cid-pa',
-  netns: '/run/netns/pa',
-  ifName: 'eth1',
-  args: { K8S_POD_NAMESPACE: 'default', K8S_POD_NAME: 'pa' },
-  netConf: {
-    cniVersion: '1.0.0',
-    name: 'network-blue',
-    type: 'calico',
-    ipam: { type: 'whereabouts' },
-    dataplane_options: { network_name: 'blue' },
-  },
-  ipam: 'agent',
-};
+const blue = blueNetwork;
+const add = blueRequest('ADD', 'pa');
 
 async function until(cond: () => boolean): Promise<void> {
   for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));

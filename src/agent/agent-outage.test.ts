@@ -16,42 +16,14 @@ import { FakeDataplane } from '../dataplane/fake.js';
 import { silentLogger } from '../util/log.js';
 import { ErrorCode } from '../cni/spec.js';
 import { Agent } from './agent.js';
-import type { AddressAllocator, AllocateRequest } from './allocator.js';
+import { blueNetwork, blueRequest, SequentialAllocator } from '../testing/agent-fixtures.js';
 import type { CniRequest, CniResponse } from '../cni/protocol.js';
 import { KIND_ATTACHMENT } from '../calc/records.js';
 
-class FakeAllocator implements AddressAllocator {
-  next = 2;
-  async allocate(req: AllocateRequest): Promise<string[]> {
-    return [`${req.ranges[0]!.range.split('.').slice(0, 3).join('.')}.${this.next++}`];
-  }
-  async release(): Promise<void> {}
-}
-
-const blue = {
-  apiVersion: 'projectcalico.org/v3',
-  kind: 'Network',
-  metadata: { name: 'blue' },
-  spec: { vni: 56, range: '172.19.0.0/16' },
-};
+const blue = blueNetwork();
 
 function req(command: CniRequest['command'], pod: string, netns = `/run/netns/${pod}`): CniRequest {
-  return {
-    protocol: 1,
-    command,
-    containerId: `cid-${pod}`,
-    netns,
-    ifName: 'eth1',
-    args: { K8S_POD_NAMESPACE: 'default', K8S_POD_NAME: pod },
-    netConf: {
-      cniVersion: '1.0.0',
-      name: 'network-blue',
-      type: 'calico',
-      ipam: { type: 'whereabouts' },
-      dataplane_options: { network_name: 'blue' },
-    },
-    ipam: 'agent',
-  };
+  return blueRequest(command, pod, { netns });
 }
 
 /** One request over the agent's socket, as the plugin sends it; the answer line (acked). */
@@ -99,7 +71,7 @@ function newAgent(store: Store, dp: FakeDataplane, socketPath: string): Agent {
     mtu: 1500,
     store,
     dataplane: dp,
-    ipam: new FakeAllocator(),
+    ipam: new SequentialAllocator(),
     log: silentLogger,
     socketPath,
     resyncMs: 0,

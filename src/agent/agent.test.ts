@@ -11,6 +11,7 @@ import { KIND_ATTACHMENT } from '../calc/records.js';
 import { ALLOCATION_KIND, RESERVATION_KIND } from '../ipam/records.js';
 import { StoreAllocator } from './store-allocator.js';
 import { FakeMemifForwarder } from './memif.js';
+import { BLUE_NETCONF, blueNetwork } from '../testing/agent-fixtures.js';
 
 class FakeAllocator implements AddressAllocator {
   next = 2;
@@ -33,13 +34,7 @@ class FakeAllocator implements AddressAllocator {
   }
 }
 
-const blueConf = {
-  cniVersion: '1.0.0',
-  name: 'network-blue',
-  type: 'calico',
-  ipam: { type: 'whereabouts' },
-  dataplane_options: { network_name: 'blue' },
-};
+const blueConf = BLUE_NETCONF;
 
 function req(
   command: CniRequest['command'],
@@ -69,17 +64,7 @@ async function setup(
   underlay = '10.99.0.1',
   ipam = new FakeAllocator(),
 ) {
-  await store
-    .create(
-      { kind: 'Network', namespace: '', name: 'blue' },
-      {
-        apiVersion: 'projectcalico.org/v3',
-        kind: 'Network',
-        metadata: { name: 'blue' },
-        spec: { vni: 56, range: '172.19.0.0/16' },
-      },
-    )
-    .catch(() => undefined);
+  await store.create({ kind: 'Network', namespace: '', name: 'blue' }, blueNetwork()).catch(() => undefined);
   if (!dp.kernel.namespaces.has(`mn-${node}`)) dp.kernel.addNamespace(`mn-${node}`);
   const agent = new Agent({
     node,
@@ -325,15 +310,7 @@ describe('agent with a memif forwarder', () => {
         for (const n of dp.kernel.namespaces.values()) n.links = n.links.filter((l) => l.name !== id);
       },
     });
-    await store.create(
-      { kind: 'Network', namespace: '', name: 'blue' },
-      {
-        apiVersion: 'projectcalico.org/v3',
-        kind: 'Network',
-        metadata: { name: 'blue' },
-        spec: { vni: 56, range: '172.19.0.0/16' },
-      },
-    );
+    await store.create({ kind: 'Network', namespace: '', name: 'blue' }, blueNetwork());
     await store.create(
       { kind: 'Pod', namespace: 'default', name: 'pm' },
       {

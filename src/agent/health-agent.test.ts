@@ -10,35 +10,11 @@ import { MemoryStore } from '../store/memory.js';
 import { FaultyStore } from '../store/faulty.js';
 import { FakeDataplane } from '../dataplane/fake.js';
 import { silentLogger } from '../util/log.js';
-import type { CniRequest } from '../cni/protocol.js';
 import { Agent } from './agent.js';
-import type { AddressAllocator, AllocateRequest } from './allocator.js';
+import { blueNetwork, blueRequest, SequentialAllocator } from '../testing/agent-fixtures.js';
 import { startHealthServer } from './health-server.js';
 
-class FakeAllocator implements AddressAllocator {
-  next = 2;
-  async allocate(req: AllocateRequest): Promise<string[]> {
-    return [`${req.ranges[0]!.range.split('.').slice(0, 3).join('.')}.${this.next++}`];
-  }
-  async release(): Promise<void> {}
-}
-
-const addReq: CniRequest = {
-  protocol: 1,
-  command: 'ADD',
-  containerId: 'cid-pa',
-  netns: '/run/netns/pa',
-  ifName: 'eth1',
-  args: { K8S_POD_NAMESPACE: 'default', K8S_POD_NAME: 'pa' },
-  netConf: {
-    cniVersion: '1.0.0',
-    name: 'network-blue',
-    type: 'calico',
-    ipam: { type: 'whereabouts' },
-    dataplane_options: { network_name: 'blue' },
-  },
-  ipam: 'agent',
-};
+const addReq = blueRequest('ADD', 'pa');
 
 function get(port: number, path: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -69,15 +45,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 test('readyz follows the agent through start, an outage and stop; livez stays ok', async () => {
   const mem = new MemoryStore();
-  await mem.create(
-    { kind: 'Network', namespace: '', name: 'blue' },
-    {
-      apiVersion: 'projectcalico.org/v3',
-      kind: 'Network',
-      metadata: { name: 'blue' },
-      spec: { vni: 56, range: '172.19.0.0/16' },
-    },
-  );
+  await mem.create({ kind: 'Network', namespace: '', name: 'blue' }, blueNetwork());
   const store = new FaultyStore(mem);
   const dp = new FakeDataplane();
   dp.kernel.addNamespace('mn-n1');
@@ -90,7 +58,7 @@ test('readyz follows the agent through start, an outage and stop; livez stays ok
     mtu: 1500,
     store,
     dataplane: dp,
-    ipam: new FakeAllocator(),
+    ipam: new SequentialAllocator(),
     log: silentLogger,
     socketPath,
     resyncMs: 0,
