@@ -49,25 +49,6 @@ export async function stopKubeDaemons(lab: LabConfig, progress: (s: string) => v
   }
 }
 
-/** Restarts one worker (tests: a kubelet killed and started again carries on). */
-export async function restartKubeDaemon(
-  lab: LabConfig,
-  name: string,
-  cniPath: string,
-  signal: NodeJS.Signals = 'SIGTERM',
-): Promise<void> {
-  const x = workers(lab).find((w) => w.name === name);
-  if (!x) throw new Error(`no lab process ${name}`);
-  await stopDaemon(x.pidFile, signal);
-  startDaemon({
-    what: x.name,
-    exe: process.execPath,
-    args: [...x.args, '--cni-path', cniPath],
-    logFile: x.logFile,
-    pidFile: x.pidFile,
-  });
-}
-
 export function kubeDaemonsAlive(lab: LabConfig): { name: string; pid?: number; alive: boolean }[] {
   const cp = controlPlaneAlive(lab.kube!);
   const w = workers(lab).map((x) => ({ name: x.name, pid: pidOf(x.pidFile) }));
