@@ -6,6 +6,7 @@ import { adminKubeconfig, nodeKubeconfig, type LabConfig } from '../lab/layout.j
 import { KubePodApi, LabKubelet } from '../lab/kubelet.js';
 import { kubeBinder, LabScheduler } from '../lab/scheduler.js';
 import { schedulerKubeconfig } from '../lab/kube-control.js';
+import { prepareMultusNode } from '../lab/multus.js';
 import { credentialsFromKubeconfig, KubeClient } from '../store/kube-client.js';
 import { openStore } from '../store/open.js';
 import { ProcessRunner } from '../util/exec.js';
@@ -57,6 +58,7 @@ export function registerKube(lab: Command, labName: (c: Command) => string): voi
           });
           const client = new KubeClient(credentialsFromKubeconfig(kubeconfig));
           const log = createLogger(`kubelet/${node.name}`);
+          const m = c.kube!.multus;
           const kubelet = new LabKubelet({
             lab: c,
             node,
@@ -65,8 +67,9 @@ export function registerKube(lab: Command, labName: (c: Command) => string): voi
             runner: new ProcessRunner(),
             cniPath: o.cniPath,
             log,
+            ...(m?.kind === 'thin' ? { multus: prepareMultusNode(c, node, o.cniPath) } : {}),
           });
-          log.info('started');
+          log.info({ multus: m?.kind === 'thin' ? m.version : 'emulated' }, 'started');
           await untilSignal((s) => kubelet.run(s));
           await store.close();
           client.close();

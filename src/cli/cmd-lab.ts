@@ -20,6 +20,7 @@ import { table } from './table.js';
 import type { ClusterCache } from '../agent/cache.js';
 import { requireTools } from './prereq.js';
 import { registerKube } from './cmd-lab-kube.js';
+import { describeMultus } from '../lab/multus.js';
 
 const say = (s: string): void => void process.stdout.write(s + '\n');
 const progress = (s: string): void => void process.stderr.write(`  ${s}\n`);
@@ -315,8 +316,10 @@ export function register(program: Command): void {
         }
         say(`store: ${l.config.storeUrl} (${storeState})`);
         const kp = l.kubeProcesses();
-        if (kp.length)
+        if (kp.length) {
           say(`control plane: ${kp.map((p) => `${p.name} ${p.alive ? 'alive' : 'DEAD'}`).join(', ')}`);
+          say(describeMultus(l.config.kube?.multus));
+        }
         if (kp.some((p) => !p.alive)) process.exitCode = 1;
         if (ns.some((n) => n.agent === 'dead')) process.exitCode = 1;
       }),

@@ -26,6 +26,7 @@ import {
   createPod,
   deletePod,
   detachOne,
+  formatNetworkStatus,
   networkStatus,
   NETWORK_STATUS_ANNOTATION,
   type PodAttachmentState,
@@ -101,7 +102,7 @@ function withStatus(raw: unknown, status: PodStatus): Record<string, unknown> {
   const meta = { ...((m.metadata as Record<string, unknown>) ?? {}) };
   meta.annotations = {
     ...((meta.annotations as Record<string, string>) ?? {}),
-    [NETWORK_STATUS_ANNOTATION]: JSON.stringify(status.networkStatus),
+    [NETWORK_STATUS_ANNOTATION]: formatNetworkStatus(status.networkStatus),
   };
   m.metadata = meta;
   const { transient: _t, ...kept } = status;

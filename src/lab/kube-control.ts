@@ -2,7 +2,8 @@
 // and certificates in <lab>/kube/), the identities of its parts (the admin: a client certificate
 // in system:masters; each node's agent: a token of deploy/'s multinet-agent ServiceAccount, with
 // deploy/rbac's ClusterRole; each node's kubelet role: a certificate in multinet:lab-kubelets; the
-// scheduler: system:kube-scheduler, whose role the API server bootstraps), and the objects a
+// Multus each kubelet role calls: a certificate in multinet:lab-multus, allowed what the thin plugin
+// does and no more; the scheduler: system:kube-scheduler, whose role the API server bootstraps), and the objects a
 // cluster has before users apply anything: CRDs, RBAC, one Node per lab node, the default Network.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,6 +28,7 @@ import { isAlive, logTail, pidOf, startDaemon, stopDaemon } from './daemons.js';
 /** The agents' identity, as in a cluster: deploy/'s ServiceAccount, bound to deploy/rbac. */
 export const AGENT_SA = { namespace: 'multinet-system', name: 'multinet-agent' } as const;
 export const KUBELETS_GROUP = 'multinet:lab-kubelets';
+export const MULTUS_GROUP = 'multinet:lab-multus';
 const SCHEDULER_USER = 'system:kube-scheduler';
 
 type Obj = Record<string, unknown>;
@@ -64,6 +66,8 @@ export function makeLabPki(lab: LabConfig): void {
   for (const n of lab.nodes) {
     makeClientCert(k.dir, `${n.name}-kubelet`, `multinet:lab-kubelet:${n.name}`, [KUBELETS_GROUP]);
     writeCertKubeconfig(k.dir, `${n.name}-kubelet`, k.server, nodeKubeconfig(k, n.name, 'kubelet'));
+    makeClientCert(k.dir, `${n.name}-multus`, `multinet:lab-multus:${n.name}`, [MULTUS_GROUP]);
+    writeCertKubeconfig(k.dir, `${n.name}-multus`, k.server, nodeKubeconfig(k, n.name, 'multus'));
   }
 }
 
@@ -197,6 +201,16 @@ export function labRbac(): Obj[] {
       r([''], ['nodes'], ['get', 'list', 'watch']),
       r(['k8s.cni.cncf.io'], ['network-attachment-definitions'], ['get', 'list', 'watch']),
     ]),
+    // What the Multus thin plugin does (v4.2, pkg/multus and pkg/k8sclient): get the pod (and
+    // re-read it before writing), get each NAD it names, write network-status with an update of
+    // pods/status, and record an event when a NAD is missing.
+    clusterRole('multinet-lab-multus', [
+      r([''], ['pods'], ['get']),
+      r([''], ['pods/status'], ['update']),
+      r(['k8s.cni.cncf.io'], ['network-attachment-definitions'], ['get']),
+      r([''], ['events'], ['create', 'patch']),
+    ]),
+    bind('multinet-lab-multus', 'multinet-lab-multus', [group(MULTUS_GROUP)]),
     // The list-watch layer probes a quiet watch with a list of an empty kind of ours.
     clusterRole('multinet-lab-watch-probe', [
       r(['multinet.projectcalico.org'], ['storeobjects'], ['get', 'list']),

@@ -29,7 +29,7 @@ const entry = (name: string, iface: string, ips: string[], isDefault = false): N
   interface: iface,
   ips,
   mac: '02:00:00:00:00:01',
-  default: isDefault,
+  ...(isDefault ? { default: true as const } : {}),
   dns: {},
 });
 

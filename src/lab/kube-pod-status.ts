@@ -111,13 +111,15 @@ export interface PodView {
   readonly attachments: readonly { readonly nad: string; readonly ifName: string }[];
 }
 
-function networkStatusOf(pod: KubePod): NetworkStatusEntry[] {
+function networkStatusOf(pod: KubePod): (NetworkStatusEntry & { interface: string })[] {
   const text = pod.metadata?.annotations?.[NETWORK_STATUS_ANNOTATION];
   if (!text) return [];
   try {
     const v = JSON.parse(text) as unknown;
     return Array.isArray(v)
-      ? (v as NetworkStatusEntry[]).filter((e) => e && typeof e.interface === 'string')
+      ? (v as NetworkStatusEntry[]).filter(
+          (e): e is NetworkStatusEntry & { interface: string } => e && typeof e.interface === 'string',
+        )
       : [];
   } catch {
     return [];

@@ -347,10 +347,10 @@ test('a pod naming a NAD not stored yet is retried, stays unreported, and runs o
         entries.map((e) => [e.name, e.interface, e.default]),
         [
           [DEFAULT_NETCONF_NAME, 'eth0', true],
-          ['default/blue-conf', 'net1', false],
+          ['default/blue-conf', 'net1', undefined],
         ],
       );
-      assert.match(entries[1]!.ips[0]!, /^10\.9\.0\.\d+$/);
+      assert.match(entries[1]!.ips![0]!, /^10\.9\.0\.\d+$/);
       assert.deepEqual(k.kubelet.held(), ['default/multi']);
     } finally {
       await k.stop();

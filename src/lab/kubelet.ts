@@ -1,8 +1,11 @@
-// The kube lab's kubelet + Multus (thick): one per lab node. It list-watches the Pods and NADs on
-// the lab's API server, and for each pod bound to its node: creates the pod's netns, runs eth0 and
-// every attachment of the pod's annotation through the real CNI chain (pods.ts, as the embedded
-// lab does), writes `k8s.v1.cni.cncf.io/network-status` as Multus does, then the pod's status as
-// kubelet does. A pod being deleted (deletionTimestamp) is torn down (DEL in reverse order, then
+// The kube lab's kubelet role: one per lab node. It list-watches the Pods and NADs on the lab's
+// API server, and for each pod bound to its node creates the pod's netns, then either
+// - calls the real Multus thin plugin (`multus` option) as the pod's only CNI network: Multus reads
+//   the annotation and NADs itself, calls our plugin per attachment and writes network-status; or
+// - emulates Multus: runs eth0 and every attachment of the pod's annotation through the real CNI
+//   chain (pods.ts, as the embedded lab does) and writes `k8s.v1.cni.cncf.io/network-status` as
+//   Multus does (same text, through pods/status);
+// then writes the pod's status as kubelet does. A pod being deleted (deletionTimestamp) is torn down (DEL in reverse order, then
 // the netns) and then deleted with a zero grace period. What it made for each pod (chains and
 // results, which DEL needs) is kept in a file per pod UID, as Multus keeps its cache on disk, so
 // a restarted kubelet carries on. A pod that is gone from a successful list is torn down too.
@@ -15,7 +18,16 @@ import { KubeApiError, type KubeClient } from '../store/kube-client.js';
 import type { Runner } from '../util/exec.js';
 import type { Logger } from '../util/log.js';
 import { containerIdFor, podNetns, type LabConfig, type LabNode } from './layout.js';
-import { createPod, deletePod, NETWORK_STATUS_ANNOTATION, type PodContext, type PodStatus } from './pods.js';
+import {
+  createPod,
+  createPodViaMeta,
+  deletePod,
+  formatNetworkStatus,
+  NETWORK_STATUS_ANNOTATION,
+  type PodContext,
+  type PodStatus,
+} from './pods.js';
+import type { ChainConfig } from './cni-runtime.js';
 import { kubeletPodStatus, type KubePod } from './kube-pod-status.js';
 
 /** The writes of a kubelet (and of Multus) to the API server, behind an interface for tests. */
@@ -32,10 +44,11 @@ const podPath = (ns: string, name: string): string =>
 export class KubePodApi implements PodApi {
   constructor(private readonly client: KubeClient) {}
 
+  /** Through pods/status, as Multus writes network-status (an update of the status subresource). */
   async patchAnnotations(ns: string, name: string, annotations: Record<string, string>): Promise<void> {
     await this.client.request({
       method: 'PATCH',
-      path: podPath(ns, name),
+      path: `${podPath(ns, name)}/status`,
       contentType: 'application/merge-patch+json',
       body: { metadata: { annotations } },
     });
@@ -88,6 +101,8 @@ export interface KubeletOptions {
   /** Transient failures (a NAD not seen yet, an agent not ready) are retried this many times. */
   readonly attempts?: number;
   readonly retryMs?: number;
+  /** The real Multus: the chain kubelet runs for every pod (multus.ts); absent = the emulation. */
+  readonly multus?: ChainConfig;
 }
 
 export class LabKubelet {
@@ -220,7 +235,13 @@ export class LabKubelet {
     const decoded = decodeStored('Pod', o);
     let status: PodStatus;
     const netns = podNetns(this.o.lab.name, o.namespace, o.name, uid);
-    if (!decoded.ok) {
+    const viaMultus = this.o.multus;
+    if (viaMultus) {
+      // Multus reads the pod from the API server: our decoder is not asked.
+      const named = { metadata: { name: o.name, namespace: o.namespace } };
+      status = await createPodViaMeta(this.ctx(), named, this.o.node.name, { uid, netns }, viaMultus);
+      if (status.phase === 'Failed' && !(await this.retry(named, status, uid))) return;
+    } else if (!decoded.ok) {
       status = {
         phase: 'Failed',
         reason: `${decoded.error.field || 'pod'}: ${decoded.error.reason}`,
@@ -233,17 +254,7 @@ export class LabKubelet {
       };
     } else {
       status = await createPod(this.ctx(), decoded.value, this.o.node.name, { uid, netns });
-      if (status.phase === 'Failed') {
-        await deletePod(this.ctx(), decoded.value, status);
-        const n = (this.tries.get(uid) ?? 0) + 1;
-        this.tries.set(uid, n);
-        if (status.transient && n < (this.o.attempts ?? 10)) {
-          // As kubelet retries a sandbox whose CNI ADD failed: the pod stays Pending meanwhile.
-          this.o.log.info({ pod: `${o.namespace}/${o.name}`, attempt: n }, `retrying: ${status.reason}`);
-          setTimeout(() => this.kick(), this.o.retryMs ?? 1000).unref();
-          return;
-        }
-      }
+      if (status.phase === 'Failed' && !(await this.retry(decoded.value, status, uid))) return;
     }
     const { transient: _t, ...kept } = status;
     const rec: PodRecord = { ...ref, status: kept, reported: false };
@@ -259,12 +270,31 @@ export class LabKubelet {
     await this.report(rec, pod);
   }
 
-  /** network-status as Multus writes it, then the status as kubelet writes it. */
+  /**
+   * After a failed start: undo it; false while another try is due (as kubelet retries a sandbox
+   * whose CNI ADD failed: the pod stays Pending meanwhile), true when the pod is to be Failed.
+   */
+  private async retry(
+    pod: { metadata: { name: string; namespace?: string } },
+    status: PodStatus,
+    uid: string,
+  ): Promise<boolean> {
+    await deletePod(this.ctx(), pod, status);
+    const n = (this.tries.get(uid) ?? 0) + 1;
+    this.tries.set(uid, n);
+    if (!status.transient || n >= (this.o.attempts ?? 10)) return true;
+    const name = `${pod.metadata.namespace ?? 'default'}/${pod.metadata.name}`;
+    this.o.log.info({ pod: name, attempt: n }, `retrying: ${status.reason}`);
+    setTimeout(() => this.kick(), this.o.retryMs ?? 1000).unref();
+    return false;
+  }
+
+  /** network-status as Multus writes it (unless the real Multus did), then the status as kubelet writes it. */
   private async report(rec: PodRecord, pod: KubePod): Promise<void> {
     try {
-      if (rec.status.phase === 'Running')
+      if (rec.status.phase === 'Running' && !this.o.multus)
         await this.o.api.patchAnnotations(rec.namespace, rec.name, {
-          [NETWORK_STATUS_ANNOTATION]: JSON.stringify(rec.status.networkStatus, null, 2),
+          [NETWORK_STATUS_ANNOTATION]: formatNetworkStatus(rec.status.networkStatus),
         });
       await this.o.api.patchStatus(
         rec.namespace,

@@ -17,6 +17,7 @@ import {
   waitForAgent,
 } from './agents.js';
 import { prepareCniBin } from './cni-runtime.js';
+import { describeMultus, findMultus, linkMultus } from './multus.js';
 import { applyPaths, deletePaths, type Progress } from './apply.js';
 import { kubeApplyPaths, kubeDeletePaths } from './kube-apply.js';
 import {
@@ -89,7 +90,9 @@ export class Lab {
         : undefined;
       const health = [];
       for (let i = 0; i < opts.nodes; i++) health.push(await freePort());
-      const config = makeLabConfig(name, opts.nodes, opts.storeUrl, ports, health);
+      const made = makeLabConfig(name, opts.nodes, opts.storeUrl, ports, health);
+      // A kube lab's kubelet roles run the real Multus when it is built (decided once, kept in lab.json).
+      const config: LabConfig = made.kube ? { ...made, kube: { ...made.kube, multus: findMultus() } } : made;
       mkdirSync(config.dir, { recursive: true, mode: 0o700 });
       writeFileSync(Lab.configFile(name), JSON.stringify(config, null, 2));
       lab = new Lab(config, runner);
@@ -97,8 +100,11 @@ export class Lab {
     const c = lab.config;
     progress(`namespaces: ${c.underlayNs}, ${c.nodes.map((n) => n.netns).join(', ')}`);
     await createTopology(runner, c);
-    prepareCniBin(c.dir);
+    const bin = prepareCniBin(c.dir);
     if (c.kube) {
+      const m = c.kube.multus;
+      if (m?.kind === 'thin') linkMultus(bin, m.binary);
+      progress(describeMultus(m));
       makeLabPki(c);
       await startControlPlane(c, progress);
       await bootstrapKube(c, progress);

@@ -2,6 +2,11 @@
 import { join } from 'node:path';
 import { shortHash } from '../util/names.js';
 
+/** Which Multus a kube lab runs: the real thin plugin, or the kubelet role's emulation. */
+export type MultusChoice =
+  | { readonly kind: 'thin'; readonly binary: string; readonly version: string }
+  | { readonly kind: 'emulated'; readonly why: string };
+
 export const LAB_ROOT = process.env.MULTINET_LAB_ROOT ?? '/run/multinet';
 export const UNDERLAY_PREFIX = '10.99.0.';
 export const UNDERLAY_MTU = 1500;
@@ -40,6 +45,8 @@ export interface KubeLabConfig {
   readonly apiPort: number;
   readonly etcdPort: number;
   readonly etcdPeerPort: number;
+  /** Which Multus the kubelet roles run, chosen at `lab up` (absent in older labs: the emulation). */
+  readonly multus?: MultusChoice;
 }
 
 /** Kubeconfig of the lab's administrator (what `kubectl` and the lab commands use). */
@@ -47,8 +54,12 @@ export function adminKubeconfig(k: KubeLabConfig): string {
   return join(k.dir, 'admin.kubeconfig');
 }
 
-/** Kubeconfig of a node's agent, or of its kubelet role. */
-export function nodeKubeconfig(k: KubeLabConfig, node: string, role: 'agent' | 'kubelet'): string {
+/** Kubeconfig of a node's agent, of its kubelet role, or of the Multus its kubelet role calls. */
+export function nodeKubeconfig(
+  k: KubeLabConfig,
+  node: string,
+  role: 'agent' | 'kubelet' | 'multus',
+): string {
   return join(k.dir, `${node}-${role}.kubeconfig`);
 }
 

@@ -10,14 +10,20 @@ import { containerIdFor, podNetns, type LabConfig, type LabNode } from './layout
 export const NETWORK_STATUS_ANNOTATION = 'k8s.v1.cni.cncf.io/network-status';
 export const DEFAULT_NETCONF_NAME = 'multinet-default';
 
-/** One entry of Multus' `k8s.v1.cni.cncf.io/network-status` annotation. */
+/**
+ * One entry of Multus' `k8s.v1.cni.cncf.io/network-status` annotation, with its fields in the
+ * order and with the omissions of Multus' Go type (network-attachment-definition-client's
+ * NetworkStatus: `omitempty` on all but name and dns).
+ */
 export interface NetworkStatusEntry {
   readonly name: string;
-  readonly interface: string;
-  readonly ips: readonly string[];
-  readonly mac: string;
-  readonly default: boolean;
+  readonly interface?: string;
+  readonly ips?: readonly string[];
+  readonly mac?: string;
+  readonly mtu?: number;
+  readonly default?: true;
   readonly dns: Record<string, unknown>;
+  readonly 'device-info'?: Record<string, unknown>;
   readonly gateway?: readonly string[];
 }
 
@@ -66,27 +72,84 @@ export function nadChain(nad: NetAttachDef): ChainConfig {
   };
 }
 
-function statusEntry(
+type ResultIface = { name?: string; mac?: string; mtu?: number; sandbox?: string };
+type ResultIp = { address?: string; interface?: number; gateway?: string };
+
+const isDefaultDst = (dst: unknown): boolean =>
+  typeof dst === 'string' && /^(0\.0\.0\.0|::|0:0:0:0:0:0:0:0)\/\d+$/.test(dst);
+
+/** Multus' DNS of an entry: the result's, each empty field left out. */
+function entryDns(dns: unknown): Record<string, unknown> {
+  const d = (dns ?? {}) as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const k of ['nameservers', 'domain', 'search', 'options']) {
+    const v = d[k];
+    if (Array.isArray(v) ? v.length > 0 : typeof v === 'string' && v !== '') out[k] = v;
+  }
+  return out;
+}
+
+function entry(e: {
+  name: string;
+  iface?: ResultIface | undefined;
+  ips: string[];
+  isDefault: boolean;
+  dns: Record<string, unknown>;
+  gateway: string[];
+}): NetworkStatusEntry {
+  return {
+    name: e.name,
+    ...(e.iface?.name ? { interface: e.iface.name } : {}),
+    ...(e.ips.length ? { ips: e.ips } : {}),
+    ...(e.iface?.mac ? { mac: e.iface.mac } : {}),
+    ...(e.iface?.mtu ? { mtu: e.iface.mtu } : {}),
+    ...(e.isDefault ? { default: true as const } : {}),
+    dns: e.dns,
+    ...(e.gateway.length ? { gateway: e.gateway } : {}),
+  };
+}
+
+/**
+ * The network-status entries of one delegate's CNI result, as Multus makes them
+ * (CreateNetworkStatuses): one per sandbox interface, or with a single interface in the result
+ * one entry with every address; `gateway` = the gateways of the result's default routes, on every
+ * network; `default` only on the cluster network, on the interface whose address has a gateway.
+ */
+export function statusEntries(
   name: string,
-  ifName: string,
   result: Record<string, unknown>,
   isDefault: boolean,
-): NetworkStatusEntry {
-  const ifaces = (result.interfaces ?? []) as { name?: string; mac?: string; sandbox?: string }[];
-  const idx = ifaces.findIndex((i) => i.name === ifName && i.sandbox);
-  const ips = ((result.ips ?? []) as { address?: string; interface?: number; gateway?: string }[]).filter(
-    (i) => idx < 0 || i.interface === undefined || i.interface === idx,
-  );
-  const gw = ips.map((i) => i.gateway).filter((g): g is string => !!g);
-  return {
-    name,
-    interface: ifName,
-    ips: ips.map((i) => String(i.address).split('/')[0]!),
-    mac: ifaces[idx]?.mac ?? '',
-    default: isDefault,
-    dns: (result.dns as Record<string, unknown>) ?? {},
-    ...(isDefault && gw.length ? { gateway: gw } : {}),
-  };
+): NetworkStatusEntry[] {
+  const ifaces = (result.interfaces ?? []) as ResultIface[];
+  const ips = (result.ips ?? []) as ResultIp[];
+  const addr = (i: ResultIp): string => String(i.address).split('/')[0]!;
+  const gateway = ((result.routes ?? []) as { dst?: string; gw?: string }[])
+    .filter((r) => isDefaultDst(r.dst) && r.gw)
+    .map((r) => r.gw!);
+  const dns = entryDns(result.dns);
+  if (ifaces.length === 1) {
+    const sandboxed = ifaces.filter((i) => i.sandbox);
+    return [entry({ name, iface: sandboxed.at(-1), ips: ips.map(addr), isDefault, dns, gateway })];
+  }
+  const gwIdx = isDefault ? (ips.find((i) => i.gateway && i.interface !== undefined)?.interface ?? -1) : -1;
+  const rows: { iface: ResultIface; index: number; ips: string[]; isDefault: boolean }[] = [];
+  let setDefault = false;
+  ifaces.forEach((iface, index) => {
+    if (!iface.sandbox) return;
+    const first = isDefault && !setDefault && (gwIdx === -1 || gwIdx === index);
+    if (first) setDefault = true;
+    rows.push({ iface, index, ips: [], isDefault: first });
+  });
+  for (const i of ips) {
+    const row = i.interface === undefined ? rows.at(-1) : rows.find((r) => r.index === i.interface);
+    row?.ips.push(addr(i));
+  }
+  return rows.map((r) => entry({ name, iface: r.iface, ips: r.ips, isDefault: r.isDefault, dns, gateway }));
+}
+
+/** The annotation's text as Multus writes it (each entry indented by 4, joined by commas). */
+export function formatNetworkStatus(entries: readonly NetworkStatusEntry[]): string {
+  return `[${entries.map((e) => JSON.stringify(e, null, 4)).join(',')}]`;
 }
 
 export interface PodContext {
@@ -161,6 +224,51 @@ export async function detachOne(
   await chainDel(ctx.runner, s.chain, call, s.result);
 }
 
+/** The pod's netns with lo up; the reason when it cannot be made. */
+async function sandbox(ctx: PodContext, netns: string): Promise<string | undefined> {
+  const r = await ctx.runner.run('ip', ['netns', 'add', netns]);
+  if (r.code !== 0 && !r.stderr.includes('File exists')) return `netns: ${r.stderr.trim()}`;
+  await ctx.runner.run('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
+  return undefined;
+}
+
+/**
+ * Creates the pod as kubelet does with Multus as the node's CNI network: netns, then ONE ADD of
+ * `meta` (the real Multus thin plugin) for eth0. Multus reads the pod's annotation and the NADs
+ * from the API server, calls each delegate and writes network-status itself; its result is the
+ * cluster network's (eth0), kept here for the pod status and for the DEL. Any failure is worth
+ * another try, as kubelet retries a sandbox whose CNI ADD failed.
+ */
+export async function createPodViaMeta(
+  ctx: PodContext,
+  pod: PodRef,
+  nodeName: string,
+  ids: { readonly uid: string; readonly netns: string },
+  meta: ChainConfig,
+): Promise<PodStatus> {
+  const ns = pod.metadata.namespace ?? 'default';
+  const { uid, netns } = ids;
+  const base = { uid, netns, nodeName, containerId: containerIdFor(ns, pod.metadata.name, uid) };
+  const failed = await sandbox(ctx, netns);
+  if (failed) return { ...base, phase: 'Failed', reason: failed, attachments: [], networkStatus: [] };
+  const node = ctx.lab.nodes.find((n) => n.name === nodeName)!;
+  const call: CniCall = { ...baseCall(ctx, pod, node, uid, netns), ifName: 'eth0' };
+  try {
+    const result = await chainAdd(ctx.runner, meta, call);
+    const made = [{ nad: '', ifName: 'eth0', chain: meta, result, defaultRoute: true }];
+    return { ...base, phase: 'Running', attachments: made, networkStatus: networkStatus(made) };
+  } catch (e) {
+    return {
+      ...base,
+      phase: 'Failed',
+      reason: (e as Error).message,
+      transient: true,
+      attachments: [],
+      networkStatus: [],
+    };
+  }
+}
+
 /** Creates the pod: netns, eth0, then every attachment; on any failure the pod is Failed with a reason and left detached. */
 export async function createPod(
   ctx: PodContext,
@@ -173,16 +281,8 @@ export async function createPod(
   const netns = ids?.netns ?? podNetns(ctx.lab.name, ns, pod.metadata.name);
   const base = { uid, netns, nodeName, containerId: containerIdFor(ns, pod.metadata.name, uid) };
   const made: PodAttachmentState[] = [];
-  const r = await ctx.runner.run('ip', ['netns', 'add', netns]);
-  if (r.code !== 0 && !r.stderr.includes('File exists'))
-    return {
-      ...base,
-      phase: 'Failed',
-      reason: `netns: ${r.stderr.trim()}`,
-      attachments: [],
-      networkStatus: [],
-    };
-  await ctx.runner.run('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
+  const failed = await sandbox(ctx, netns);
+  if (failed) return { ...base, phase: 'Failed', reason: failed, attachments: [], networkStatus: [] };
   const secondaryDefault = pod.attachments.some((a) => a.defaultRoute.length > 0);
   try {
     const node = ctx.lab.nodes.find((n) => n.name === nodeName)!;
@@ -209,15 +309,9 @@ export async function createPod(
   return { ...base, phase: 'Running', attachments: made, networkStatus: networkStatus(made) };
 }
 
+/** The pod's network-status: eth0 (the cluster network, Multus' master plugin) first, then each attachment. */
 export function networkStatus(made: readonly PodAttachmentState[]): NetworkStatusEntry[] {
-  return made.map((s) =>
-    statusEntry(
-      s.nad || DEFAULT_NETCONF_NAME,
-      s.ifName,
-      s.result,
-      s.nad === '' ? s.defaultRoute : s.defaultRoute,
-    ),
-  );
+  return made.flatMap((s) => statusEntries(s.nad || DEFAULT_NETCONF_NAME, s.result, s.nad === ''));
 }
 
 /** DEL of every attachment in reverse order, then the netns. Errors are collected, never stop the teardown. */

@@ -1,0 +1,142 @@
+// The kube lab with the real Multus thin plugin (scripts/multus-bin.sh): each node's kubelet role
+// calls Multus as the pod's only CNI network; Multus reads the seed's annotation and NADs from the
+// API server, calls our plugin per attachment and writes network-status itself. The seed applied
+// with kubectl, `lab check` green, and `kubectl delete pod` (DEL through Multus and its cache)
+// cleaning up. Needs root, the Kubernetes binaries and the Multus binary: without the binaries it
+// is skipped with the reason, and fails in CI (where .ci/install builds them).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Lab } from './lab.js';
+import { labSkip, SEED_DIR } from './test-support.js';
+import { expectations, mismatches, runChecks } from './check.js';
+import { listNetns } from './topology.js';
+import { kubectlArgs } from './kube-apply.js';
+import { kubeTestsBlocked } from '../store/kube-test-server.js';
+import { NETWORK_STATUS_ANNOTATION, type NetworkStatusEntry } from './pods.js';
+import { findMultus, multusDir } from './multus.js';
+
+const run = promisify(execFile);
+const quiet = (): void => undefined;
+
+interface KPod {
+  metadata: {
+    name: string;
+    uid: string;
+    annotations?: Record<string, string>;
+    managedFields?: { manager?: string; subresource?: string; fieldsV1?: unknown }[];
+  };
+  spec: { nodeName?: string };
+  status: { phase?: string; message?: string; podIP?: string };
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`not within ${ms} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+function multusBlocked(): string | undefined {
+  const m = findMultus();
+  if (m.kind === 'thin') return undefined;
+  const name = 'kube lab with the real Multus';
+  if (process.env.CI) {
+    test(name, () => {
+      throw new Error(m.why);
+    });
+  } else {
+    console.log(`# ${name}: skipped: ${m.why} (in CI this fails)`);
+    test(name, (t) => t.skip(m.why));
+  }
+  return m.why;
+}
+
+const blocked = labSkip ? undefined : (kubeTestsBlocked('kube lab (Multus)', test) ?? multusBlocked());
+
+describe('kube lab with the real Multus thin plugin', { skip: labSkip || !!blocked }, () => {
+  let lab: Lab;
+  const kubectl = async (...args: string[]): Promise<string> => {
+    const k = kubectlArgs(lab.config, args);
+    return (await run(k.cmd, k.args, { maxBuffer: 16 << 20 })).stdout;
+  };
+  const pods = async (): Promise<KPod[]> =>
+    (JSON.parse(await kubectl('get', 'pods', '-o', 'json', '--show-managed-fields')) as { items: KPod[] })
+      .items;
+
+  before(async () => {
+    lab = await Lab.up('mm', { nodes: 2, kube: true, resyncSeconds: 3 }, quiet);
+  });
+  after(async () => {
+    await lab?.down(quiet);
+  });
+
+  test('kubectl apply -f examples/seed/: Multus attaches the pods and writes network-status', async () => {
+    const m = lab.config.kube?.multus;
+    assert.equal(m?.kind, 'thin');
+    const out = await kubectl('apply', '-f', SEED_DIR);
+    assert.match(out, /pod\/samplepod created/);
+    const names = ['samplepod', 'samplepod2', 'samplepod3', 'samplepod-memif'];
+    const got = await until('seed pods Running or Failed', async () => {
+      const ps = await pods();
+      const g = names.map((n) => ps.find((p) => p.metadata.name === n));
+      return g.every((p) => p?.status.phase === 'Running' || p?.status.phase === 'Failed') ? g : undefined;
+    });
+    for (const p of got) assert.equal(p!.status.phase, 'Running', `${p!.metadata.name}: ${p!.status.message}`);
+    const p1 = got[0]!;
+    const ns = JSON.parse(p1.metadata.annotations?.[NETWORK_STATUS_ANNOTATION] ?? '[]') as NetworkStatusEntry[];
+    assert.deepEqual(
+      ns.map((e) => [e.name, e.interface, e.default]),
+      [
+        ['multinet-default', 'eth0', true],
+        ['default/network-blue-conf', 'eth1', undefined],
+        ['default/network-red-conf', 'eth2', undefined],
+      ],
+    );
+    assert.equal(ns[0]!.ips?.[0], p1.status.podIP);
+    assert.deepEqual(ns[0]!.gateway, ['169.254.1.1']);
+    assert.match(ns[1]!.ips?.[0] ?? '', /^172\.19\./);
+    assert.match(ns[1]!.mac ?? '', /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/);
+    // Written by Multus (its client's field manager, through pods/status), not by the kubelet role.
+    const byMultus = p1.metadata.managedFields?.find(
+      (f) => f.manager === 'multus' && JSON.stringify(f.fieldsV1).includes(NETWORK_STATUS_ANNOTATION),
+    );
+    assert.equal(byMultus?.subresource, 'status', JSON.stringify(p1.metadata.managedFields));
+    const log = readFileSync(join(multusDir(lab.config, { name: p1.spec.nodeName! }), 'multus.log'), 'utf8');
+    assert.match(log, /samplepod/);
+  });
+
+  test('lab check is green with Multus attaching the pods', async () => {
+    const results = await runChecks(lab.runner, expectations(await lab.endpoints(), await lab.policyOracle()));
+    const bad = mismatches(results).map((b) => `${b.from.pod}/${b.from.ifName} -> ${b.to.pod}/${b.to.ifName}`);
+    assert.deepEqual(bad, []);
+    assert.equal(results.filter((r) => r.seen !== undefined).length, 72);
+  });
+
+  test('kubectl delete pod: DEL through Multus (its cache), netns gone, addresses released', async () => {
+    const p3 = (await pods()).find((p) => p.metadata.name === 'samplepod3')!;
+    const netns = await lab.podNetns('samplepod3');
+    const cache = join(multusDir(lab.config, { name: p3.spec.nodeName! }), 'cache');
+    // One file per container (its delegates); libcni's results/ folder beside them.
+    const cached = (): string[] => (existsSync(cache) ? readdirSync(cache).filter((f) => f !== 'results') : []);
+    const before = cached().length;
+    assert.ok(before > 0, 'Multus cached the delegates of its pods');
+    const store = await lab.store();
+    const reservations = async (): Promise<number> => (await store.list('IPReservation')).items.length;
+    const n0 = await reservations();
+    await kubectl('delete', 'pod', 'samplepod3', '--wait=true', '--timeout=60s');
+    assert.ok(!(await listNetns(lab.runner)).includes(netns), 'pod netns removed');
+    assert.equal(await reservations(), n0 - 3, 'its 3 addresses are released');
+    const atts = (await store.list('Attachment')).items.filter((a) =>
+      JSON.stringify(a.value).includes(p3.metadata.uid),
+    );
+    assert.deepEqual(atts, []);
+    assert.equal(cached().length, before - 1, 'Multus removed its cache entry');
+  });
+});
