@@ -86,7 +86,10 @@ export function multusNetconf(lab: LabConfig, node: LabNode, cniBin: string): Re
     name: MULTUS_NETWORK_NAME,
     type: 'multus',
     kubeconfig: nodeKubeconfig(lab.kube!, node.name, 'multus'),
-    clusterNetwork: join(dir, 'net.d', 'multinet-default.conflist'),
+    // A folder, not the .conflist file: given a file, Multus 4.2 re-encodes the conflist through
+    // libcni's typed PluginConf, which drops every plugin-specific field (our dataplane_options),
+    // and its DEL then fails; from a folder it keeps the file's bytes.
+    clusterNetwork: join(dir, 'net.d'),
     confDir: join(dir, 'net.d'),
     cniDir: join(dir, 'cache'),
     binDir: cniBin,
@@ -105,7 +108,7 @@ export function prepareMultusNode(lab: LabConfig, node: LabNode, cniBin: string)
   mkdirSync(join(dir, 'net.d'), { recursive: true });
   mkdirSync(join(dir, 'cache'), { recursive: true });
   const conf = multusNetconf(lab, node, cniBin);
-  writeFileSync(String(conf.clusterNetwork), JSON.stringify(clusterNetworkConf(lab), null, 2));
+  writeFileSync(join(dir, 'net.d', 'multinet-default.conflist'), JSON.stringify(clusterNetworkConf(lab), null, 2));
   writeFileSync(join(dir, '00-multus.conf'), JSON.stringify(conf, null, 2));
   const { cniVersion, name, ...plugin } = conf;
   return { cniVersion: String(cniVersion), name: String(name), plugins: [plugin] };
