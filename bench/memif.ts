@@ -72,6 +72,7 @@ metadata:
 spec:
   config: |-
     {
+      "cniVersion": "0.3.1",
       "name": "network-blue",
       "plugins": [
         {

@@ -88,9 +88,12 @@ describe('kube lab with the real Multus thin plugin', { skip: labSkip || !!block
       const g = names.map((n) => ps.find((p) => p.metadata.name === n));
       return g.every((p) => p?.status.phase === 'Running' || p?.status.phase === 'Failed') ? g : undefined;
     });
-    for (const p of got) assert.equal(p!.status.phase, 'Running', `${p!.metadata.name}: ${p!.status.message}`);
+    for (const p of got)
+      assert.equal(p!.status.phase, 'Running', `${p!.metadata.name}: ${p!.status.message}`);
     const p1 = got[0]!;
-    const ns = JSON.parse(p1.metadata.annotations?.[NETWORK_STATUS_ANNOTATION] ?? '[]') as NetworkStatusEntry[];
+    const ns = JSON.parse(
+      p1.metadata.annotations?.[NETWORK_STATUS_ANNOTATION] ?? '[]',
+    ) as NetworkStatusEntry[];
     assert.deepEqual(
       ns.map((e) => [e.name, e.interface, e.default]),
       [
@@ -113,8 +116,13 @@ describe('kube lab with the real Multus thin plugin', { skip: labSkip || !!block
   });
 
   test('lab check is green with Multus attaching the pods', async () => {
-    const results = await runChecks(lab.runner, expectations(await lab.endpoints(), await lab.policyOracle()));
-    const bad = mismatches(results).map((b) => `${b.from.pod}/${b.from.ifName} -> ${b.to.pod}/${b.to.ifName}`);
+    const results = await runChecks(
+      lab.runner,
+      expectations(await lab.endpoints(), await lab.policyOracle()),
+    );
+    const bad = mismatches(results).map(
+      (b) => `${b.from.pod}/${b.from.ifName} -> ${b.to.pod}/${b.to.ifName}`,
+    );
     assert.deepEqual(bad, []);
     assert.equal(results.filter((r) => r.seen !== undefined).length, 72);
   });
@@ -124,7 +132,8 @@ describe('kube lab with the real Multus thin plugin', { skip: labSkip || !!block
     const netns = await lab.podNetns('samplepod3');
     const cache = join(multusDir(lab.config, { name: p3.spec.nodeName! }), 'cache');
     // One file per container (its delegates); libcni's results/ folder beside them.
-    const cached = (): string[] => (existsSync(cache) ? readdirSync(cache).filter((f) => f !== 'results') : []);
+    const cached = (): string[] =>
+      existsSync(cache) ? readdirSync(cache).filter((f) => f !== 'results') : [];
     const before = cached().length;
     assert.ok(before > 0, 'Multus cached the delegates of its pods');
     const store = await lab.store();

@@ -55,11 +55,7 @@ export function adminKubeconfig(k: KubeLabConfig): string {
 }
 
 /** Kubeconfig of a node's agent, of its kubelet role, or of the Multus its kubelet role calls. */
-export function nodeKubeconfig(
-  k: KubeLabConfig,
-  node: string,
-  role: 'agent' | 'kubelet' | 'multus',
-): string {
+export function nodeKubeconfig(k: KubeLabConfig, node: string, role: 'agent' | 'kubelet' | 'multus'): string {
   return join(k.dir, `${node}-${role}.kubeconfig`);
 }
 

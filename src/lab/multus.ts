@@ -12,9 +12,9 @@ import { nodeKubeconfig, type LabConfig, type LabNode, type MultusChoice } from 
 
 export type { MultusChoice };
 import { defaultChain } from './pods.js';
+import { MULTUS_NETWORK_NAME } from './multus-messages.js';
 
 const CACHE = process.env.MULTINET_BIN_CACHE ?? '/var/cache/multinet';
-
 
 /** The pinned version (deploy/multus-bin/versions.env), without the leading v. */
 export function pinnedMultusVersion(): string | undefined {
@@ -56,9 +56,6 @@ export function describeMultus(m: MultusChoice | undefined): string {
 export function multusDir(lab: Pick<LabConfig, 'dir'>, node: Pick<LabNode, 'name'>): string {
   return join(lab.dir, 'multus', node.name);
 }
-
-/** The name Multus calls the thin plugin's network (as its own generated 00-multus.conf). */
-export const MULTUS_NETWORK_NAME = 'multus-cni-network';
 
 /**
  * The cluster network's conflist: our plugin on the lab's default Network, as the emulation runs
@@ -108,7 +105,10 @@ export function prepareMultusNode(lab: LabConfig, node: LabNode, cniBin: string)
   mkdirSync(join(dir, 'net.d'), { recursive: true });
   mkdirSync(join(dir, 'cache'), { recursive: true });
   const conf = multusNetconf(lab, node, cniBin);
-  writeFileSync(join(dir, 'net.d', 'multinet-default.conflist'), JSON.stringify(clusterNetworkConf(lab), null, 2));
+  writeFileSync(
+    join(dir, 'net.d', 'multinet-default.conflist'),
+    JSON.stringify(clusterNetworkConf(lab), null, 2),
+  );
   writeFileSync(join(dir, '00-multus.conf'), JSON.stringify(conf, null, 2));
   const { cniVersion, name, ...plugin } = conf;
   return { cniVersion: String(cniVersion), name: String(name), plugins: [plugin] };

@@ -6,6 +6,13 @@ import type { Runner } from '../util/exec.js';
 import type { Attachment, NetAttachDef, Pod } from '../api/index.js';
 import { chainAdd, chainDel, CniCallError, type ChainConfig, type CniCall } from './cni-runtime.js';
 import { containerIdFor, podNetns, type LabConfig, type LabNode } from './layout.js';
+import {
+  delegateAddFailed,
+  nadConfigNotJson,
+  nadNotFound,
+  pluginAddFailed,
+  sandboxAddFailed,
+} from './multus-messages.js';
 
 export const NETWORK_STATUS_ANNOTATION = 'k8s.v1.cni.cncf.io/network-status';
 export const DEFAULT_NETCONF_NAME = 'multinet-default';
@@ -66,7 +73,9 @@ export function defaultChain(lab: LabConfig): ChainConfig {
 
 export function nadChain(nad: NetAttachDef): ChainConfig {
   return {
-    cniVersion: nad.spec.cniVersion ?? '1.0.0',
+    // As Multus (libcni) passes it: a conflist without cniVersion gives its plugins "" (which a
+    // plugin reads as 0.1.0, and ours refuses), not a default.
+    cniVersion: nad.spec.cniVersion ?? '',
     name: nad.spec.configName ?? nad.metadata.name,
     plugins: nad.spec.plugins,
   };
@@ -166,6 +175,16 @@ type PodRef = { readonly metadata: Pick<Pod['metadata'], 'name' | 'namespace'> }
 /** A NAD named by a pod's annotation is not there (yet: in a cluster it may arrive later). */
 export class MissingNadError extends Error {}
 
+/** An attachment that failed, in Multus' words (multus-messages.ts); `cause` keeps what failed. */
+export class AttachError extends Error {
+  constructor(
+    message: string,
+    override readonly cause: unknown,
+  ) {
+    super(message);
+  }
+}
+
 function baseCall(
   ctx: PodContext,
   pod: PodRef,
@@ -188,6 +207,21 @@ function baseCall(
   };
 }
 
+/** chainAdd of one delegate; a failure in Multus' words, the CNI error kept as the cause. */
+async function delegateAdd(
+  ctx: PodContext,
+  who: { namespace: string; name: string; uid: string },
+  chain: ChainConfig,
+  call: CniCall,
+): Promise<Record<string, unknown>> {
+  try {
+    return await chainAdd(ctx.runner, chain, call);
+  } catch (e) {
+    const cause = e instanceof CniCallError ? pluginAddFailed(e) : (e as Error).message;
+    throw new AttachError(delegateAddFailed(who, chain.name, cause), e);
+  }
+}
+
 /** Attaches one network to a running pod (also used to add attachments to a live pod). */
 export async function attachOne(
   ctx: PodContext,
@@ -197,7 +231,14 @@ export async function attachOne(
 ): Promise<PodAttachmentState> {
   const node = ctx.lab.nodes.find((n) => n.name === status.nodeName)!;
   const nad = ctx.nads.get(`${a.namespace}/${a.name}`);
-  if (!nad) throw new MissingNadError(`NetworkAttachmentDefinition ${a.namespace}/${a.name} not found`);
+  const who = { namespace: pod.metadata.namespace ?? 'default', name: pod.metadata.name, uid: status.uid };
+  if (!nad) throw new MissingNadError(nadNotFound(who, a));
+  // Multus reads spec.config with Go's strict JSON: the lenient reader's trailing commas fail there.
+  try {
+    JSON.parse(nad.spec.config);
+  } catch (e) {
+    throw new AttachError(nadConfigNotJson(who, (e as Error).message), e);
+  }
   const chain = nadChain(nad);
   const runtimeConfig: Record<string, unknown> = {};
   if (a.ips.length) runtimeConfig.ips = a.ips;
@@ -209,7 +250,7 @@ export async function attachOne(
     runtimeConfig,
   };
   const args = defaultRoute ? { ...call.args, MULTINET_DEFAULT_ROUTE: 'true' } : call.args;
-  const result = await chainAdd(ctx.runner, chain, { ...call, args });
+  const result = await delegateAdd(ctx, who, chain, { ...call, args });
   return { nad: `${a.namespace}/${a.name}`, ifName: a.interface, chain, result, defaultRoute };
 }
 
@@ -258,10 +299,12 @@ export async function createPodViaMeta(
     const made = [{ nad: '', ifName: 'eth0', chain: meta, result, defaultRoute: true }];
     return { ...base, phase: 'Running', attachments: made, networkStatus: networkStatus(made) };
   } catch (e) {
+    // Multus' own message (its stderr, its log lines, stays in its log file).
+    const msg = e instanceof CniCallError ? e.msg : (e as Error).message;
     return {
       ...base,
       phase: 'Failed',
-      reason: (e as Error).message,
+      reason: sandboxAddFailed(msg),
       transient: true,
       attachments: [],
       networkStatus: [],
@@ -289,14 +332,17 @@ export async function createPod(
     const chain = defaultChain(ctx.lab);
     const call: CniCall = { ...baseCall(ctx, pod, node, uid, netns), ifName: 'eth0' };
     const args = secondaryDefault ? call.args : { ...call.args, MULTINET_DEFAULT_ROUTE: 'true' };
-    const result = await chainAdd(ctx.runner, chain, { ...call, args });
+    const who = { namespace: ns, name: pod.metadata.name, uid };
+    const result = await delegateAdd(ctx, who, chain, { ...call, args });
     made.push({ nad: '', ifName: 'eth0', chain, result, defaultRoute: !secondaryDefault });
     for (const a of pod.attachments) made.push(await attachOne(ctx, pod, base, a));
   } catch (e) {
     // A failed attachment fails the pod visibly; what was attached is undone, as kubelet would.
     for (const s of [...made].reverse()) await detachOne(ctx, pod, base, s).catch(() => undefined);
-    const reason = e instanceof CniCallError ? e.message : (e as Error).message;
-    const transient = e instanceof MissingNadError || (e instanceof CniCallError && e.code === 11);
+    // As kubelet's runtime reports a failed ADD of Multus, Multus' message inside.
+    const reason = sandboxAddFailed((e as Error).message);
+    const cause = e instanceof AttachError ? e.cause : e;
+    const transient = e instanceof MissingNadError || (cause instanceof CniCallError && cause.code === 11);
     return {
       ...base,
       phase: 'Failed',
