@@ -18,6 +18,7 @@ import { kubectlArgs } from './kube-apply.js';
 import { kubeTestsBlocked } from '../store/kube-test-server.js';
 import { NETWORK_STATUS_ANNOTATION, type NetworkStatusEntry } from './pods.js';
 import { findMultus, multusDir } from './multus.js';
+import { nodeKubeconfig } from './layout.js';
 
 const run = promisify(execFile);
 const quiet = (): void => undefined;
@@ -113,6 +114,42 @@ describe('kube lab with the real Multus thin plugin', { skip: labSkip || !!block
     assert.equal(byMultus?.subresource, 'status', JSON.stringify(p1.metadata.managedFields));
     const log = readFileSync(join(multusDir(lab.config, { name: p1.spec.nodeName! }), 'multus.log'), 'utf8');
     assert.match(log, /samplepod/);
+  });
+
+  test("Multus' identity may do what the thin plugin does and no more (kubectl auth can-i)", async () => {
+    const kc = nodeKubeconfig(lab.config.kube!, lab.config.nodes[0]!.name, 'multus');
+    const can = async (...a: string[]): Promise<string> => {
+      const k = kubectlArgs(lab.config, []);
+      try {
+        return (await run(k.cmd, ['--kubeconfig', kc, 'auth', 'can-i', ...a])).stdout.trim();
+      } catch (e) {
+        return ((e as { stdout?: string }).stdout ?? '').trim();
+      }
+    };
+    const asked = [
+      ['get', 'pods'],
+      ['update', 'pods', '--subresource=status'],
+      ['get', 'network-attachment-definitions.k8s.cni.cncf.io'],
+      ['create', 'events'],
+      ['list', 'pods'],
+      ['patch', 'pods'],
+      ['delete', 'pods'],
+      ['list', 'network-attachment-definitions.k8s.cni.cncf.io'],
+      ['get', 'secrets'],
+    ];
+    const got = [];
+    for (const a of asked) got.push(`${a.join(' ')}: ${await can(...a)}`);
+    assert.deepEqual(got, [
+      'get pods: yes',
+      'update pods --subresource=status: yes',
+      'get network-attachment-definitions.k8s.cni.cncf.io: yes',
+      'create events: yes',
+      'list pods: no',
+      'patch pods: no',
+      'delete pods: no',
+      'list network-attachment-definitions.k8s.cni.cncf.io: no',
+      'get secrets: no',
+    ]);
   });
 
   test('lab check is green with Multus attaching the pods', async () => {
