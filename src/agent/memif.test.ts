@@ -43,7 +43,12 @@ test('memifSpecs: one entry per memif pod interface, TAP named and addressed as 
     peerMac: podMac(memifPod),
     fast: false,
   });
-  assert.equal(memifSpecs(d, new Set(['blue']))[0]!.fast, true, 'a network without policies');
+  assert.equal(memifSpecs(d, new Set(['blue']))[0]!.fast, true, 'a network without services');
+  assert.equal(
+    memifSpecs(d, new Set(['blue']), new Set([hostVethName(memifPod)]))[0]!.fast,
+    false,
+    'an interface a policy selects goes through nft',
+  );
   assert.equal(memifSpecs(node([{ ...memifPod, netns: 'pod-a' }]))[0]!.podNetns, '/var/run/netns/pod-a');
 });
 

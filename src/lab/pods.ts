@@ -2,6 +2,8 @@
 // attachment of its annotation in order through the real CNI chain of its NAD; the result is
 // recorded as the pod's network-status. Deletion runs DEL in reverse order, then removes the netns.
 import { randomUUID } from 'node:crypto';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Runner } from '../util/exec.js';
 import type { Attachment, NetAttachDef, Pod } from '../api/index.js';
 import { chainAdd, chainDel, CniCallError, type ChainConfig, type CniCall } from './cni-runtime.js';
@@ -18,6 +20,8 @@ export interface NetworkStatusEntry {
   readonly mac: string;
   readonly default: boolean;
   readonly dns: Record<string, unknown>;
+  /** The plugin's device-info file, as Multus copies it (device-info-spec). */
+  readonly 'device-info'?: Record<string, unknown>;
   readonly gateway?: readonly string[];
 }
 
@@ -29,6 +33,9 @@ export interface PodAttachmentState {
   readonly chain: ChainConfig;
   readonly result: Record<string, unknown>;
   readonly defaultRoute: boolean;
+  /** The CNIDeviceInfoFile handed to the plugin (the selection asked for a deviceID), and what it held. */
+  readonly deviceInfoFile?: string;
+  readonly deviceInfo?: Record<string, unknown>;
 }
 
 export interface PodStatus {
@@ -71,6 +78,7 @@ function statusEntry(
   ifName: string,
   result: Record<string, unknown>,
   isDefault: boolean,
+  deviceInfo?: Record<string, unknown>,
 ): NetworkStatusEntry {
   const ifaces = (result.interfaces ?? []) as { name?: string; mac?: string; sandbox?: string }[];
   const idx = ifaces.findIndex((i) => i.name === ifName && i.sandbox);
@@ -85,6 +93,7 @@ function statusEntry(
     mac: ifaces[idx]?.mac ?? '',
     default: isDefault,
     dns: (result.dns as Record<string, unknown>) ?? {},
+    ...(deviceInfo ? { 'device-info': deviceInfo } : {}),
     ...(isDefault && gw.length ? { gateway: gw } : {}),
   };
 }
@@ -139,15 +148,47 @@ export async function attachOne(
   const runtimeConfig: Record<string, unknown> = {};
   if (a.ips.length) runtimeConfig.ips = a.ips;
   if (a.mac) runtimeConfig.mac = a.mac;
+  // As Multus: a selection with a deviceID gets a device-info file path of its own (passed, like
+  // every runtimeConfig key, only to plugins declaring the capability) and its content is copied
+  // into network-status.
+  const deviceID = typeof a.extra.deviceID === 'string' && a.extra.deviceID ? a.extra.deviceID : undefined;
+  const base = baseCall(ctx, pod, node, status.uid, status.netns);
+  const deviceInfoFile = deviceID
+    ? join(
+        ctx.lab.dir,
+        'devinfo',
+        'cni',
+        `${chain.name}-${base.containerId}_${a.interface}`.replaceAll('/', '-'),
+      )
+    : undefined;
+  if (deviceID) {
+    runtimeConfig.deviceID = deviceID;
+    runtimeConfig.CNIDeviceInfoFile = deviceInfoFile;
+  }
   const defaultRoute = a.defaultRoute.length > 0;
-  const call: CniCall = {
-    ...baseCall(ctx, pod, node, status.uid, status.netns),
-    ifName: a.interface,
-    runtimeConfig,
-  };
+  const call: CniCall = { ...base, ifName: a.interface, runtimeConfig };
   const args = defaultRoute ? { ...call.args, MULTINET_DEFAULT_ROUTE: 'true' } : call.args;
   const result = await chainAdd(ctx.runner, chain, { ...call, args });
-  return { nad: `${a.namespace}/${a.name}`, ifName: a.interface, chain, result, defaultRoute };
+  const deviceInfo = deviceInfoFile ? readDeviceInfo(deviceInfoFile) : undefined;
+  return {
+    nad: `${a.namespace}/${a.name}`,
+    ifName: a.interface,
+    chain,
+    result,
+    defaultRoute,
+    ...(deviceInfoFile ? { deviceInfoFile } : {}),
+    ...(deviceInfo ? { deviceInfo } : {}),
+  };
+}
+
+/** A device-info file, if the plugin wrote one (Multus ignores a missing or unreadable one). */
+function readDeviceInfo(path: string): Record<string, unknown> | undefined {
+  try {
+    const v: unknown = JSON.parse(readFileSync(path, 'utf8'));
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export async function detachOne(
@@ -157,8 +198,13 @@ export async function detachOne(
   s: PodAttachmentState,
 ): Promise<void> {
   const node = ctx.lab.nodes.find((n) => n.name === status.nodeName)!;
-  const call: CniCall = { ...baseCall(ctx, pod, node, status.uid, status.netns), ifName: s.ifName };
+  const call: CniCall = {
+    ...baseCall(ctx, pod, node, status.uid, status.netns),
+    ifName: s.ifName,
+    ...(s.deviceInfoFile ? { runtimeConfig: { CNIDeviceInfoFile: s.deviceInfoFile } } : {}),
+  };
   await chainDel(ctx.runner, s.chain, call, s.result);
+  if (s.deviceInfoFile) rmSync(s.deviceInfoFile, { force: true }); // as Multus after DEL
 }
 
 /** Creates the pod: netns, eth0, then every attachment; on any failure the pod is Failed with a reason and left detached. */
@@ -211,12 +257,7 @@ export async function createPod(
 
 export function networkStatus(made: readonly PodAttachmentState[]): NetworkStatusEntry[] {
   return made.map((s) =>
-    statusEntry(
-      s.nad || DEFAULT_NETCONF_NAME,
-      s.ifName,
-      s.result,
-      s.nad === '' ? s.defaultRoute : s.defaultRoute,
-    ),
+    statusEntry(s.nad || DEFAULT_NETCONF_NAME, s.ifName, s.result, s.defaultRoute, s.deviceInfo),
   );
 }
 

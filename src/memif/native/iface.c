@@ -492,7 +492,7 @@ void iface_list(void (*emit)(void *ctx, const char *line), void *ctx) {
   size_t count = 0;
   for (struct mif *m = ifaces; m; m = m->next) count++;
   struct mif **all = calloc(count ? count : 1, sizeof(*all));
-  char line[320];
+  char line[640];
   if (!all) {
     emit(ctx, "ERR out of memory");
     return;
@@ -504,9 +504,10 @@ void iface_list(void (*emit)(void *ctx, const char *line), void *ctx) {
   emit(ctx, line);
   for (size_t i = 0; i < count; i++) {
     struct mif *m = all[i];
-    snprintf(line, sizeof(line), "IF id=%s sock=%s tap=%s state=%s rx=%llu tx=%llu drops=%llu fast=%llu", m->cfg.id,
-             m->cfg.sock, m->cfg.tap, connected(m) ? "connected" : "listening", (unsigned long long)m->rx,
-             (unsigned long long)m->tx, (unsigned long long)m->drops, (unsigned long long)m->fast);
+    snprintf(line, sizeof(line), "IF id=%s sock=%s tap=%s state=%s rx=%llu tx=%llu drops=%llu fast=%llu mode=%s podns=%s",
+             m->cfg.id, m->cfg.sock, m->cfg.tap, connected(m) ? "connected" : "listening",
+             (unsigned long long)m->rx, (unsigned long long)m->tx, (unsigned long long)m->drops,
+             (unsigned long long)m->fast, m->cfg.mode == MEMIF_MODE_IP ? "ip" : "ethernet", m->cfg.podns);
     emit(ctx, line);
   }
   free(all);
