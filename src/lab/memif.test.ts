@@ -19,6 +19,7 @@ import { Testpmd, testpmdUnavailable } from '../memif/testpmd.js';
 import { expectations, runChecks, mismatches } from './check.js';
 import { labResponderDeps, startMemifResponders } from './memif-responders.js';
 import { NETWORK_STATUS_ANNOTATION } from './pods.js';
+import { readCluster } from './cluster.js';
 import { connect } from 'node:net';
 
 const run = promisify(execFile);
@@ -50,6 +51,21 @@ async function control(path: string, req: string): Promise<string> {
     s.write(`${req}\n`);
   });
 }
+
+// n UDP datagrams "hi" to ip:port, one at a time; prints the answers counted.
+const UDP_ASK = `
+const [ip, port, n] = [process.argv[1], Number(process.argv[2]), Number(process.argv[3])];
+const u = require('node:dgram').createSocket('udp4');
+const counts = {};
+const one = () => new Promise((res) => {
+  const t = setTimeout(() => res('timeout'), 1000);
+  u.once('message', (m) => { clearTimeout(t); res(String(m)); });
+  u.send('hi', port, ip);
+});
+(async () => {
+  for (let i = 0; i < n; i++) { const r = await one(); counts[r] = (counts[r] ?? 0) + 1; }
+  process.stdout.write(JSON.stringify(counts), () => process.exit(0));
+})();`;
 
 const reason = why();
 if (reason && process.env.CI && !labSkip) {
@@ -275,8 +291,57 @@ if (reason && process.env.CI && !labSkip) {
         await pa.stop();
         await pb.stop();
       }
-      await lab.delete([sourcePath('./testdata/memif/green.yaml')], quiet);
-      assert.equal(await entry(a.netns), undefined);
+    });
+
+    test('a service of the network has the memif as endpoint: UDP from a kernel pod on the other node is answered through it', async () => {
+      const r = await lab.apply([sourcePath('./testdata/memif/green-service.yaml')], quiet);
+      assert.equal(r.errorCount, 0);
+      const a = await ep('memif-a', 'memif1');
+      const client = await ep('green-client', 'eth1');
+      const vip = (await readCluster(await lab.store()))
+        .resources('Service')
+        .find((x) => x.metadata.name === 'echo')!.spec.clusterIP;
+      const mac = (
+        JSON.parse((await run('ip', ['-n', a.netns, '-j', 'link', 'show', 'memif1'])).stdout) as {
+          address: string;
+        }[]
+      )[0]!.address;
+      const pa = await Testpmd.start({
+        netns: a.netns,
+        socket: 'memif1',
+        filePrefix: 'mnlabmfs',
+        forwardMode: '5tswap',
+        mac,
+      });
+      try {
+        for (let i = 0; i < 50 && !(await pa.linkUp()); i++) await new Promise((res) => setTimeout(res, 100));
+        const { stdout } = await run('ip', [
+          'netns',
+          'exec',
+          client.netns,
+          process.execPath,
+          '-e',
+          UDP_ASK,
+          vip,
+          '7',
+          '5',
+        ]);
+        assert.deepEqual(JSON.parse(stdout), { hi: 5 }, `to ${vip}:7 (memif-a ${a.ip}:7007)`);
+      } finally {
+        await pa.stop();
+      }
+      await lab.delete(
+        [sourcePath('./testdata/memif/green-service.yaml'), sourcePath('./testdata/memif/green.yaml')],
+        quiet,
+      );
+      const lists = await Promise.all(
+        lab.config.nodes.map((n) => listMemifd(memifControl(lab.config, n)).catch(() => new Map())),
+      );
+      assert.equal(
+        lists.reduce((k, m) => k + m.size, 0),
+        0,
+        'no forwarder interface left',
+      );
       assert.deepEqual(readdirSync(join(lab.config.dir, 'devinfo', 'cni')), [], 'device-info files removed');
     });
   });
