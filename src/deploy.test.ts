@@ -106,7 +106,8 @@ test('the DaemonSet: host network, privileged, every taint, probes on the health
   for (const k of Object.keys(cm.data)) assert.match(k, /^MULTINET_[A-Z_]+$/);
   const mounts = new Map((agent.volumeMounts as Obj[]).map((m) => [m.mountPath, m]));
   assert.equal(mounts.get('/run/netns')?.mountPropagation, 'Bidirectional');
-  for (const p of ['/run/multinet', '/opt/cni/bin', '/etc/cni/net.d']) assert.ok(mounts.has(p), p);
+  for (const p of ['/run/multinet', '/opt/cni/bin', '/etc/cni/net.d', '/run/k8s.cni.cncf.io'])
+    assert.ok(mounts.has(p), p);
   assert.equal(mounts.get('/lib/modules')?.readOnly, true);
   const init = (pod.initContainers as Obj[]).find((c) => c.name === 'install-cni')!;
   assert.deepEqual(init.command.slice(2), [
