@@ -199,6 +199,8 @@ export interface MemifdOptions {
   readonly binary: string;
   /** Its control socket; its pid is kept in `<control>.pid`, its log in `<control>.log`. */
   readonly control: string;
+  /** Start the forwarder when none answers (default); false: another container runs it. */
+  readonly spawn?: boolean;
   readonly log: Logger;
   /** Called when the control connection drops (the forwarder died or was restarted). */
   readonly onLost?: () => void;
@@ -220,6 +222,10 @@ export class Memifd implements MemifForwarder {
     this.conn = undefined;
     let c = await ControlConnection.open(this.o.control).catch(() => undefined);
     if (!c && !start) return undefined;
+    if (!c && this.o.spawn === false)
+      throw new Error(
+        `memif forwarder not answering on ${this.o.control} (it runs in its own container: --memif-forwarder external)`,
+      );
     if (!c) {
       this.start();
       const deadline = Date.now() + 5000;
