@@ -3,6 +3,7 @@
 // Secrets and no write on users' objects; the DaemonSet runs under that ServiceAccount with the
 // probes, mounts and configuration the agent expects; and every path the Containerfile copies
 // exists after `npm run build` (the image cannot be built on these machines).
+import { DEFAULT_MEMIF_CONTROL } from './cli/agent-options.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
@@ -106,8 +107,20 @@ test('the DaemonSet: host network, privileged, every taint, probes on the health
   for (const k of Object.keys(cm.data)) assert.match(k, /^MULTINET_[A-Z_]+$/);
   const mounts = new Map((agent.volumeMounts as Obj[]).map((m) => [m.mountPath, m]));
   assert.equal(mounts.get('/run/netns')?.mountPropagation, 'Bidirectional');
-  for (const p of ['/run/multinet', '/opt/cni/bin', '/etc/cni/net.d']) assert.ok(mounts.has(p), p);
+  for (const p of ['/run/multinet', '/opt/cni/bin', '/etc/cni/net.d', '/run/k8s.cni.cncf.io'])
+    assert.ok(mounts.has(p), p);
   assert.equal(mounts.get('/lib/modules')?.readOnly, true);
+  // The memif forwarder runs beside the agent, which only connects to it.
+  const memifd = (pod.containers as Obj[]).find((c) => c.name === 'memifd')!;
+  assert.equal(cm.data.MULTINET_MEMIF_FORWARDER, 'external');
+  assert.deepEqual(memifd.command, [
+    '/opt/multinet/dist/multinet-memifd',
+    '--control',
+    DEFAULT_MEMIF_CONTROL,
+  ]);
+  assert.equal(memifd.securityContext.privileged, true);
+  const fm = new Map((memifd.volumeMounts as Obj[]).map((m) => [m.mountPath, m]));
+  assert.ok(fm.has('/run/netns') && fm.has('/run/multinet'));
   const init = (pod.initContainers as Obj[]).find((c) => c.name === 'install-cni')!;
   assert.deepEqual(init.command.slice(2), [
     'install-cni',

@@ -3,6 +3,7 @@
 // Nothing is written to the kernel before every watched kind has reached its "in sync" point.
 // A store that is down (at start or later) is waited for, never fatal: CNI calls get "try again
 // later" meanwhile (ReadyGate), and the cache and the dataplane stay as they are.
+import { FsDeviceInfoFiles, type DeviceInfoFiles } from './device-info.js';
 import { sourceCheckTable } from '../calc/source-check.js';
 import { listThenWatchKinds, WatchHealth } from '../store/list-watch.js';
 import { Backoff, sleep, untilAborted, type BackoffPolicy } from '../util/backoff.js';
@@ -14,7 +15,7 @@ import { KIND_NODE, type AttachmentRecord, type NodeRecord } from '../calc/recor
 import { podKey, routingNs } from '../dataplane/naming.js';
 import type { NftDataplane, NftDesired, NftTableSpec } from '../dataplane/nft-types.js';
 import { serviceState } from '../calc/services.js';
-import { policyTables } from '../calc/policies.js';
+import { policySelectedInterfaces, policyTables } from '../calc/policies.js';
 import type { Logger } from '../util/log.js';
 import { ClusterCache, WATCHED_KINDS } from './cache.js';
 import { SyncLoop } from './sync-loop.js';
@@ -52,6 +53,8 @@ export interface AgentOptions {
   readonly progressMs?: number;
   /** The memif forwarder; absent: memif interfaces are refused (not built). */
   readonly memif?: MemifForwarder;
+  /** memif device-info files (default: the real files). */
+  readonly deviceInfo?: DeviceInfoFiles;
 }
 
 export interface AgentStatus {
@@ -108,6 +111,7 @@ export class Agent implements HealthSource {
       inspectPod: (rec) => this.inspectPod(rec),
       log: o.log,
       memif: o.memif !== undefined,
+      deviceInfo: o.deviceInfo ?? new FsDeviceInfoFiles(),
       removeMemifLink: async (netns, ifName) => {
         const r = await o.dataplane.removeMemifLink(netns, ifName);
         if (r.failed) throw new Error(r.errors.map((e) => e.message).join('; '));
@@ -186,24 +190,29 @@ export class Agent implements HealthSource {
   }
 
   /** The node's whole desired state: kernel objects (ip) and nft tables per routing namespace. */
-  compute(): { node: DesiredNode; nft: NftDesired; memifFast: ReadonlySet<string> } {
+  compute(): {
+    node: DesiredNode;
+    nft: NftDesired;
+    memifFast: ReadonlySet<string>;
+    memifPoliced: ReadonlySet<string>;
+  } {
     const view = this.cache.view();
     const svc = serviceState(view);
     const node = desiredNodeState({ ...view, extraRoutes: svc.routes }, this.o.node);
     const pol = policyTables(view, this.o.node);
     const nft = new Map<string, NftTableSpec[]>();
-    // Direct memif-to-memif switching skips the routing domain's nft: only where no policy is
-    // and no service (a reply switched directly would miss the reverse NAT of its request).
-    const memifFast = new Set(
-      node.networks.filter((n) => !pol.get(n.name) && !svc.tables.get(n.name)).map((n) => n.name),
-    );
+    // Direct memif-to-memif switching skips the routing domain's nft: only in networks without
+    // a service (a reply switched directly would miss the reverse NAT of its request), and only
+    // between interfaces no policy selects.
+    const memifFast = new Set(node.networks.filter((n) => !svc.tables.get(n.name)).map((n) => n.name));
+    const memifPoliced = policySelectedInterfaces(view, this.o.node);
     for (const n of node.networks) {
       const tables = [sourceCheckTable(), svc.tables.get(n.name), pol.get(n.name)].filter(
         (t): t is NftTableSpec => t !== undefined,
       );
       nft.set(routingNs(this.o.node, n.name), tables);
     }
-    return { node, nft, memifFast };
+    return { node, nft, memifFast, memifPoliced };
   }
 
   private async register(): Promise<void> {
@@ -311,9 +320,10 @@ export class Agent implements HealthSource {
     desired: DesiredNode,
     full: boolean,
     fast: ReadonlySet<string>,
+    policed: ReadonlySet<string>,
   ): Promise<{ errors: string[]; changed: boolean }> {
     if (!this.o.memif) return { errors: [], changed: false };
-    const specs = memifSpecs(desired, fast);
+    const specs = memifSpecs(desired, fast, policed);
     const key = JSON.stringify(specs);
     if (!full && key === this.lastMemif) return { errors: [], changed: false };
     const r = await this.o.memif.reconcile(specs);
@@ -324,7 +334,7 @@ export class Agent implements HealthSource {
   private async syncOnce(): Promise<SyncReport> {
     const full = this.nextFull;
     this.nextFull = false;
-    const { node: desired, nft, memifFast } = this.compute();
+    const { node: desired, nft, memifFast, memifPoliced } = this.compute();
     // Between full resyncs the kernel is trusted to hold what the last clean sync wrote (as Felix
     // does): a change that only touches nft (a relabel, an endpoint) skips the ip read entirely.
     const key = JSON.stringify(desired);
@@ -334,7 +344,7 @@ export class Agent implements HealthSource {
         : await this.o.dataplane.sync(desired, { full });
     // The forwarder makes the memif TAPs in routing domains that the sync above created; a TAP
     // made now is configured (as its pod's host side) by a second sync in the same pass.
-    const memif = await this.syncMemif(desired, full, memifFast);
+    const memif = await this.syncMemif(desired, full, memifFast, memifPoliced);
     const memifErrors = memif.errors;
     // Full: a TAP made again (the forwarder restarted) has lost what the cache says it holds.
     if (memif.changed) report = await this.o.dataplane.sync(desired, { full: true });

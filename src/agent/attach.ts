@@ -23,6 +23,7 @@ import { UndoList } from './undo.js';
 import type { Logger } from '../util/log.js';
 import { memifModeOf, VPP_INTERFACES_SPEC } from '../api/memif-mode.js';
 import { isMemifName } from '../dataplane/naming.js';
+import { deviceInfoPath, memifDeviceInfo, type DeviceInfoFiles } from './device-info.js';
 
 export interface AttachDeps {
   readonly node: string;
@@ -38,6 +39,8 @@ export interface AttachDeps {
   readonly memif?: boolean;
   /** Removes a detached memif's visible link from its pod (it has no host peer to take it along). */
   readonly removeMemifLink?: (netns: string, ifName: string) => Promise<void>;
+  /** Where memif device-info files go (runtimeConfig.CNIDeviceInfoFile); none: the request's path is refused. */
+  readonly deviceInfo?: DeviceInfoFiles;
 }
 
 const MEMIF_PREFIX = 'memif';
@@ -63,8 +66,12 @@ export class AttachmentService implements CniHandler {
 
     // Idempotent ADD: the same (container, interface) again returns the recorded result.
     const existing = await store.get<AttachmentRecord>(key);
+    const devInfoPath = deviceInfoPath(req);
+    if (devInfoPath instanceof Error)
+      throw new CniError(ErrorCode.InvalidNetworkConfig, 'invalid runtime config', devInfoPath.message);
     if (existing && existing.value.network === network.info.name) {
       await this.program(existing.value, network);
+      await this.writeDeviceInfo(req, existing.value, devInfoPath);
       return attachmentResult(existing.value, network.info.ranges);
     }
     if (existing)
@@ -119,6 +126,9 @@ export class AttachmentService implements CniHandler {
       });
 
       await this.program(rec, network);
+      await this.writeDeviceInfo(req, rec, devInfoPath);
+      if (devInfoPath && isMemifName(req.ifName))
+        undo.push('remove the device-info file', () => this.d.deviceInfo!.remove(devInfoPath));
       log.info(
         { pod: `${pod.namespace}/${pod.name}`, ifName: req.ifName, network: network.info.name, ips: rec.ips },
         'attached',
@@ -128,6 +138,30 @@ export class AttachmentService implements CniHandler {
       log.warn({ err: (e as Error).message, ifName: req.ifName }, 'ADD failed; rolling back');
       await undo.run();
       throw addFailure(e, key.name);
+    }
+  }
+
+  /** A memif's device-info, where the runtime asked for it (kernel interfaces have none to give). */
+  private async writeDeviceInfo(
+    req: CniRequest,
+    rec: AttachmentRecord,
+    path: string | undefined,
+  ): Promise<void> {
+    if (!path || !isMemifName(req.ifName)) return;
+    if (!this.d.deviceInfo)
+      throw new CniError(
+        ErrorCode.AgentInternal,
+        'device-info not written',
+        `runtimeConfig.CNIDeviceInfoFile ${path}: this agent writes no device-info files`,
+      );
+    try {
+      await this.d.deviceInfo.write(path, memifDeviceInfo(req.ifName, rec.memifMode ?? 'ethernet'));
+    } catch (e) {
+      throw new CniError(
+        ErrorCode.AgentInternal,
+        'device-info not written',
+        `runtimeConfig.CNIDeviceInfoFile ${path}: ${(e as Error).message}`,
+      );
     }
   }
 
@@ -209,6 +243,13 @@ export class AttachmentService implements CniHandler {
     const existing = await this.d.store.get<AttachmentRecord>(key);
     const plugin = pluginFromNetConf(req.netConf);
     const network = existing?.value.network ?? (plugin.ok ? plugin.value.network : undefined);
+    const devInfoPath = deviceInfoPath(req);
+    if (typeof devInfoPath === 'string' && isMemifName(req.ifName))
+      await this.d.deviceInfo
+        ?.remove(devInfoPath)
+        .catch((e: unknown) =>
+          this.d.log.warn({ err: (e as Error).message, path: devInfoPath }, 'DEL: device-info file left'),
+        );
     if (existing) {
       await this.d.store.delete(key);
       this.d.cache.putAttachment(key.namespace, key.name, undefined);

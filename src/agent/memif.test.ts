@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeMemifForwarder, Memifd, memifSpecs, parseList, putLine, type MemifSpec } from './memif.js';
@@ -43,7 +43,12 @@ test('memifSpecs: one entry per memif pod interface, TAP named and addressed as 
     peerMac: podMac(memifPod),
     fast: false,
   });
-  assert.equal(memifSpecs(d, new Set(['blue']))[0]!.fast, true, 'a network without policies');
+  assert.equal(memifSpecs(d, new Set(['blue']))[0]!.fast, true, 'a network without services');
+  assert.equal(
+    memifSpecs(d, new Set(['blue']), new Set([hostVethName(memifPod)]))[0]!.fast,
+    false,
+    'an interface a policy selects goes through nft',
+  );
   assert.equal(memifSpecs(node([{ ...memifPod, netns: 'pod-a' }]))[0]!.podNetns, '/var/run/netns/pod-a');
 });
 
@@ -152,6 +157,22 @@ test('Memifd: nothing wanted and no forwarder running: none is started', async (
     assert.deepEqual(await m.reconcile([]), { errors: [], changed: false });
     const { errors: errs } = await m.reconcile(memifSpecs(node([memifPod])));
     assert.match(errs[0] ?? '', /memif forwarder \/nonexistent is missing/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('Memifd external (its own container): never starts one, says so until it answers', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mn-memifd-'));
+  try {
+    const control = join(dir, 'none.sock');
+    const m = new Memifd({ binary: '/bin/true', control, spawn: false, log: silentLogger });
+    const { errors: errs } = await m.reconcile(memifSpecs(node([memifPod])));
+    assert.match(
+      errs[0] ?? '',
+      /memif forwarder not answering on .*none\.sock \(it runs in its own container/,
+    );
+    assert.equal(existsSync(`${control}.pid`), false, 'nothing started');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

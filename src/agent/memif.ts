@@ -36,9 +36,15 @@ const nsPath = (ns: string): string => (ns.startsWith('/') ? ns : `/var/run/netn
 
 /**
  * The forwarder's entries for a node's desired state; `fast`: the networks whose memifs may be
- * switched directly (those without policies: the direct path skips the routing domain's nft). Pure.
+ * switched directly (those without services: a reply switched directly would miss its reverse
+ * NAT), except the interfaces in `policed` (host-side names some policy selects: the direct path
+ * skips the routing domain's nft). Pure.
  */
-export function memifSpecs(d: DesiredNode, fast: ReadonlySet<string> = new Set()): MemifSpec[] {
+export function memifSpecs(
+  d: DesiredNode,
+  fast: ReadonlySet<string> = new Set(),
+  policed: ReadonlySet<string> = new Set(),
+): MemifSpec[] {
   return d.pods
     .filter((p) => p.kind === 'memif')
     .map((p) => {
@@ -54,7 +60,7 @@ export function memifSpecs(d: DesiredNode, fast: ReadonlySet<string> = new Set()
         ips: [...p.addresses],
         peerMac: podMac(p),
         // IP-mode interfaces never take the direct path (the forwarder frames them for the TAP).
-        fast: fast.has(p.network) && p.memifMode !== 'ip',
+        fast: fast.has(p.network) && !policed.has(tap) && p.memifMode !== 'ip',
       };
     })
     .sort((a, b) => a.id.localeCompare(b.id));
@@ -193,6 +199,8 @@ export interface MemifdOptions {
   readonly binary: string;
   /** Its control socket; its pid is kept in `<control>.pid`, its log in `<control>.log`. */
   readonly control: string;
+  /** Start the forwarder when none answers (default); false: another container runs it. */
+  readonly spawn?: boolean;
   readonly log: Logger;
   /** Called when the control connection drops (the forwarder died or was restarted). */
   readonly onLost?: () => void;
@@ -214,6 +222,10 @@ export class Memifd implements MemifForwarder {
     this.conn = undefined;
     let c = await ControlConnection.open(this.o.control).catch(() => undefined);
     if (!c && !start) return undefined;
+    if (!c && this.o.spawn === false)
+      throw new Error(
+        `memif forwarder not answering on ${this.o.control} (it runs in its own container: --memif-forwarder external)`,
+      );
     if (!c) {
       this.start();
       const deadline = Date.now() + 5000;
@@ -297,5 +309,18 @@ export class Memifd implements MemifForwarder {
   async close(): Promise<void> {
     this.conn?.close();
     this.conn = undefined;
+  }
+}
+
+/** One LIST on a forwarder's control socket (for `lab check` and status): id -> its fields. */
+export async function listMemifd(control: string): Promise<Map<string, Record<string, string>>> {
+  const c = await ControlConnection.open(control);
+  try {
+    const hello = await c.ask(`HELLO ${MEMIFD_PROTOCOL}`);
+    if (!/^OK memifd 1\b/.test(hello[0]!))
+      throw new Error(`memif forwarder: unexpected HELLO answer ${hello[0]}`);
+    return parseList((await c.ask('LIST')).slice(1));
+  } finally {
+    c.close();
   }
 }

@@ -83,4 +83,20 @@ test('ips or mac asked of a NAD without the capability is a warning naming pod, 
   );
   // Warnings do not fail validation.
   assert.deepEqual(run(net('a', 1, '10.0.0.0/16'), capNad(''), pod(ann)).errors, []);
+  // A deviceID (memif device-info) needs both capabilities.
+  const dev = '[{\\"name\\": \\"blue-conf\\", \\"interface\\": \\"memif1\\", \\"deviceID\\": \\"memif1\\"}]';
+  const wd = warnings(net('a', 1, '10.0.0.0/16'), capNad('"capabilities": {"deviceID": true}, '), pod(dev));
+  assert.equal(wd.length, 1);
+  assert.match(
+    wd[0]!,
+    /\[0\]\.deviceID: NAD default\/blue-conf has no plugin with capabilities \{"CNIDeviceInfoFile": true\}; Multus passes it no device-info file, so network-status shows no device-info/,
+  );
+  assert.deepEqual(
+    warnings(
+      net('a', 1, '10.0.0.0/16'),
+      capNad('"capabilities": {"deviceID": true, "CNIDeviceInfoFile": true}, '),
+      pod(dev),
+    ),
+    [],
+  );
 });

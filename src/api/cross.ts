@@ -50,9 +50,13 @@ const where = (r: Resource): string => `${r.source.file}:${r.source.line}`;
  */
 function dropped(pod: Pod, a: Attachment, nad: NetAttachDef, annPath: FieldPath): Issue[] {
   const out: Issue[] = [];
+  const deviceID = typeof a.extra.deviceID === 'string' && a.extra.deviceID !== '';
   const asked: [string, boolean][] = [
     ['ips', a.ips.length > 0],
     ['mac', a.mac !== undefined],
+    ['deviceID', deviceID],
+    // A deviceID makes Multus hand the plugin a device-info file (memif: copied into network-status).
+    ['CNIDeviceInfoFile', deviceID],
   ];
   for (const [cap, wanted] of asked) {
     if (!wanted) continue;
@@ -67,7 +71,7 @@ function dropped(pod: Pod, a: Attachment, nad: NetAttachDef, annPath: FieldPath)
         pod,
         'warning',
         annPath,
-        `[${a.index}].${cap}: NAD ${nad.metadata.namespace}/${nad.metadata.name} has no plugin with capabilities ${c}; Multus drops the request — add "capabilities": ${c} to its plugin (plugins[${nad.spec.pluginIndex}] is multinet's)`,
+        `[${a.index}].${cap === 'CNIDeviceInfoFile' ? 'deviceID' : cap}: NAD ${nad.metadata.namespace}/${nad.metadata.name} has no plugin with capabilities ${c}; ${cap === 'CNIDeviceInfoFile' ? 'Multus passes it no device-info file, so network-status shows no device-info' : 'Multus drops the request'} — add "capabilities": ${c} to its plugin (plugins[${nad.spec.pluginIndex}] is multinet's)`,
       ),
     );
   }

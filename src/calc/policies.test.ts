@@ -1,7 +1,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { matchesCalico, parseCalicoSelector } from '../api/calico-selector.js';
-import { podFacts, policyBindings, policyTables, DEFAULT_NETWORK } from './policies.js';
+import {
+  podFacts,
+  policyBindings,
+  policySelectedInterfaces,
+  policyTables,
+  DEFAULT_NETWORK,
+} from './policies.js';
+import { hostVethName } from '../dataplane/naming.js';
 import { calicoNamespaceLabels, normalise } from './policy-model.js';
 import type { PolicyResource } from './node-state.js';
 import { attachment, pod, resources, view } from '../testing/policy-fixtures.js';
@@ -84,6 +91,31 @@ describe('policyTables', () => {
       0,
       'client is not selected',
     );
+  });
+
+  test('policySelectedInterfaces: the local interfaces some policy selects, on every network of the pod', () => {
+    const v = seedView(resources(pod('other', { app: 'x' })));
+    const withOther = {
+      ...v,
+      attachments: [
+        ...v.attachments,
+        attachment({ pod: 'other', node: 'n1', network: 'blue', ifName: 'memif1', ip: '172.19.0.9' }),
+      ],
+    };
+    const sel = policySelectedInterfaces(withOther, 'n1');
+    const veth = (a: AttachmentRecord) =>
+      hostVethName({ network: a.network, netns: a.netns, ifname: a.ifName });
+    const mine = withOther.attachments.filter((a) => a.node === 'n1');
+    assert.deepEqual(
+      [...sel].sort(),
+      mine
+        .filter((a) => a.podName === 'samplepod')
+        .map(veth)
+        .sort(),
+      'samplepod (demo) on default, blue and red; not the unselected memif pod',
+    );
+    assert.equal(policySelectedInterfaces(withOther, 'n2').size, 0, 'client on n2 is not selected');
+    assert.equal(policySelectedInterfaces({ ...withOther, policies: [] }, 'n1').size, 0);
   });
 
   test('a network created after the policy gets it', () => {

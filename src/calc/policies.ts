@@ -97,6 +97,25 @@ function policiesFor(all: readonly NPolicy[], network: string): NPolicy[] {
   return all.filter((p) => p.kind !== 'KubernetesNetworkPolicy' || network === DEFAULT_NETWORK);
 }
 
+/**
+ * The host-side names of `node`'s interfaces that some policy selects (in either direction). Traffic
+ * between two interfaces outside this set is allowed by every policy (Calico: an endpoint no policy
+ * selects is not policed), which is what lets memifs skip nft on the forwarder's direct path.
+ */
+export function policySelectedInterfaces(view: ClusterView, node: string): ReadonlySet<string> {
+  const all = orderedPolicies(view);
+  const out = new Set<string>();
+  if (all.length === 0) return out;
+  const facts = podFacts(view);
+  for (const a of view.attachments) {
+    if (a.node !== node || !view.networks.has(a.network)) continue;
+    const pod = factsOf(facts, a);
+    if (policiesFor(all, a.network).some((p) => p.selects(pod)))
+      out.add(hostVethName({ network: a.network, netns: a.netns, ifname: a.ifName }));
+  }
+  return out;
+}
+
 /** Per network with a local interface on `node`: its policy table (absent: no policy to enforce). */
 export function policyTables(view: ClusterView, node: string): ReadonlyMap<string, NftTableSpec> {
   const all = orderedPolicies(view);

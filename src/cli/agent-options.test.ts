@@ -20,6 +20,7 @@ test('defaults: host name, host netns, default socket, 30/60/300 s, health on 12
     graceMs: 300_000,
     health: { host: '127.0.0.1', port: 9099 },
     memifControl: '/run/multinet/memifd.sock',
+    memifForwarder: 'start',
   });
 });
 
@@ -36,6 +37,7 @@ const ENV = {
   MULTINET_GRACE_SECONDS: '1.5',
   MULTINET_HEALTH_ADDRESS: '0.0.0.0:19099',
   MULTINET_MEMIF_CONTROL: '/run/x/memifd.sock',
+  MULTINET_MEMIF_FORWARDER: 'external',
 };
 
 test('every option is read from its environment variable', () => {
@@ -58,6 +60,7 @@ test('every option is read from its environment variable', () => {
     graceMs: 1500,
     health: { host: '0.0.0.0', port: 19099 },
     memifControl: '/run/x/memifd.sock',
+    memifForwarder: 'external',
   });
 });
 
@@ -110,6 +113,10 @@ test('invalid values name the variable or flag and the value', () => {
     /MULTINET_CNI_SOCKET "cni.sock": expected an absolute path/,
   );
   assert.throws(() => resolve({ node: 'a b' }), /--node "a b"/);
+  assert.throws(
+    () => resolve({}, { MULTINET_MEMIF_FORWARDER: 'sidecar' }),
+    /MULTINET_MEMIF_FORWARDER "sidecar": expected "start" or "external"/,
+  );
   for (const bad of ['9099', '127.0.0.1', '127.0.0.1:99999', '[nothex]:1', 'on'])
     assert.throws(
       () => resolve({}, { MULTINET_HEALTH_ADDRESS: bad }),

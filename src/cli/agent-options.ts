@@ -22,6 +22,7 @@ export interface AgentFlags {
   graceSeconds?: string;
   healthAddress?: string;
   memifControl?: string;
+  memifForwarder?: string;
 }
 
 export interface HostPort {
@@ -47,6 +48,8 @@ export interface AgentConfig {
   readonly health: HostPort | undefined;
   /** The memif forwarder's control socket. */
   readonly memifControl: string;
+  /** 'start': the agent starts the forwarder when none answers; 'external': another container runs it. */
+  readonly memifForwarder: 'start' | 'external';
 }
 
 interface OptionSpec {
@@ -120,6 +123,12 @@ export const AGENT_OPTIONS = {
     arg: '<path>',
     help: `control socket of the memif forwarder, started by the agent (default ${DEFAULT_MEMIF_CONTROL})`,
   },
+  memifForwarder: {
+    flag: '--memif-forwarder',
+    env: 'MULTINET_MEMIF_FORWARDER',
+    arg: '<start|external>',
+    help: 'start: the agent starts the memif forwarder when none answers (default); external: a separate container runs it, so that an agent restart does not stop memif traffic',
+  },
 } as const satisfies Record<keyof AgentFlags, OptionSpec>;
 
 export class AgentOptionsError extends Error {}
@@ -181,6 +190,10 @@ export function resolveAgentOptions(
   const memifControl =
     text('memifControl', (v) => (v.startsWith('/') ? undefined : 'expected an absolute path')) ??
     DEFAULT_MEMIF_CONTROL;
+  const memifForwarder =
+    parsed('memifForwarder', (v) =>
+      v === 'start' || v === 'external' ? { v: v as 'start' | 'external' } : 'expected "start" or "external"',
+    )?.v ?? 'start';
   const config: AgentConfig = {
     node,
     store: raw('store')?.value,
@@ -194,6 +207,7 @@ export function resolveAgentOptions(
     graceMs: seconds('graceSeconds', 300),
     health: health.addr,
     memifControl,
+    memifForwarder,
   };
   if (problems.length) throw new AgentOptionsError(`invalid agent option: ${problems.join('; ')}`);
   return config;

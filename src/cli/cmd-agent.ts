@@ -61,6 +61,7 @@ export function register(program: Command): void {
             memif: new Memifd({
               binary: MEMIFD,
               control: o.memifControl,
+              spawn: o.memifForwarder === 'start',
               log,
               onLost: () => agentRef.current?.memifLost(),
             }),

@@ -5,6 +5,8 @@ import { stringify } from 'yaml';
 import { Lab } from '../lab/lab.js';
 import { DEFAULT_LAB, checkLabName } from '../lab/layout.js';
 import { expectations, formatMatrix, mismatches, runChecks } from '../lab/check.js';
+import { labResponderDeps, respondersUnavailable, startMemifResponders } from '../lab/memif-responders.js';
+import { isMemifName } from '../dataplane/naming.js';
 import { readCluster } from '../lab/cluster.js';
 import {
   nadRows,
@@ -43,11 +45,23 @@ async function withLab<T>(cmd: Command, fn: (lab: Lab) => Promise<T>): Promise<T
 
 export async function checkCommand(lab: Lab, opts: { quiet?: boolean } = {}): Promise<boolean> {
   const endpoints = await lab.endpoints();
-  const pairs = expectations(endpoints, await lab.policyOracle());
-  const results = await runChecks(lab.runner, pairs);
+  // memif targets are probed through a responder connected to them for the check's duration.
+  const memif = await startMemifResponders(
+    endpoints,
+    labResponderDeps(lab.config),
+    endpoints.some((e) => isMemifName(e.ifName)) ? respondersUnavailable() : undefined,
+  );
+  let results;
+  try {
+    const pairs = expectations(endpoints, await lab.policyOracle(), memif.probed);
+    results = await runChecks(lab.runner, pairs);
+  } finally {
+    await memif.stop();
+  }
   const bad = mismatches(results);
   const probed = results.filter((r) => r.seen !== undefined).length;
   if (!opts.quiet) say(formatMatrix(endpoints, results));
+  for (const [ifc, why] of memif.skipped) say(`memif ${ifc} not probed: ${why}`);
   say(
     `${probed} pairs probed over ${endpoints.length} interfaces: ${probed - bad.length} as expected, ${bad.length} not`,
   );

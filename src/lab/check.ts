@@ -23,7 +23,8 @@ export interface PairResult {
   /** undefined when not probed (self, same pod). */
   readonly seen?: Verdict;
   /** `twin`: the target pod holds the same address in the source's network too (cannot tell apart). */
-  /** memif: a shared-memory interface has no kernel stack to answer ping; probed by its own test. */
+  /** memif: a shared-memory interface, not probed: ping cannot leave through one, and a target is
+   * probed only while a responder answers on it (see memif-responders.ts). */
   readonly note?: 'self' | 'same pod' | 'twin' | 'memif';
   /**
    * The address also exists in the source's own network or pod: a reply would come from that
@@ -42,6 +43,7 @@ export function label(e: Endpoint): string {
 export function expectations(
   endpoints: readonly Endpoint[],
   policy: PolicyOracle = () => true,
+  memifAnswers: (e: Endpoint) => boolean = () => false,
 ): PairResult[] {
   const out: PairResult[] = [];
   for (const from of endpoints) {
@@ -57,7 +59,8 @@ export function expectations(
         out.push({ from, to, expected, note: 'same pod' });
         continue;
       }
-      if (isMemifName(from.ifName) || isMemifName(to.ifName)) {
+      const memifTarget = isMemifName(to.ifName);
+      if (isMemifName(from.ifName) || (memifTarget && !memifAnswers(to))) {
         out.push({ from, to, expected, note: 'memif' });
         continue;
       }
@@ -78,6 +81,11 @@ export function expectations(
         continue;
       }
       const ambiguous = holders.length > 0;
+      // The echo counter that settles an ambiguous pair is the kernel's: a memif has none.
+      if (ambiguous && memifTarget) {
+        out.push({ from, to, expected, note: 'memif' });
+        continue;
+      }
       out.push(ambiguous ? { from, to, expected, ambiguous } : { from, to, expected });
     }
   }
@@ -188,7 +196,7 @@ export function formatMatrix(endpoints: readonly Endpoint[], results: readonly P
   });
   lines.push('');
   lines.push(
-    "o reachable, as expected   . unreachable (other network), as expected   p unreachable (policy), as expected\nX reachable but should not be   x unreachable but should be   ? not probed   - self or same pod\nm a memif interface (its packets go through the pod's memif application, not the kernel: not probed by ping)\n(each probe leaves from the source interface's own address; where that address also exists in the source's network, the target's echo counter decides)",
+    "o reachable, as expected   . unreachable (other network), as expected   p unreachable (policy), as expected\nX reachable but should not be   x unreachable but should be   ? not probed   - self or same pod\nm not probed: from a memif (ping cannot send through the pod's memif application), or to a memif no responder answered (see below)\n(each probe leaves from the source interface's own address; where that address also exists in the source's network, the target's echo counter decides)",
   );
   return lines.join('\n');
 }

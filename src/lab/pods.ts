@@ -2,6 +2,8 @@
 // attachment of its annotation in order through the real CNI chain of its NAD; the result is
 // recorded as the pod's network-status. Deletion runs DEL in reverse order, then removes the netns.
 import { randomUUID } from 'node:crypto';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Runner } from '../util/exec.js';
 import type { Attachment, NetAttachDef, Pod } from '../api/index.js';
 import { chainAdd, chainDel, CniCallError, type ChainConfig, type CniCall } from './cni-runtime.js';
@@ -30,6 +32,7 @@ export interface NetworkStatusEntry {
   readonly mtu?: number;
   readonly default?: true;
   readonly dns: Record<string, unknown>;
+  /** The plugin's device-info file, as Multus copies it (device-info-spec). */
   readonly 'device-info'?: Record<string, unknown>;
   readonly gateway?: readonly string[];
 }
@@ -42,6 +45,9 @@ export interface PodAttachmentState {
   readonly chain: ChainConfig;
   readonly result: Record<string, unknown>;
   readonly defaultRoute: boolean;
+  /** The CNIDeviceInfoFile handed to the plugin (the selection asked for a deviceID), and what it held. */
+  readonly deviceInfoFile?: string;
+  readonly deviceInfo?: Record<string, unknown>;
 }
 
 export interface PodStatus {
@@ -104,6 +110,7 @@ function entry(e: {
   ips: string[];
   isDefault: boolean;
   dns: Record<string, unknown>;
+  dev?: Record<string, unknown> | undefined;
   gateway: string[];
 }): NetworkStatusEntry {
   return {
@@ -114,6 +121,7 @@ function entry(e: {
     ...(e.iface?.mtu ? { mtu: e.iface.mtu } : {}),
     ...(e.isDefault ? { default: true as const } : {}),
     dns: e.dns,
+    ...(e.dev ? { 'device-info': e.dev } : {}),
     ...(e.gateway.length ? { gateway: e.gateway } : {}),
   };
 }
@@ -128,6 +136,7 @@ export function statusEntries(
   name: string,
   result: Record<string, unknown>,
   isDefault: boolean,
+  deviceInfo?: Record<string, unknown>,
 ): NetworkStatusEntry[] {
   const ifaces = (result.interfaces ?? []) as ResultIface[];
   const ips = (result.ips ?? []) as ResultIp[];
@@ -136,9 +145,10 @@ export function statusEntries(
     .filter((r) => isDefaultDst(r.dst) && r.gw)
     .map((r) => r.gw!);
   const dns = entryDns(result.dns);
+  const dev = deviceInfo;
   if (ifaces.length === 1) {
     const sandboxed = ifaces.filter((i) => i.sandbox);
-    return [entry({ name, iface: sandboxed.at(-1), ips: ips.map(addr), isDefault, dns, gateway })];
+    return [entry({ name, iface: sandboxed.at(-1), ips: ips.map(addr), isDefault, dns, dev, gateway })];
   }
   const gwIdx = isDefault ? (ips.find((i) => i.gateway && i.interface !== undefined)?.interface ?? -1) : -1;
   const rows: { iface: ResultIface; index: number; ips: string[]; isDefault: boolean }[] = [];
@@ -153,7 +163,9 @@ export function statusEntries(
     const row = i.interface === undefined ? rows.at(-1) : rows.find((r) => r.index === i.interface);
     row?.ips.push(addr(i));
   }
-  return rows.map((r) => entry({ name, iface: r.iface, ips: r.ips, isDefault: r.isDefault, dns, gateway }));
+  return rows.map((r) =>
+    entry({ name, iface: r.iface, ips: r.ips, isDefault: r.isDefault, dns, dev, gateway }),
+  );
 }
 
 /** The annotation's text as Multus writes it (each entry indented by 4, joined by commas). */
@@ -243,15 +255,49 @@ export async function attachOne(
   const runtimeConfig: Record<string, unknown> = {};
   if (a.ips.length) runtimeConfig.ips = a.ips;
   if (a.mac) runtimeConfig.mac = a.mac;
+  // As Multus: a selection with a deviceID gets a device-info file path of its own (passed, like
+  // every runtimeConfig key, only to plugins declaring the capability) and its content is copied
+  // into network-status.
+  const deviceID = typeof a.extra.deviceID === 'string' && a.extra.deviceID ? a.extra.deviceID : undefined;
+  const base = baseCall(ctx, pod, node, status.uid, status.netns);
+  const deviceInfoFile = deviceID
+    ? join(
+        ctx.lab.dir,
+        'devinfo',
+        'cni',
+        // Multus' name (delegate name = ns/nad, then container id and interface); its folder is
+        // /var/run/k8s.cni.cncf.io/devinfo/cni, the lab keeps one of its own.
+        `${a.namespace}/${a.name}-${base.containerId}_${a.interface}`.replaceAll('/', '-'),
+      )
+    : undefined;
+  if (deviceID) {
+    runtimeConfig.deviceID = deviceID;
+    runtimeConfig.CNIDeviceInfoFile = deviceInfoFile;
+  }
   const defaultRoute = a.defaultRoute.length > 0;
-  const call: CniCall = {
-    ...baseCall(ctx, pod, node, status.uid, status.netns),
-    ifName: a.interface,
-    runtimeConfig,
-  };
+  const call: CniCall = { ...base, ifName: a.interface, runtimeConfig };
   const args = defaultRoute ? { ...call.args, MULTINET_DEFAULT_ROUTE: 'true' } : call.args;
   const result = await delegateAdd(ctx, who, chain, { ...call, args });
-  return { nad: `${a.namespace}/${a.name}`, ifName: a.interface, chain, result, defaultRoute };
+  const deviceInfo = deviceInfoFile ? readDeviceInfo(deviceInfoFile) : undefined;
+  return {
+    nad: `${a.namespace}/${a.name}`,
+    ifName: a.interface,
+    chain,
+    result,
+    defaultRoute,
+    ...(deviceInfoFile ? { deviceInfoFile } : {}),
+    ...(deviceInfo ? { deviceInfo } : {}),
+  };
+}
+
+/** A device-info file, if the plugin wrote one (Multus ignores a missing or unreadable one). */
+function readDeviceInfo(path: string): Record<string, unknown> | undefined {
+  try {
+    const v: unknown = JSON.parse(readFileSync(path, 'utf8'));
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export async function detachOne(
@@ -261,8 +307,13 @@ export async function detachOne(
   s: PodAttachmentState,
 ): Promise<void> {
   const node = ctx.lab.nodes.find((n) => n.name === status.nodeName)!;
-  const call: CniCall = { ...baseCall(ctx, pod, node, status.uid, status.netns), ifName: s.ifName };
+  const call: CniCall = {
+    ...baseCall(ctx, pod, node, status.uid, status.netns),
+    ifName: s.ifName,
+    ...(s.deviceInfoFile ? { runtimeConfig: { CNIDeviceInfoFile: s.deviceInfoFile } } : {}),
+  };
   await chainDel(ctx.runner, s.chain, call, s.result);
+  if (s.deviceInfoFile) rmSync(s.deviceInfoFile, { force: true }); // as Multus after DEL
 }
 
 /** The pod's netns with lo up; the reason when it cannot be made. */
@@ -357,7 +408,9 @@ export async function createPod(
 
 /** The pod's network-status: eth0 (the cluster network, Multus' master plugin) first, then each attachment. */
 export function networkStatus(made: readonly PodAttachmentState[]): NetworkStatusEntry[] {
-  return made.flatMap((s) => statusEntries(s.nad || DEFAULT_NETCONF_NAME, s.result, s.nad === ''));
+  return made.flatMap((s) =>
+    statusEntries(s.nad || DEFAULT_NETCONF_NAME, s.result, s.nad === '', s.deviceInfo),
+  );
 }
 
 /** DEL of every attachment in reverse order, then the netns. Errors are collected, never stop the teardown. */

@@ -108,7 +108,7 @@ if (why && process.env.CI) {
       assert.equal(await ctl.request(PUT_P1), put, 'an identical PUT is a no-op');
       assert.deepEqual(await ctl.list(), [
         'OK 1',
-        'IF id=p1 sock=memif1 tap=mnmttap0 state=listening rx=0 tx=0 drops=0 fast=0',
+        `IF id=p1 sock=memif1 tap=mnmttap0 state=listening rx=0 tx=0 drops=0 fast=0 mode=ethernet podns=/var/run/netns/${POD}`,
       ]);
 
       // Failures answer "ERR <field>: <reason>" and leave neither a socket nor a TAP.

@@ -16,7 +16,7 @@ export interface TestpmdOptions {
   netns: string;
   socket: string; // abstract name, e.g. memif1
   filePrefix: string; // unique per concurrent instance
-  forwardMode: 'icmpecho' | 'txonly' | 'rxonly' | 'io' | 'macswap';
+  forwardMode: 'icmpecho' | 'txonly' | 'rxonly' | 'io' | 'macswap' | '5tswap';
   extra?: string[]; // more testpmd application arguments (after --)
   lcores?: string; // EAL -l, default 0-1 (main lcore 0, forwarding on 1)
   mainLcore?: number; // default 0 (with lcores 0-1 and mainLcore 1, forwarding runs on CPU 0)

@@ -38,6 +38,7 @@ struct mif {
   struct client *cl; /* handshaking or connected; NULL when only listening */
   int tap_ready;     /* the TAP had frames last we looked */
   int busy;          /* polling rounds left */
+  int masked;        /* the client was told not to kick (MASK_INT on its S2M rings): we poll */
   int dead;          /* torn down: events still queued in this batch must be ignored */
   struct fp_port port; /* as the fast path sees it */
   uint64_t rx, tx, drops;
@@ -137,6 +138,7 @@ static void on_connected(struct client *cl) {
     }
   }
   m->busy = POLL_ROUNDS;
+  m->masked = 0;
   m->port.conn = c;
   log_event("%s: client %s id %u connected: %u S2M + %u M2S rings of %u, %u region(s)", m->cfg.id, c->peer_name,
             c->peer_id, c->ns2m, c->nm2s, c->s2m[0].size, c->nregions);
@@ -327,6 +329,22 @@ void iface_event(struct evsrc *src, uint32_t events) {
   }
 }
 
+/* While we poll a client's S2M rings, its kicks are only syscalls on its side and wakeups on ours:
+ * MASK_INT asks it not to send them (the ring's receiver owns that flag). */
+static void s2m_mask(struct mif *m, int masked) {
+  struct memif_conn *c = &m->cl->conn;
+  for (unsigned r = 0; r < c->ns2m; r++)
+    __atomic_store_n(&c->s2m[r].ring->flags, (uint16_t)(masked ? MEMIF_RING_FLAG_MASK_INT : 0), __ATOMIC_SEQ_CST);
+  m->masked = masked;
+}
+
+static int s2m_any_pending(struct mif *m) {
+  struct memif_conn *c = &m->cl->conn;
+  for (unsigned r = 0; r < c->ns2m; r++)
+    if (s2m_pending(&c->s2m[r]) != 0) return 1;
+  return 0;
+}
+
 int iface_poll(void) {
   int any = 0;
   for (struct mif *m = ifaces; m; m = m->next) {
@@ -337,10 +355,19 @@ int iface_poll(void) {
     }
     int work = service_s2m(m);
     if (connected(m) && m->tap_ready) work += service_tap(m);
-    if (work)
+    if (!connected(m)) {
+      m->busy = 0;
+      continue;
+    }
+    if (work) {
       m->busy = POLL_ROUNDS;
-    else
-      m->busy--;
+      if (!m->masked) s2m_mask(m, 1);
+    } else if (--m->busy == 0 && m->masked) {
+      /* Back to interrupts: unmask, then look once more, since a frame produced before the client
+       * saw the flag cleared kicked nobody. */
+      s2m_mask(m, 0);
+      if (s2m_any_pending(m)) m->busy = POLL_ROUNDS;
+    }
     any |= m->busy > 0;
   }
   return any;
@@ -492,7 +519,7 @@ void iface_list(void (*emit)(void *ctx, const char *line), void *ctx) {
   size_t count = 0;
   for (struct mif *m = ifaces; m; m = m->next) count++;
   struct mif **all = calloc(count ? count : 1, sizeof(*all));
-  char line[320];
+  char line[640];
   if (!all) {
     emit(ctx, "ERR out of memory");
     return;
@@ -504,9 +531,10 @@ void iface_list(void (*emit)(void *ctx, const char *line), void *ctx) {
   emit(ctx, line);
   for (size_t i = 0; i < count; i++) {
     struct mif *m = all[i];
-    snprintf(line, sizeof(line), "IF id=%s sock=%s tap=%s state=%s rx=%llu tx=%llu drops=%llu fast=%llu", m->cfg.id,
-             m->cfg.sock, m->cfg.tap, connected(m) ? "connected" : "listening", (unsigned long long)m->rx,
-             (unsigned long long)m->tx, (unsigned long long)m->drops, (unsigned long long)m->fast);
+    snprintf(line, sizeof(line), "IF id=%s sock=%s tap=%s state=%s rx=%llu tx=%llu drops=%llu fast=%llu mode=%s podns=%s",
+             m->cfg.id, m->cfg.sock, m->cfg.tap, connected(m) ? "connected" : "listening",
+             (unsigned long long)m->rx, (unsigned long long)m->tx, (unsigned long long)m->drops,
+             (unsigned long long)m->fast, m->cfg.mode == MEMIF_MODE_IP ? "ip" : "ethernet", m->cfg.podns);
     emit(ctx, line);
   }
   free(all);
