@@ -7,7 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Lab } from './lab.js';
@@ -19,6 +19,13 @@ import { kubeTestsBlocked } from '../store/kube-test-server.js';
 import { NETWORK_STATUS_ANNOTATION, type NetworkStatusEntry } from './pods.js';
 import { findMultus, multusDir } from './multus.js';
 import { nodeKubeconfig } from './layout.js';
+import {
+  delegateAddFailed,
+  nadConfigNotJson,
+  nadNotFound,
+  pluginAddFailed,
+  sandboxAddFailed,
+} from './multus-messages.js';
 
 const run = promisify(execFile);
 const quiet = (): void => undefined;
@@ -162,6 +169,53 @@ describe('kube lab with the real Multus thin plugin', { skip: labSkip || !!block
     );
     assert.deepEqual(bad, []);
     assert.equal(results.filter((r) => r.seen !== undefined).length, 72);
+  });
+
+  test("failures: Multus' message is the emulation's, word for word (missing NAD, bad JSON, a delegate refusing)", async () => {
+    const nad = (name: string, config: string): string =>
+      `apiVersion: k8s.cni.cncf.io/v1\nkind: NetworkAttachmentDefinition\nmetadata: {name: ${name}}\nspec:\n  config: '${config}'\n`;
+    const plugins =
+      '"plugins": [{"type": "calico", "ipam": {"type": "whereabouts"}, "dataplane_options": {"network_name": "blue"}}]';
+    const pod = (name: string, networks: string): string =>
+      `apiVersion: v1\nkind: Pod\nmetadata:\n  name: ${name}\n  annotations: {k8s.v1.cni.cncf.io/networks: ${networks}}\nspec: {containers: [{name: c, image: busybox}]}\n`;
+    const file = join(lab.config.dir, 'failing.yaml');
+    writeFileSync(
+      file,
+      [
+        nad('comma', `{"cniVersion": "0.3.1", "name": "net-comma", ${plugins.replace('}}]', '}},]')}}`),
+        nad('noversion', `{"name": "net-nov", ${plugins}}`),
+        pod('f-missing', 'nope'),
+        pod('f-comma', 'comma'),
+        pod('f-nov', 'noversion'),
+      ].join('---\n'),
+    );
+    await kubectl('apply', '-f', file);
+    const names = ['f-missing', 'f-comma', 'f-nov'];
+    const failed = await until(
+      "the failing pods Failed (after the kubelet role's retries)",
+      async () => {
+        const ps = await pods();
+        const g = names.map((n) => ps.find((p) => p.metadata.name === n));
+        return g.every((p) => p?.status.phase === 'Failed') ? g : undefined;
+      },
+      90_000,
+    );
+    const [missing, comma, nov] = failed.map((p) => ({
+      who: { namespace: 'default', name: p!.metadata.name, uid: p!.metadata.uid },
+      message: p!.status.message ?? '',
+    }));
+    assert.equal(
+      missing!.message,
+      sandboxAddFailed(nadNotFound(missing!.who, { namespace: 'default', name: 'nope' })),
+    );
+    // Go's JSON error text is Go's; everything before it is the emulation's.
+    assert.ok(comma!.message.startsWith(sandboxAddFailed(nadConfigNotJson(comma!.who, ''))), comma!.message);
+    const cause = pluginAddFailed({ plugin: 'calico', msg: 'incompatible CNI versions', details: '' });
+    assert.ok(
+      nov!.message.startsWith(sandboxAddFailed(delegateAddFailed(nov!.who, 'net-nov', cause))),
+      nov!.message,
+    );
+    await kubectl('delete', '-f', file, '--wait=true', '--timeout=60s');
   });
 
   test('kubectl delete pod: DEL through Multus (its cache), netns gone, addresses released', async () => {
