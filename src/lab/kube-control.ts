@@ -200,6 +200,8 @@ export function labRbac(): Obj[] {
       r([''], ['pods/status'], ['get', 'patch', 'update']),
       r([''], ['nodes'], ['get', 'list', 'watch']),
       r(['k8s.cni.cncf.io'], ['network-attachment-definitions'], ['get', 'list', 'watch']),
+      // The emulation records Multus' AddedInterface events.
+      r([''], ['events'], ['create']),
     ]),
     // What the Multus thin plugin does (v4.2, pkg/multus and pkg/k8sclient): get the pod (and
     // re-read it before writing), get each NAD it names, write network-status with an update of

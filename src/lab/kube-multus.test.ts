@@ -20,6 +20,7 @@ import { NETWORK_STATUS_ANNOTATION, type NetworkStatusEntry } from './pods.js';
 import { findMultus, multusDir } from './multus.js';
 import { nodeKubeconfig } from './layout.js';
 import {
+  addedInterfaceMessage,
   delegateAddFailed,
   nadConfigNotJson,
   nadNotFound,
@@ -119,6 +120,31 @@ describe('kube lab with the real Multus thin plugin', { skip: labSkip || !!block
       (f) => f.manager === 'multus' && JSON.stringify(f.fieldsV1).includes(NETWORK_STATUS_ANNOTATION),
     );
     assert.equal(byMultus?.subresource, 'status', JSON.stringify(p1.metadata.managedFields));
+    // Multus' AddedInterface events, in the words the emulation uses (addedInterfaceMessage).
+    const events = JSON.parse(
+      await kubectl(
+        'get',
+        'events',
+        '--field-selector',
+        `involvedObject.name=${p1.metadata.name}`,
+        '-o',
+        'json',
+      ),
+    ) as { items: { reason: string; message: string; source?: { component?: string } }[] };
+    const added = events.items.filter((e) => e.reason === 'AddedInterface');
+    assert.deepEqual(
+      added.map((e) => [e.source?.component, e.message]).sort(),
+      ns
+        .map((e) => [
+          'multus',
+          addedInterfaceMessage(
+            e.interface!,
+            { ips: (e.ips ?? []).map((a) => ({ address: `${a}/32` })) },
+            e.name,
+          ),
+        ])
+        .sort(),
+    );
     const log = readFileSync(join(multusDir(lab.config, { name: p1.spec.nodeName! }), 'multus.log'), 'utf8');
     assert.match(log, /samplepod/);
   });

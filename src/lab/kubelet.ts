@@ -21,6 +21,7 @@ import { containerIdFor, podNetns, type LabConfig, type LabNode } from './layout
 import {
   createPod,
   createPodViaMeta,
+  DEFAULT_NETCONF_NAME,
   deletePod,
   formatNetworkStatus,
   NETWORK_STATUS_ANNOTATION,
@@ -28,6 +29,7 @@ import {
   type PodStatus,
 } from './pods.js';
 import type { ChainConfig } from './cni-runtime.js';
+import { addedInterfaceMessage } from './multus-messages.js';
 import { kubeletPodStatus, type KubePod } from './kube-pod-status.js';
 
 /** The writes of a kubelet (and of Multus) to the API server, behind an interface for tests. */
@@ -36,6 +38,14 @@ export interface PodApi {
   patchStatus(namespace: string, name: string, status: Record<string, unknown>): Promise<void>;
   /** The final delete (grace period 0, the UID as precondition); a pod already gone is fine. */
   deleteNow(namespace: string, name: string, uid: string): Promise<void>;
+  /** An event on the pod, as Multus' event recorder writes it (source component `multus`). */
+  event?(pod: { namespace: string; name: string; uid: string }, e: PodEvent): Promise<void>;
+}
+
+export interface PodEvent {
+  readonly type: 'Normal' | 'Warning';
+  readonly reason: string;
+  readonly message: string;
 }
 
 const podPath = (ns: string, name: string): string =>
@@ -60,6 +70,30 @@ export class KubePodApi implements PodApi {
       path: `${podPath(ns, name)}/status`,
       contentType: 'application/merge-patch+json',
       body: { status },
+    });
+  }
+
+  async event(pod: { namespace: string; name: string; uid: string }, e: PodEvent): Promise<void> {
+    const now = new Date();
+    await this.client.request({
+      method: 'POST',
+      path: `/api/v1/namespaces/${encodeURIComponent(pod.namespace)}/events`,
+      body: {
+        apiVersion: 'v1',
+        kind: 'Event',
+        // client-go's recorder: <object name>.<nanoseconds, hex>
+        metadata: { name: `${pod.name}.${(BigInt(now.getTime()) * 1_000_000n).toString(16)}` },
+        involvedObject: { apiVersion: 'v1', kind: 'Pod', ...pod },
+        type: e.type,
+        reason: e.reason,
+        message: e.message,
+        source: { component: 'multus' },
+        firstTimestamp: now.toISOString(),
+        lastTimestamp: now.toISOString(),
+        count: 1,
+        reportingComponent: '',
+        reportingInstance: '',
+      },
     });
   }
 
@@ -292,10 +326,19 @@ export class LabKubelet {
   /** network-status as Multus writes it (unless the real Multus did), then the status as kubelet writes it. */
   private async report(rec: PodRecord, pod: KubePod): Promise<void> {
     try {
-      if (rec.status.phase === 'Running' && !this.o.multus)
+      if (rec.status.phase === 'Running' && !this.o.multus) {
         await this.o.api.patchAnnotations(rec.namespace, rec.name, {
           [NETWORK_STATUS_ANNOTATION]: formatNetworkStatus(rec.status.networkStatus),
         });
+        // Multus' AddedInterface events, one per delegate (best effort, as a recorder's are).
+        const pod = { namespace: rec.namespace, name: rec.name, uid: rec.uid };
+        for (const a of rec.status.attachments) {
+          const message = addedInterfaceMessage(a.ifName, a.result, a.nad || DEFAULT_NETCONF_NAME);
+          await this.o.api
+            .event?.(pod, { type: 'Normal', reason: 'AddedInterface', message })
+            .catch(() => undefined);
+        }
+      }
       await this.o.api.patchStatus(
         rec.namespace,
         rec.name,

@@ -10,6 +10,7 @@ import { decodeStored, type NetAttachDef, type Pod } from '../api/index.js';
 import type { RunOptions, RunResult, Runner } from '../util/exec.js';
 import { makeLabConfig } from './layout.js';
 import { createPod, MissingNadError } from './pods.js';
+import { addedInterfaceMessage } from './multus-messages.js';
 
 const lab = makeLabConfig('t', 1, 'memory://');
 const uid = 'u-1';
@@ -152,3 +153,11 @@ test('a missing NAD and a failing delegate: Multus words, with the pod and the c
       `${SANDBOX}[default/p/${uid}:net-blue]: error adding container to network "net-blue": plugin type="calico" failed (add): no good; why`,
     );
   }));
+
+test("Multus' AddedInterface event text: the result's addresses as CIDRs, space separated", () => {
+  const r = { ips: [{ address: '10.9.0.1/16' }, { address: 'fd00::1/64' }] };
+  assert.equal(
+    addedInterfaceMessage('eth1', r, 'default/blue'),
+    'Add eth1 [10.9.0.1/16 fd00::1/64] from default/blue',
+  );
+});

@@ -40,3 +40,16 @@ export function nadNotFound(pod: PodTag, nad: { namespace: string; name: string 
 export function nadConfigNotJson(pod: PodTag, why: string): string {
   return `Multus: [${tag(pod)}]: ${LOAD}GetCNIConfig: err in getCNIConfigFromSpec: failed to unmarshal Spec.Config: ${why}`;
 }
+
+/**
+ * The Normal event Multus records on the pod for each delegate it added (reason AddedInterface,
+ * source component multus): `Add <ifname> [<addresses as CIDRs, space separated>] from <delegate>`.
+ */
+export function addedInterfaceMessage(
+  ifName: string,
+  result: Record<string, unknown>,
+  delegate: string,
+): string {
+  const ips = ((result.ips ?? []) as { address?: string }[]).map((i) => String(i.address));
+  return `Add ${ifName} [${ips.join(' ')}] from ${delegate}`;
+}
