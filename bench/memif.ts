@@ -36,6 +36,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const LAB = 'bm';
 const WARMUP_MS = 1000;
 const WINDOW_MS = 3000;
+// The clients' rings: 2^14 descriptors (testpmd rsize=14, the most memif and the forwarder allow).
+// Three busy pollers share 2 cores, so each runs in scheduler slices of milliseconds: a ring must
+// hold a whole slice of traffic, and DPDK's default 2^10 holds about 0.3 ms of it at 3 Mpps.
+// MN_BENCH_RSIZE=10 measures the default.
+const RING_LOG2 = Number(process.env.MN_BENCH_RSIZE ?? 14);
 const MEMIFD = fileURLToPath(new URL('../multinet-memifd', import.meta.url));
 const progress = (l: string): void => void process.stderr.write(`memif bench: ${l}\n`);
 
@@ -384,6 +389,7 @@ export async function run(_args: readonly string[]): Promise<string> {
         cpus: { main: 1 - forward, forward },
         mac: mac[who],
         extra,
+        ringLog2: RING_LOG2,
       });
       pmds.push(p);
       for (let i = 0; i < 100 && !(await p.linkUp()); i++) await sleep(100);
@@ -605,7 +611,8 @@ function report(rows: Row[], base: Row, tap: { A: string; B: string }): string {
     `Every figure is 64-byte frames (14 + 20 IPv4 + 8 UDP + 22) per second **delivered**, counted at the receiver over ${WINDOW_MS / 1000} s after ${WARMUP_MS / 1000} s of warm-up: ` +
       "testpmd rxonly's port RX-packets in (a), the receiving kernel pod's eth1 rx packets (`ip -s link`) in (b) and (c). " +
       "Offered = what the sender counted as sent in the same window (testpmd TX-packets, or the sending pod's eth1 tx packets). " +
-      'Pinning: testpmd with `--lcores=0@M,1@F --main-lcore=0` (the main lcore only reads the prompt; lcore 1 is the busy poller on cpu F), the forwarder with `taskset -a -p`, the senders of (c) with `taskset -c 0`.',
+      'Pinning: testpmd with `--lcores=0@M,1@F --main-lcore=0` (the main lcore only reads the prompt; lcore 1 is the busy poller on cpu F), the forwarder with `taskset -a -p`, the senders of (c) with `taskset -c 0`. ' +
+      `The memif clients ask for rings of 2^${RING_LOG2} descriptors (testpmd \`rsize=${RING_LOG2}\`; DPDK's default is 2^10): with three busy pollers on 2 cores each runs in scheduler slices of milliseconds, and a ring must hold a slice's traffic.`,
     '',
     '| row | what | placement | path | delivered Mpps | offered Mpps |',
     '|---|---|---|---|---:|---:|',

@@ -24,6 +24,8 @@ export interface TestpmdOptions {
    * The main lcore only reads the prompt; the forwarding lcore is the busy poller. */
   cpus?: { main: number; forward: number };
   mac?: string; // the port's MAC (vdev mac=), else DPDK's random one
+  /** log2 of the ring size the client asks for (vdev rsize=; DPDK's default 10); mbufs follow. */
+  ringLog2?: number;
 }
 
 /** One port's counters from `show port stats N`. */
@@ -74,14 +76,14 @@ export class Testpmd {
       '--no-shconf',
       '--file-prefix',
       o.filePrefix,
-      `--vdev=net_memif0,role=client,id=0,socket=${o.socket},socket-abstract=yes${o.mac ? `,mac=${o.mac}` : ''}`,
+      `--vdev=net_memif0,role=client,id=0,socket=${o.socket},socket-abstract=yes${o.mac ? `,mac=${o.mac}` : ''}${o.ringLog2 ? `,rsize=${o.ringLog2}` : ''}`,
     ];
     const app = [
       '-i',
       `--forward-mode=${o.forwardMode}`,
       '--auto-start',
       '--nb-cores=1',
-      '--total-num-mbufs=16384',
+      `--total-num-mbufs=${Math.max(16384, 4 << (o.ringLog2 ?? 0))}`,
     ];
     const p = new Testpmd(
       // stdbuf: testpmd prints command output with stdio, which a pipe would hold back.

@@ -15,7 +15,7 @@
 #define SECRET_MAX 24
 #define LOG2RING_MIN 4
 #define LOG2RING_MAX 14
-#define LOG2RING_DEFAULT 10
+#define LOG2RING_DEFAULT 14
 #define IPS_MAX 16 /* addresses per interface in ips= */
 
 /* An address of the pod on this interface, IPv4 stored as IPv4-mapped IPv6 (::ffff:a.b.c.d), so

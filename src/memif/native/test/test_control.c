@@ -40,7 +40,7 @@ static void put_minimal(void) {
   CHECK(!strcmp(req.put.sock, "memif1"));
   CHECK(!strcmp(req.put.tap, "mntap0"));
   CHECK(req.put.mode == MEMIF_MODE_ETHERNET);
-  CHECK(req.put.log2ring == 10);
+  CHECK(req.put.log2ring == LOG2RING_DEFAULT && LOG2RING_DEFAULT == 14);
   CHECK(req.put.secret[0] == 0 && !req.put.has_mac);
 }
 
