@@ -14,7 +14,7 @@ if [ "${1:-}" != "--embedded" ] && [ -x "$BIN/kube-apiserver" ] && [ -x "$BIN/ku
   mn lab up --kube --nodes 2
   kc() { "$BIN/kubectl" --kubeconfig "$(mn lab kubeconfig)" "$@"; }
   echo
-  echo "== kubectl apply -f examples/seed/ (the seed's files, unchanged)"
+  echo "== kubectl apply -f examples/seed/ (the seed's files; its blue NAD made strict JSON for Multus)"
   kc apply -f examples/seed/
   kc wait --for=jsonpath='{.status.phase}'=Running pod/samplepod pod/samplepod2 pod/samplepod3 --timeout=120s
   echo
@@ -23,7 +23,7 @@ if [ "${1:-}" != "--embedded" ] && [ -x "$BIN/kube-apiserver" ] && [ -x "$BIN/ku
   kc get networks
   kc get pods -o wide
   echo
-  echo "== samplepod's network-status (written as Multus writes it)"
+  echo "== samplepod's network-status (written by the Multus that lab up named)"
   kc get pod samplepod -o jsonpath='{.metadata.annotations.k8s\.v1\.cni\.cncf\.io/network-status}'
   echo
   KUBE=1
