@@ -66,14 +66,19 @@ export function validateNad(
     return undefined;
   }
   if (parsed.trailingCommas > 0) {
-    f.sink.note(
+    f.sink.warning(
       cpath,
-      `accepted ${parsed.trailingCommas} trailing comma(s); strict JSON readers such as Multus reject them`,
+      `${parsed.trailingCommas} trailing comma(s): multinet validate reads past them, but Multus parses spec.config as strict JSON and fails every pod attached through this NAD; remove them`,
     );
   }
   const conf = f.object(cpath, parsed.value, true);
   if (!conf) return undefined;
   const cniVersion = f.string([...cpath, 'cniVersion'], conf.cniVersion);
+  if (conf.cniVersion === undefined && conf.plugins !== undefined)
+    f.sink.warning(
+      [...cpath, 'cniVersion'],
+      'missing: Multus hands the plugins the conflist\'s cniVersion as written, and a plugin reads none as 0.1.0, which multinet does not speak (0.3.0 to 1.1.0): attachments fail; add e.g. "cniVersion": "0.3.1"',
+    );
   const configName = f.string([...cpath, 'name'], conf.name);
   let plugins: Record<string, unknown>[];
   let pluginsPath: FieldPath;
