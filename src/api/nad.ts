@@ -1,7 +1,8 @@
 // NetworkAttachmentDefinition (k8s.cni.cncf.io/v1): `spec.config` is a CNI config (one plugin) or
 // conflist. Ours is the plugin of type `calico` (the reference's form, network named in
 // `dataplane_options.network_name`) or `multinet` (our own: `"network": "<name>"` or the same
-// dataplane_options). IPAM types in AGENT_IPAM_TYPES are ours; any other is a delegated plugin.
+// dataplane_options). IPAM types in AGENT_IPAM_TYPES are ours; any other is a delegated plugin, and
+// so is ours when the plugin says `"delegateIpam": true` (the real Whereabouts from CNI_PATH).
 import { readIpamRanges } from './ipam-range.js';
 import { ipamKeyIssue, IPAM_KEYS } from './ipam-keys.js';
 import type { Fields } from './fields.js';
@@ -11,6 +12,12 @@ import type { IpamConfig, MultinetPlugin, NetAttachDef, ObjectMeta, SourceRef } 
 export const OUR_PLUGIN_TYPES = ['calico', 'multinet'] as const;
 /** IPAM types the agent allocates itself (Whereabouts semantics); others are delegated plugins. */
 export const AGENT_IPAM_TYPES: readonly string[] = ['whereabouts', 'multinet-ipam'];
+/**
+ * Our plugin's key asking for ipam.type to be run as a plugin even when it is one of ours: the
+ * user keeps the real Whereabouts (its IPPool CRs) instead of the agent's IPAM. Explicit, never
+ * guessed from other keys.
+ */
+export const DELEGATE_IPAM_KEY = 'delegateIpam';
 
 /**
  * JSON.parse that tolerates trailing commas before `}` or `]`. The seed's NAD has
@@ -147,9 +154,10 @@ function validatePlugin(f: Fields, path: FieldPath, p: Record<string, unknown>):
     network ??= f.string([...path, 'dataplane_options', 'network_name'], dpo?.network_name, true);
     if (network === undefined) return undefined;
   }
+  const delegate = f.boolean([...path, DELEGATE_IPAM_KEY], p[DELEGATE_IPAM_KEY]) ?? false;
   const ipamRaw = f.object([...path, 'ipam'], p.ipam, true);
   if (!ipamRaw) return undefined;
-  const ipam = validateIpam(f, [...path, 'ipam'], ipamRaw, network);
+  const ipam = validateIpam(f, [...path, 'ipam'], ipamRaw, network, delegate);
   if (!ipam) return undefined;
   return { type: p.type as 'calico' | 'multinet', network, ipam, raw: p };
 }
@@ -159,9 +167,26 @@ function validateIpam(
   path: FieldPath,
   o: Record<string, unknown>,
   network: string,
+  delegate: boolean,
 ): IpamConfig | undefined {
   const type = f.string([...path, 'type'], o.type, true);
-  if (type !== undefined && !AGENT_IPAM_TYPES.includes(type)) {
+  const owned = type !== undefined && AGENT_IPAM_TYPES.includes(type);
+  const delegatePath: FieldPath = [...path.slice(0, -1), DELEGATE_IPAM_KEY];
+  if (delegate && !owned && type !== undefined)
+    f.sink.note(delegatePath, `has no effect: ipam type "${type}" is run as a plugin anyway`);
+  if (delegate && type === 'multinet-ipam') {
+    f.sink.error(
+      delegatePath,
+      '"multinet-ipam" is only multinet\'s own IPAM: there is no such plugin to run',
+    );
+    return undefined;
+  }
+  if (delegate && type === 'whereabouts')
+    f.sink.note(
+      [...path, 'type'],
+      'run as the Whereabouts plugin from CNI_PATH ("delegateIpam": true): addresses come from its IPPool CRs, not from multinet\'s IPAM; the plugin needs its own kubeconfig ("kubernetes": {"kubeconfig": ...}) and RBAC',
+    );
+  if (type !== undefined && (!owned || delegate)) {
     // Any other IPAM type is delegated to that plugin (CNI spec); its keys are its own business.
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(type)) {
       f.sink.error([...path, 'type'], `"${type}" is not a plugin name (letters, digits, '_', '.', '-')`);
@@ -174,6 +199,11 @@ function validateIpam(
     if (issue?.severity === 'note') f.sink.note([...path, k], issue.reason);
     else if (issue) f.sink.error([...path, k], issue.reason);
   }
+  if (type === 'whereabouts')
+    f.sink.note(
+      [...path, 'type'],
+      'served by multinet\'s own IPAM (Whereabouts semantics, records in multinet\'s datastore; no Whereabouts binary or IPPool CRs); to run the real Whereabouts plugin from CNI_PATH instead, set "delegateIpam": true next to "ipam" in this plugin\'s config',
+    );
   const net = f.string([...path, 'network'], o.network);
   if (net !== undefined && net !== network) {
     f.sink.error(
