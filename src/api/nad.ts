@@ -184,7 +184,7 @@ function validateIpam(
   if (delegate && type === 'whereabouts')
     f.sink.note(
       [...path, 'type'],
-      'run as the Whereabouts plugin from CNI_PATH ("delegateIpam": true): addresses come from its IPPool CRs, not from multinet\'s IPAM; the plugin needs its own kubeconfig ("kubernetes": {"kubeconfig": ...}) and RBAC',
+      'run as the Whereabouts plugin from CNI_PATH ("delegateIpam": true): addresses come from its IPPool CRs, not from multinet\'s IPAM; it needs its config file ("configuration_path", or /etc/cni/net.d/whereabouts.d/whereabouts.conf, naming its kubeconfig) and RBAC of its own',
     );
   if (type !== undefined && (!owned || delegate)) {
     // Any other IPAM type is delegated to that plugin (CNI spec); its keys are its own business.

@@ -53,8 +53,13 @@ const daemonFiles = (k: KubeLabConfig, what: string) => ({
 });
 
 export const schedulerKubeconfig = (k: KubeLabConfig): string => join(k.dir, 'scheduler.kubeconfig');
-/** What a NAD's `"kubernetes": {"kubeconfig": ...}` names for the real Whereabouts plugin. */
 export const whereaboutsKubeconfig = (k: KubeLabConfig): string => join(k.dir, 'whereabouts.kubeconfig');
+/**
+ * The real Whereabouts' flat config file (datastore kubernetes, its kubeconfig), what a NAD's ipam
+ * `"configuration_path"` names: v0.9 refuses to run without one ("config file not found"); its
+ * installer writes it to /etc/cni/net.d/whereabouts.d/ on a node, which the lab leaves alone.
+ */
+export const whereaboutsConfig = (k: KubeLabConfig): string => join(k.dir, 'whereabouts.conf');
 
 /** Certificates and kubeconfigs, made once per lab (kept across `lab up` of a running lab). */
 export function makeLabPki(lab: LabConfig): void {
@@ -76,9 +81,11 @@ export function makeLabPki(lab: LabConfig): void {
 /** Whereabouts' identity (also for a lab made before it existed). */
 function makeWhereaboutsCert(lab: LabConfig): void {
   const k = lab.kube!;
-  if (existsSync(whereaboutsKubeconfig(k))) return;
+  if (existsSync(whereaboutsConfig(k))) return;
   makeClientCert(k.dir, 'whereabouts', WHEREABOUTS_USER);
   writeCertKubeconfig(k.dir, 'whereabouts', k.server, whereaboutsKubeconfig(k));
+  const conf = { datastore: 'kubernetes', kubernetes: { kubeconfig: whereaboutsKubeconfig(k) } };
+  writeFileSync(whereaboutsConfig(k), JSON.stringify(conf, null, 2) + '\n', { mode: 0o600 });
 }
 
 export function adminClient(lab: LabConfig): KubeClient {
