@@ -295,15 +295,19 @@ async function wbCrash(bin: string, confPath: string, client: KubeClient): Promi
     r.address ? [{ holder: `bench/${r.id}`, address: r.address }] : [],
   );
   const dels = results.filter((r) => !r.address).map((r) => r.id);
+  let delFailures = 0;
   const del = (id: string) => async () => {
     const r = await execWhereabouts(bin, 'DEL', id, netconf).done;
-    if (r.code !== 0) process.stderr.write(`ipam-peer: whereabouts DEL ${id} failed: ${r.stdout}\n`);
+    if (r.code !== 0) {
+      delFailures++;
+      if (delFailures <= 3) process.stderr.write(`ipam-peer: whereabouts DEL ${id} failed: ${r.stdout}\n`);
+    }
   };
   await pool(8, dels.map(del));
   const result = audit(live, (await whereaboutsReserved(client, WB_NAMESPACE)).filter(inRange));
   await pool(
     8,
-    live.map((h) => del(h.holder)),
+    live.map((h) => del(h.holder.slice('bench/'.length))),
   );
   const left = (await whereaboutsReserved(client, WB_NAMESPACE)).filter(inRange);
   return {

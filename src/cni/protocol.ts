@@ -62,8 +62,9 @@ export interface CniRequest {
   args: Record<string, string>;
   netConf: NetConf;
   /**
-   * Who allocates addresses: 'agent' (ipam.type in AGENT_IPAM_TYPES, no "delegateIpam": true), 'delegated' (an IPAM plugin
-   * run by the CNI plugin; its result is in ipamResult on ADD), or 'none' (no ipam section).
+   * Who allocates addresses: 'agent' (ipam.type in AGENT_IPAM_TYPES, no "delegateIpam": true),
+   * 'delegated' (an IPAM plugin run by the CNI plugin; its result is in ipamResult on ADD), or
+   * 'none' (no ipam section).
    */
   ipam: 'agent' | 'delegated' | 'none';
   /** ADD with delegated IPAM: that plugin's result, converted to 1.x. Use these addresses. */
