@@ -14,7 +14,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -346,6 +346,8 @@ export async function run(): Promise<string> {
       JSON.stringify({ datastore: 'kubernetes', kubernetes: { kubeconfig: kube.kubeconfig } }),
     );
     const url = `kubernetes://?kubeconfig=${kube.kubeconfig}`;
+    // The machine is shared: its load before and after says how much of it the run had.
+    const loadBefore = loadavg()[0]!;
     store = await openStore(url);
     const rates: RateRow[] = [];
     const say = (s: string): void => void process.stderr.write(`ipam-peer: ${s}\n`);
@@ -364,10 +366,11 @@ export async function run(): Promise<string> {
     say(`ours crash: ${JSON.stringify(crashes[0])}`);
     crashes.push(await wbCrash(bin, confPath, client));
     say(`whereabouts crash: ${JSON.stringify(crashes[1])}`);
+    const loadAfter = loadavg()[0]!;
     const at8 = rates.filter((r) => r.concurrent === 8);
     const ratio = at8[0]!.perSec / at8[1]!.perSec;
     const lines = [
-      `Our IPAM on kubernetes:// against the real Whereabouts v${whereaboutsVersion()} (its IPAM plugin, built by scripts/whereabouts-bin.sh), in one run on one throwaway kube-apiserver + etcd (${basename(kubeBinDir() ?? 'k8s-?')}, one etcd member, --unsafe-no-fsync; src/store/kube-test-server.ts), machine: ${cpus().length} cores (${cpus()[0]?.model.trim() ?? '?'}), shared with other work. Ours: N processes calling the IPAM as the agent does in its warm process (2 API requests per allocation), one ADD at a time each. Whereabouts: N lanes exec'ing the plugin once per ADD (CNI_COMMAND=ADD, netconf on stdin, flat config file naming the admin kubeconfig), as our plugin with \`"delegateIpam": true\` or Multus runs it; each ADD takes its cluster-wide Lease (leader election, retry period 500 ms), reads and patches the IPPool, creates an OverlappingRangeIPReservation. Pools: a /16 per row. Latency per ADD as seen by its caller.`,
+      `Our IPAM on kubernetes:// against the real Whereabouts v${whereaboutsVersion()} (its IPAM plugin, built by scripts/whereabouts-bin.sh), in one run on one throwaway kube-apiserver + etcd (${basename(kubeBinDir() ?? 'k8s-?')}, one etcd member, --unsafe-no-fsync; src/store/kube-test-server.ts), machine: ${cpus().length} cores (${cpus()[0]?.model.trim() ?? '?'}), shared with other work (1-minute load average ${loadBefore.toFixed(1)} before the run, ${loadAfter.toFixed(1)} after). Ours: N processes calling the IPAM as the agent does in its warm process (2 API requests per allocation), one ADD at a time each. Whereabouts: N lanes exec'ing the plugin once per ADD (CNI_COMMAND=ADD, netconf on stdin, flat config file naming the admin kubeconfig), as our plugin with \`"delegateIpam": true\` or Multus runs it; each ADD takes its cluster-wide Lease (leader election, retry period 500 ms), reads and patches the IPPool, creates an OverlappingRangeIPReservation. Pools: a /16 per row. Latency per ADD as seen by its caller.`,
       '',
       '| IPAM | ADDs in flight | ADDs (ok / failed) | allocations/s | p50 ms | p99 ms |',
       '|---|---:|---:|---:|---:|---:|',
