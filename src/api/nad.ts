@@ -5,9 +5,9 @@
 // so is ours when the plugin says `"delegateIpam": true` (the real Whereabouts from CNI_PATH).
 import { readIpamRanges } from './ipam-range.js';
 import { ipamKeyIssue, IPAM_KEYS } from './ipam-keys.js';
-import type { Fields } from './fields.js';
-import type { FieldPath } from './issues.js';
-import type { IpamConfig, MultinetPlugin, NetAttachDef, ObjectMeta, SourceRef } from './types.js';
+import { Fields } from './fields.js';
+import { IssueSink, type FieldPath } from './issues.js';
+import type { IpamConfig, IpamRange, MultinetPlugin, NetAttachDef, ObjectMeta, SourceRef } from './types.js';
 
 export const OUR_PLUGIN_TYPES = ['calico', 'multinet'] as const;
 /** IPAM types the agent allocates itself (Whereabouts semantics); others are delegated plugins. */
@@ -192,7 +192,15 @@ function validateIpam(
       f.sink.error([...path, 'type'], `"${type}" is not a plugin name (letters, digits, '_', '.', '-')`);
       return undefined;
     }
-    return { type, ranges: [], rangeFromNetwork: false, enableOverlappingRanges: true, raw: o };
+    // The real Whereabouts: its ranges, read as ours are (quietly: its own checks are its own), so
+    // that cross-validation can say when they leave the Network's range (pods route only that).
+    let ranges: IpamRange[] = [];
+    if (type === 'whereabouts') {
+      const probe = new Fields(new IssueSink(f.sink.file, () => 0, f.sink.object));
+      const read = readIpamRanges(probe, path, o);
+      if (probe.sink.errorCount === 0) ranges = read;
+    }
+    return { type, ranges, rangeFromNetwork: false, enableOverlappingRanges: true, raw: o };
   }
   for (const k of Object.keys(o)) {
     const issue = IPAM_KEYS.includes(k) ? undefined : ipamKeyIssue(k);

@@ -124,7 +124,10 @@ spec:
     assert.match(r.notes.join('\n'), /ipam\.type: run as the Whereabouts plugin from CNI_PATH/);
     assert.ok(r.resource?.type === 'NetworkAttachmentDefinition');
     assert.equal(r.resource.spec.plugin.ipam.type, 'whereabouts');
-    assert.deepEqual(r.resource.spec.plugin.ipam.ranges, []);
+    assert.deepEqual(
+      r.resource.spec.plugin.ipam.ranges.map((x) => x.range.text),
+      ['10.88.0.0/24'],
+    );
     assert.equal(r.resource.spec.plugin.ipam.raw.range, '10.88.0.0/24');
     // Without the key those same keys are refused or noted as ours.
     assert.match(nad({ ipam: real.ipam }).errors.join(), /node_slice_size/);
