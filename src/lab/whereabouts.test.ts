@@ -14,9 +14,9 @@ import { promisify } from 'node:util';
 import { Lab } from './lab.js';
 import { labSkip } from './test-support.js';
 import { kubectlArgs } from './kube-apply.js';
-import { whereaboutsConfig } from './kube-control.js';
+import { whereaboutsConfig, whereaboutsKubeconfig } from './kube-control.js';
 import { NETWORK_STATUS_ANNOTATION } from './pods.js';
-import { kubeTestsBlocked } from '../store/kube-test-server.js';
+import { kubeBinDir, kubeTestsBlocked } from '../store/kube-test-server.js';
 import { whereaboutsUnavailableReason } from '../store/whereabouts-bin.js';
 
 const run = promisify(execFile);
@@ -176,6 +176,29 @@ describe(
           await run('ip', ['netns', 'exec', ns, 'ping', '-c', '1', '-W', '1', '-I', 'eth1', to]);
           return true;
         });
+    });
+
+    test("Whereabouts' identity: its own records and Lease, nothing else", async () => {
+      const kc = join(kubeBinDir()!, 'kubectl');
+      const can = async (...a: string[]): Promise<string> => {
+        const args = ['--kubeconfig', whereaboutsKubeconfig(lab.config.kube!), 'auth', 'can-i', ...a];
+        return (
+          await run(kc, args).catch((e: { stdout?: string }) => ({ stdout: e.stdout ?? '' }))
+        ).stdout.trim();
+      };
+      for (const a of [
+        ['patch', 'ippools.whereabouts.cni.cncf.io', '-n', 'kube-system'],
+        ['create', 'overlappingrangeipreservations.whereabouts.cni.cncf.io', '-n', 'kube-system'],
+        ['update', 'leases.coordination.k8s.io', '-n', 'kube-system'],
+      ])
+        assert.deepEqual([a.join(' '), await can(...a)], [a.join(' '), 'yes']);
+      for (const a of [
+        ['get', 'secrets', '-A'],
+        ['create', 'pods'],
+        ['delete', 'leases.coordination.k8s.io', '-n', 'kube-system'],
+        ['create', 'ipreservations.multinet.projectcalico.org'],
+      ])
+        assert.deepEqual([a.join(' '), await can(...a)], [a.join(' '), 'no']);
     });
 
     test('kubectl delete pod: its address is released in Whereabouts', async () => {
