@@ -6,7 +6,7 @@ interface BenchModule {
   run(args: readonly string[]): Promise<string>;
 }
 
-const known = ['ipam', 'dataplane', 'cni', 'services', 'policies', 'memif'];
+const known = ['ipam', 'ipam-peer', 'dataplane', 'cni', 'services', 'policies', 'memif'];
 const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const selected = names.length ? names : known;
 for (const name of selected) {

@@ -100,3 +100,12 @@ test('ips or mac asked of a NAD without the capability is a warning naming pod, 
     [],
   );
 });
+
+test('the real Whereabouts ("delegateIpam": true): its range must lie in the Network\'s too', () => {
+  const wb = (range: string) =>
+    `apiVersion: k8s.cni.cncf.io/v1\nkind: NetworkAttachmentDefinition\nmetadata: {name: w}\nspec:\n  config: '{"type": "multinet", "network": "a", "delegateIpam": true, "ipam": {"type": "whereabouts", "range": "${range}", "configuration_path": "/x/whereabouts.conf"}}'\n`;
+  assert.deepEqual(run(net('a', 1, '10.0.0.0/16'), wb('10.0.7.0/24')).errors, []);
+  const r = run(net('a', 1, '10.0.0.0/16'), wb('10.9.7.0/24'));
+  assert.equal(r.errors.length, 1, r.errors.join('\n'));
+  assert.match(r.errors[0]!, /ipam range 10\.9\.7\.0\/24 is not inside network a's range 10\.0\.0\.0\/16/);
+});

@@ -50,7 +50,7 @@ export {
 } from './names.js';
 export { NETWORK_ANNOTATION, SERVICE_SELECTOR_ANNOTATION } from './service.js';
 export { parseProtocol, parsePort, PROTOCOL_NUMBERS } from './policy.js';
-export { parseLenientJson, OUR_PLUGIN_TYPES, AGENT_IPAM_TYPES } from './nad.js';
+export { parseLenientJson, OUR_PLUGIN_TYPES, AGENT_IPAM_TYPES, DELEGATE_IPAM_KEY } from './nad.js';
 export { VNI_MIN, VNI_MAX, networkSpecSchema } from './network-schema.js';
 export * from './types.js';
 export * from './records.js';

@@ -1,16 +1,23 @@
 // NetworkAttachmentDefinition (k8s.cni.cncf.io/v1): `spec.config` is a CNI config (one plugin) or
 // conflist. Ours is the plugin of type `calico` (the reference's form, network named in
 // `dataplane_options.network_name`) or `multinet` (our own: `"network": "<name>"` or the same
-// dataplane_options). IPAM types in AGENT_IPAM_TYPES are ours; any other is a delegated plugin.
+// dataplane_options). IPAM types in AGENT_IPAM_TYPES are ours; any other is a delegated plugin, and
+// so is ours when the plugin says `"delegateIpam": true` (the real Whereabouts from CNI_PATH).
 import { readIpamRanges } from './ipam-range.js';
 import { ipamKeyIssue, IPAM_KEYS } from './ipam-keys.js';
-import type { Fields } from './fields.js';
-import type { FieldPath } from './issues.js';
-import type { IpamConfig, MultinetPlugin, NetAttachDef, ObjectMeta, SourceRef } from './types.js';
+import { Fields } from './fields.js';
+import { IssueSink, type FieldPath } from './issues.js';
+import type { IpamConfig, IpamRange, MultinetPlugin, NetAttachDef, ObjectMeta, SourceRef } from './types.js';
 
 export const OUR_PLUGIN_TYPES = ['calico', 'multinet'] as const;
 /** IPAM types the agent allocates itself (Whereabouts semantics); others are delegated plugins. */
 export const AGENT_IPAM_TYPES: readonly string[] = ['whereabouts', 'multinet-ipam'];
+/**
+ * Our plugin's key asking for ipam.type to be run as a plugin even when it is one of ours: the
+ * user keeps the real Whereabouts (its IPPool CRs) instead of the agent's IPAM. Explicit, never
+ * guessed from other keys.
+ */
+export const DELEGATE_IPAM_KEY = 'delegateIpam';
 
 /**
  * JSON.parse that tolerates trailing commas before `}` or `]`. The seed's NAD has
@@ -152,9 +159,10 @@ function validatePlugin(f: Fields, path: FieldPath, p: Record<string, unknown>):
     network ??= f.string([...path, 'dataplane_options', 'network_name'], dpo?.network_name, true);
     if (network === undefined) return undefined;
   }
+  const delegate = f.boolean([...path, DELEGATE_IPAM_KEY], p[DELEGATE_IPAM_KEY]) ?? false;
   const ipamRaw = f.object([...path, 'ipam'], p.ipam, true);
   if (!ipamRaw) return undefined;
-  const ipam = validateIpam(f, [...path, 'ipam'], ipamRaw, network);
+  const ipam = validateIpam(f, [...path, 'ipam'], ipamRaw, network, delegate);
   if (!ipam) return undefined;
   return { type: p.type as 'calico' | 'multinet', network, ipam, raw: p };
 }
@@ -164,21 +172,51 @@ function validateIpam(
   path: FieldPath,
   o: Record<string, unknown>,
   network: string,
+  delegate: boolean,
 ): IpamConfig | undefined {
   const type = f.string([...path, 'type'], o.type, true);
-  if (type !== undefined && !AGENT_IPAM_TYPES.includes(type)) {
+  const owned = type !== undefined && AGENT_IPAM_TYPES.includes(type);
+  const delegatePath: FieldPath = [...path.slice(0, -1), DELEGATE_IPAM_KEY];
+  if (delegate && !owned && type !== undefined)
+    f.sink.note(delegatePath, `has no effect: ipam type "${type}" is run as a plugin anyway`);
+  if (delegate && type === 'multinet-ipam') {
+    f.sink.error(
+      delegatePath,
+      '"multinet-ipam" is only multinet\'s own IPAM: there is no such plugin to run',
+    );
+    return undefined;
+  }
+  if (delegate && type === 'whereabouts')
+    f.sink.note(
+      [...path, 'type'],
+      'run as the Whereabouts plugin from CNI_PATH ("delegateIpam": true): addresses come from its IPPool CRs, not from multinet\'s IPAM; it needs its config file ("configuration_path", or /etc/cni/net.d/whereabouts.d/whereabouts.conf, naming its kubeconfig) and RBAC of its own',
+    );
+  if (type !== undefined && (!owned || delegate)) {
     // Any other IPAM type is delegated to that plugin (CNI spec); its keys are its own business.
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(type)) {
       f.sink.error([...path, 'type'], `"${type}" is not a plugin name (letters, digits, '_', '.', '-')`);
       return undefined;
     }
-    return { type, ranges: [], rangeFromNetwork: false, enableOverlappingRanges: true, raw: o };
+    // The real Whereabouts: its ranges, read as ours are (quietly: its own checks are its own), so
+    // that cross-validation can say when they leave the Network's range (pods route only that).
+    let ranges: IpamRange[] = [];
+    if (type === 'whereabouts') {
+      const probe = new Fields(new IssueSink(f.sink.file, () => 0, f.sink.object));
+      const read = readIpamRanges(probe, path, o);
+      if (probe.sink.errorCount === 0) ranges = read;
+    }
+    return { type, ranges, rangeFromNetwork: false, enableOverlappingRanges: true, raw: o };
   }
   for (const k of Object.keys(o)) {
     const issue = IPAM_KEYS.includes(k) ? undefined : ipamKeyIssue(k);
     if (issue?.severity === 'note') f.sink.note([...path, k], issue.reason);
     else if (issue) f.sink.error([...path, k], issue.reason);
   }
+  if (type === 'whereabouts')
+    f.sink.note(
+      [...path, 'type'],
+      'served by multinet\'s own IPAM (Whereabouts semantics, records in multinet\'s datastore; no Whereabouts binary or IPPool CRs); to run the real Whereabouts plugin from CNI_PATH instead, set "delegateIpam": true next to "ipam" in this plugin\'s config',
+    );
   const net = f.string([...path, 'network'], o.network);
   if (net !== undefined && net !== network) {
     f.sink.error(

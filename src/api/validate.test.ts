@@ -92,6 +92,64 @@ spec:
     );
   });
 
+  test('NAD: whereabouts is ours unless "delegateIpam": true asks for the real plugin', () => {
+    const nad = (plugin: Record<string, unknown>) => {
+      const cfg = JSON.stringify({ cniVersion: '1.0.0', type: 'multinet', network: 'blue', ...plugin });
+      const { documents } = parseDocuments(
+        `apiVersion: k8s.cni.cncf.io/v1\nkind: NetworkAttachmentDefinition\nmetadata: {name: x}\nspec:\n  config: '${cfg}'\n`,
+        't.yaml',
+      );
+      const r = validateObject(documents[0]!);
+      return {
+        resource: r.resource,
+        errors: r.issues.filter((i) => i.severity === 'error').map((i) => `${i.path}: ${i.reason}`),
+        notes: r.issues.filter((i) => i.severity === 'note').map((i) => `${i.path}: ${i.reason}`),
+      };
+    };
+    // The seed's form: served by our IPAM, and validate says how to get the real one.
+    const ours = nad({ ipam: { type: 'whereabouts' } });
+    assert.deepEqual(ours.errors, []);
+    assert.equal(ours.notes.length, 1);
+    assert.match(
+      ours.notes[0]!,
+      /^spec\.config\.ipam\.type: served by multinet's own IPAM .*"delegateIpam": true/,
+    );
+    // The real Whereabouts: its own keys (kubeconfig, node slices...) are its business.
+    const real = {
+      ipam: {
+        type: 'whereabouts',
+        range: '10.88.0.0/24',
+        node_slice_size: '/26',
+        kubernetes: { kubeconfig: '/etc/cni/net.d/whereabouts.d/whereabouts.kubeconfig' },
+      },
+      delegateIpam: true,
+    };
+    const r = nad(real);
+    assert.deepEqual(r.errors, []);
+    assert.match(r.notes.join('\n'), /ipam\.type: run as the Whereabouts plugin from CNI_PATH/);
+    assert.ok(r.resource?.type === 'NetworkAttachmentDefinition');
+    assert.equal(r.resource.spec.plugin.ipam.type, 'whereabouts');
+    assert.deepEqual(
+      r.resource.spec.plugin.ipam.ranges.map((x) => x.range.text),
+      ['10.88.0.0/24'],
+    );
+    assert.equal(r.resource.spec.plugin.ipam.raw.range, '10.88.0.0/24');
+    // Without the key those same keys are refused or noted as ours.
+    assert.match(nad({ ipam: real.ipam }).errors.join(), /node_slice_size/);
+    assert.match(
+      nad({ ...real, delegateIpam: 'yes' }).errors.join(),
+      /spec\.config\.delegateIpam: must be true or false, not string "yes"/,
+    );
+    assert.match(
+      nad({ ipam: { type: 'multinet-ipam' }, delegateIpam: true }).errors.join(),
+      /no such plugin/,
+    );
+    assert.match(
+      nad({ ipam: { type: 'static' }, delegateIpam: true }).notes.join(),
+      /delegateIpam: has no effect/,
+    );
+  });
+
   test('Pod: attachments in the pod namespace and container ports', () => {
     const p = one(`apiVersion: v1
 kind: Pod

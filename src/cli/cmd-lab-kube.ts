@@ -5,7 +5,7 @@ import { Lab } from '../lab/lab.js';
 import { adminKubeconfig, nodeKubeconfig, type LabConfig } from '../lab/layout.js';
 import { KubePodApi, LabKubelet } from '../lab/kubelet.js';
 import { kubeBinder, LabScheduler } from '../lab/scheduler.js';
-import { schedulerKubeconfig } from '../lab/kube-control.js';
+import { schedulerKubeconfig, whereaboutsConfig } from '../lab/kube-control.js';
 import { prepareMultusNode } from '../lab/multus.js';
 import { credentialsFromKubeconfig, KubeClient } from '../store/kube-client.js';
 import { openStore } from '../store/open.js';
@@ -31,8 +31,13 @@ export function registerKube(lab: Command, labName: (c: Command) => string): voi
     .command('kubeconfig')
     .description("print the path of the kube lab's admin kubeconfig (or of a node agent's)")
     .option('--node <name>', "the kubeconfig this node's agent uses")
-    .action((o: { node?: string }, cmd: Command) => {
+    .option(
+      '--whereabouts',
+      'instead, the config file (with its kubeconfig) of the real Whereabouts plugin, for a NAD\'s ipam "configuration_path"',
+    )
+    .action((o: { node?: string; whereabouts?: boolean }, cmd: Command) => {
       const c = kubeLab(cmd, labName);
+      if (o.whereabouts) return void process.stdout.write(`${whereaboutsConfig(c.kube!)}\n`);
       if (o.node && !c.nodes.some((n) => n.name === o.node))
         throw new Error(
           `--node ${o.node}: no such node in lab ${c.name} (${c.nodes.map((n) => n.name).join(', ')})`,

@@ -461,6 +461,63 @@ describe('delegated IPAM (faked plugin)', () => {
   });
 });
 
+describe('"delegateIpam": true: the real Whereabouts instead of ours', () => {
+  const wbConf = (delegateIpam?: unknown) =>
+    seedConf('1.0.0', {
+      ipam: { type: 'whereabouts', range: '10.88.0.0/24', kubernetes: { kubeconfig: '/k/wb.kubeconfig' } },
+      ...(delegateIpam === undefined ? {} : { delegateIpam }),
+    });
+  const calls: { path: string; cmd: string; conf: Json }[] = [];
+  const exec: PluginExec = async (path, e, stdin) => {
+    calls.push({ path, cmd: e.CNI_COMMAND!, conf: JSON.parse(stdin) });
+    return e.CNI_COMMAND === 'ADD'
+      ? {
+          code: 0,
+          stdout: JSON.stringify({ cniVersion: '1.0.0', ips: [{ address: '10.88.0.1/24' }] }),
+          stderr: '',
+        }
+      : { code: 0, stdout: '', stderr: '' };
+  };
+  beforeEach(() => {
+    calls.length = 0;
+    writeFileSync(join(dir, 'whereabouts'), '#!/bin/false\n');
+    chmodSync(join(dir, 'whereabouts'), 0o755);
+  });
+
+  test('with it, ipam type whereabouts is run from CNI_PATH with the config as received', async () => {
+    const out = await run(env('ADD'), wbConf(true), exec);
+    assert.equal(out.exitCode, 0, out.stdout);
+    assert.deepEqual(
+      calls.map((c) => [c.path, c.cmd]),
+      [[join(dir, 'whereabouts'), 'ADD']],
+    );
+    assert.deepEqual(calls[0]!.conf, wbConf(true));
+    assert.equal(handler.calls[0]!.ipam, 'delegated');
+    assert.equal(handler.calls[0]!.ipamResult?.ips?.[0]?.address, '10.88.0.1/24');
+    const del = await run({ ...env('DEL') }, wbConf(true), exec);
+    assert.equal(del.exitCode, 0, del.stdout);
+    assert.deepEqual(
+      calls.map((c) => c.cmd),
+      ['ADD', 'DEL'],
+    );
+  });
+
+  test("without it (or false), whereabouts is the agent's IPAM and nothing is run", async () => {
+    for (const conf of [wbConf(), wbConf(false)]) {
+      handler = new FakeCniHandler();
+      const out = await run(env('ADD'), conf, exec);
+      assert.equal(out.exitCode, 0, out.stdout);
+      assert.equal(handler.calls[0]!.ipam, 'agent');
+    }
+    assert.equal(calls.length, 0);
+  });
+
+  test('a value other than true or false is an invalid config (7)', async () => {
+    assertError(await run(env('ADD'), wbConf('yes'), exec), 7, /delegateIpam/);
+    assert.equal(calls.length, 0);
+  });
+});
+
 describe('delegated IPAM: the reference static plugin', () => {
   const STATIC = '/usr/lib/cni/static';
   for (const v of ['0.4.0', '1.0.0', '1.1.0']) {

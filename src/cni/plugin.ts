@@ -14,6 +14,7 @@
 import {
   AGENT_IPAM_TYPES,
   DEFAULT_CNI_SOCKET,
+  DELEGATE_IPAM_KEY,
   PROTOCOL_VERSION,
   type CniCommand,
   type CniRequest,
@@ -149,6 +150,8 @@ interface Conf {
   /** For the agent (prevResult converted to 1.x). */
   net: NetConf;
   ipamType: string | undefined;
+  /** `"delegateIpam": true`: run ipam.type as a plugin even when the agent serves that type. */
+  delegateIpam: boolean;
   validAttachments: GcAttachment[] | undefined;
 }
 
@@ -206,6 +209,9 @@ function parseConf(cmd: CniCommand, stdin: string): Conf {
     if (typeof t !== 'string' || !t) throw confError('field "ipam.type" is required');
     ipamType = t;
   }
+  const delegateIpam = c[DELEGATE_IPAM_KEY] ?? false;
+  if (typeof delegateIpam !== 'boolean')
+    throw confError(`field "${DELEGATE_IPAM_KEY}" must be true or false`);
 
   const net = { ...c } as NetConf;
   if (c.prevResult !== undefined && c.prevResult !== null)
@@ -224,7 +230,7 @@ function parseConf(cmd: CniCommand, stdin: string): Conf {
       return { containerId: o.containerID, ifName: o.ifname };
     });
   }
-  return { cniVersion: version, raw: c, net, ipamType, validAttachments };
+  return { cniVersion: version, raw: c, net, ipamType, delegateIpam, validAttachments };
 }
 
 function socketPath(env: Env, conf: Conf): string {
@@ -248,7 +254,7 @@ async function dispatch(cmd: CniCommand, env: Env, conf: Conf, input: PluginInpu
   const agent = input.agent ?? callAgent;
   const sock = socketPath(env, conf);
   const timeout = timeoutMs(env, conf);
-  const owned = conf.ipamType !== undefined && AGENT_IPAM_TYPES.includes(conf.ipamType);
+  const owned = conf.ipamType !== undefined && AGENT_IPAM_TYPES.includes(conf.ipamType) && !conf.delegateIpam;
   // Located (and its name validated) before anything has been changed.
   const delegate =
     conf.ipamType !== undefined && !owned

@@ -20,6 +20,8 @@ export const PROTOCOL_VERSION = 1;
 export const DEFAULT_CNI_SOCKET = '/run/multinet/cni.sock';
 /** IPAM types the agent allocates for itself; any other ipam.type is run as a plugin from CNI_PATH. */
 export const AGENT_IPAM_TYPES: readonly string[] = ['whereabouts', 'multinet-ipam'];
+/** Our plugin's key that runs ipam.type as a plugin from CNI_PATH even when it is in AGENT_IPAM_TYPES. */
+export const DELEGATE_IPAM_KEY = 'delegateIpam';
 /** Our plugin's own type name; "calico" is accepted too, for the reference's NAD configs. */
 export const PLUGIN_TYPES: readonly string[] = ['multinet', 'calico'];
 /** A request or response line larger than this is refused (a config is a few KiB). */
@@ -60,8 +62,9 @@ export interface CniRequest {
   args: Record<string, string>;
   netConf: NetConf;
   /**
-   * Who allocates addresses: 'agent' (ipam.type in AGENT_IPAM_TYPES), 'delegated' (an IPAM plugin
-   * run by the CNI plugin; its result is in ipamResult on ADD), or 'none' (no ipam section).
+   * Who allocates addresses: 'agent' (ipam.type in AGENT_IPAM_TYPES, no "delegateIpam": true),
+   * 'delegated' (an IPAM plugin run by the CNI plugin; its result is in ipamResult on ADD), or
+   * 'none' (no ipam section).
    */
   ipam: 'agent' | 'delegated' | 'none';
   /** ADD with delegated IPAM: that plugin's result, converted to 1.x. Use these addresses. */

@@ -133,74 +133,118 @@ export class Ipam {
         return again;
       }
     }
-    // Requested addresses: a repeated request would find its own reservations taken, so the index
-    // is read first. Otherwise the reservation is created straight away (one round trip fewer on a
-    // store without createAll): a repeated request learns of its index from the index's create.
-    if (req.requestedIps?.length) {
+    return this.allocateIndexFirst(net, idxKey, req);
+  }
+
+  /**
+   * Allocate with a store without a multi-key create (kubernetes://, embedded, memory): the index
+   * first, naming the addresses about to be claimed, then one reservation per address (an index
+   * update before each retry after a collision). A crash in between leaves an index whose holder's
+   * DEL (release) frees exactly what was claimed, never a reservation that nothing points at.
+   * A repeated request learns of its index from the index's create.
+   */
+  private async allocateIndexFirst(
+    net: NetworkCache,
+    idxKey: ResourceKey,
+    req: AllocateRequest,
+  ): Promise<Allocation> {
+    const families = [...net.families.values()].sort((a, b) => a.pool.family - b.pool.family);
+    const state = new Map<Family, ClaimState>(
+      families.map((fc) => [fc.pool.family, { misses: 0, reloaded: false }]),
+    );
+    const requested = !!req.requestedIps?.length;
+    const indexRecord = (chosen: readonly { fc: FamilyCache; value: bigint }[]): AllocationRecord => ({
+      ...holderOf(req),
+      addresses: chosen.map((c) => fromBigInt(c.value, c.fc.pool.family)),
+      createdAt: this.now(),
+    });
+    let chosen: { fc: FamilyCache; value: bigint }[];
+    let idx: StoredObject<AllocationRecord>;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        chosen = requested
+          ? req.requestedIps!.map((ip) => this.resolveRequested(net, ip, req))
+          : await Promise.all(
+              families.map(async (fc) => ({
+                fc,
+                value: await this.pick(net, fc, state.get(fc.pool.family)!, req.network, avoidSet(req)),
+              })),
+            );
+      } catch (err) {
+        // A repeated request in a full pool: its own allocation is the answer.
+        if (!(err instanceof IpamError && err.code === 'PoolExhausted')) throw err;
+        const again = await this.existing(net, idxKey, req);
+        if (!again) throw err;
+        return again;
+      }
+      try {
+        idx = await this.store.create(idxKey, indexRecord(chosen));
+        break;
+      } catch (err) {
+        if (!isStoreError(err, 'AlreadyExists')) throw err;
+      }
+      // A repeated request (or the same one running concurrently, and it won): its allocation is
+      // the answer. A stale index (its addresses held by others now) is dropped by confirm: retry.
       const again = await this.existing(net, idxKey, req);
       if (again) return again;
+      if (attempt >= 3)
+        throw new IpamError(
+          'InvalidRequest',
+          `network ${req.network}: concurrent allocate and release for ${idxKey.name}; retry`,
+        );
     }
     const claimed: Array<StoredObject<ReservationRecord>> = [];
     try {
-      if (req.requestedIps?.length) {
-        for (const ip of req.requestedIps) claimed.push(await this.claimRequested(net, ip, req));
-      } else {
-        for (const fc of [...net.families.values()].sort((a, b) => a.pool.family - b.pool.family)) {
+      for (const c of chosen) {
+        const st = state.get(c.fc.pool.family)!;
+        for (;;) {
+          const got = await this.tryClaim(net, c.fc, c.value, req);
+          if (got) {
+            claimed.push(got);
+            break;
+          }
+          const key: ResourceKey = {
+            kind: RESERVATION_KIND,
+            namespace: req.network,
+            name: fromBigInt(c.value, c.fc.pool.family),
+          };
+          const holder = await this.store.get<ReservationRecord>(key);
+          // Ours already (a concurrent repeat of this request confirmed our index and claimed it).
+          if (holder && holder.value.containerId === req.containerId && holder.value.ifName === req.ifName) {
+            claimed.push(holder);
+            break;
+          }
+          if (requested) {
+            const h = holder?.value;
+            throw new IpamError(
+              'AddressInUse',
+              `network ${JSON.stringify(req.network)}: requested IP ${JSON.stringify(key.name)}: already held by ${h ? `pod ${h.podNamespace}/${h.podName} (container ${h.containerId}, interface ${h.ifName})` : 'another holder'}`,
+            );
+          }
+          await this.missed(net, c.fc, st, c.value);
+          c.value = await this.pick(net, c.fc, st, req.network, avoidSet(req));
+          // The index names the next candidate before it is claimed. A Conflict means a release
+          // or a repeated request changed it meanwhile: give up rather than guess.
           try {
-            claimed.push(await this.claimNext(net, fc, req));
+            idx = await this.store.update(idxKey, indexRecord(chosen), idx.resourceVersion);
           } catch (err) {
-            // A repeated request in a full pool: its own allocation is the answer.
-            if (!(err instanceof IpamError && err.code === 'PoolExhausted')) throw err;
-            const again = await this.existing(net, idxKey, req);
-            if (!again) throw err;
-            await this.unclaim(net, claimed);
-            claimed.length = 0;
-            return again;
+            if (!isStoreError(err, 'Conflict') && !isStoreError(err, 'NotFound')) throw err;
+            throw new IpamError(
+              'InvalidRequest',
+              `network ${req.network}: concurrent allocate and release for ${idxKey.name}; retry`,
+            );
           }
         }
       }
-      const record: AllocationRecord = {
-        ...holderOf(req),
-        addresses: claimed.map((c) => c.value.address),
-        createdAt: this.now(),
-      };
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await this.store.create(idxKey, record);
-          return toAllocation(
-            req,
-            claimed.map((c) => c.value),
-          );
-        } catch (err) {
-          if (!isStoreError(err, 'AlreadyExists')) throw err;
-        }
-        // A repeated request (or the same request running concurrently, and it won): answer with
-        // its allocation and give back ours. A stale index (its addresses held by others now) is
-        // dropped by confirm, and ours is recorded instead.
-        const winner = await this.store.get<AllocationRecord>(idxKey);
-        const again = winner && (await this.confirm(net, winner, req));
-        if (again) {
-          const keep = new Set(again.ips.map((ip) => ip.address));
-          await this.unclaim(
-            net,
-            claimed.filter((c) => !keep.has(c.value.address)),
-          );
-          claimed.length = 0;
-          return again;
-        }
-        // confirm may have freed ours if the stale index listed one of them: start over then.
-        const stale = new Set(winner?.value.addresses ?? []);
-        if (attempt >= 3 || claimed.some((c) => stale.has(c.value.address))) {
-          throw new IpamError(
-            'InvalidRequest',
-            `network ${req.network}: concurrent allocate and release for ${idxKey.name}; retry`,
-          );
-        }
-      }
+      return toAllocation(
+        req,
+        claimed.map((c) => c.value),
+      );
     } catch (err) {
-      // Nothing half-done: give back what this call claimed (if the store is down too, reconcile
-      // frees these later, as they have no IPAllocation record).
+      // Nothing half-done: give back what this call claimed, then its index (if the store is down
+      // too, the index is left: a DEL or reconcile frees what it names).
       await this.unclaim(net, claimed).catch(() => undefined);
+      await this.store.delete(idxKey, { resourceVersion: idx.resourceVersion }).catch(() => undefined);
       throw err;
     }
   }

@@ -14,6 +14,7 @@ import {
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Runner } from '../util/exec.js';
+import { whereaboutsBinary } from '../store/whereabouts-bin.js';
 
 const REFERENCE_PLUGINS = '/usr/lib/cni';
 const OUR_BUNDLE = fileURLToPath(new URL('../../multinet-cni.mjs', import.meta.url));
@@ -21,7 +22,10 @@ const OUR_SHIM = fileURLToPath(new URL('../../multinet-cni', import.meta.url));
 /** Plugin types served by our binary. */
 const OUR_TYPES = ['multinet', 'calico', 'whereabouts', 'multinet-ipam'];
 
-/** A CNI_PATH folder: our plugin under its type names, plus links to the reference plugins. */
+/**
+ * A CNI_PATH folder: our plugin under its type names, plus links to the reference plugins and to
+ * the real Whereabouts when it is built (run only for a NAD with "delegateIpam": true).
+ */
 export function prepareCniBin(dir: string): string {
   const bin = join(dir, 'cni-bin');
   mkdirSync(bin, { recursive: true });
@@ -41,6 +45,8 @@ export function prepareCniBin(dir: string): string {
       if (!existsSync(link)) symlinkSync(join(REFERENCE_PLUGINS, p), link);
     }
   }
+  const wb = whereaboutsBinary();
+  if (existsSync(wb) && !existsSync(join(bin, 'whereabouts'))) symlinkSync(wb, join(bin, 'whereabouts'));
   return bin;
 }
 

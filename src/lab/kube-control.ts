@@ -3,7 +3,9 @@
 // in system:masters; each node's agent: a token of deploy/'s multinet-agent ServiceAccount, with
 // deploy/rbac's ClusterRole; each node's kubelet role: a certificate in multinet:lab-kubelets; the
 // Multus each kubelet role calls: a certificate in multinet:lab-multus, allowed what the thin plugin
-// does and no more; the scheduler: system:kube-scheduler, whose role the API server bootstraps), and the objects a
+// does and no more; the scheduler: system:kube-scheduler, whose role the API server bootstraps; the
+// real Whereabouts IPAM plugin, for NADs that ask for it: a certificate of its own with a ClusterRole
+// of what the plugin does), and the objects a
 // cluster has before users apply anything: CRDs, RBAC, one Node per lab node, the default Network.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,6 +32,7 @@ export const AGENT_SA = { namespace: 'multinet-system', name: 'multinet-agent' }
 export const KUBELETS_GROUP = 'multinet:lab-kubelets';
 export const MULTUS_GROUP = 'multinet:lab-multus';
 const SCHEDULER_USER = 'system:kube-scheduler';
+export const WHEREABOUTS_USER = 'multinet:lab-whereabouts';
 
 type Obj = Record<string, unknown>;
 
@@ -52,12 +55,19 @@ const daemonFiles = (k: KubeLabConfig, what: string) => ({
 });
 
 export const schedulerKubeconfig = (k: KubeLabConfig): string => join(k.dir, 'scheduler.kubeconfig');
+export const whereaboutsKubeconfig = (k: KubeLabConfig): string => join(k.dir, 'whereabouts.kubeconfig');
+/**
+ * The real Whereabouts' flat config file (datastore kubernetes, its kubeconfig), what a NAD's ipam
+ * `"configuration_path"` names: v0.9 refuses to run without one ("config file not found"); its
+ * installer writes it to /etc/cni/net.d/whereabouts.d/ on a node, which the lab leaves alone.
+ */
+export const whereaboutsConfig = (k: KubeLabConfig): string => join(k.dir, 'whereabouts.conf');
 
 /** Certificates and kubeconfigs, made once per lab (kept across `lab up` of a running lab). */
 export function makeLabPki(lab: LabConfig): void {
   const k = lab.kube!;
   mkdirSync(k.dir, { recursive: true, mode: 0o700 });
-  if (existsSync(join(k.dir, 'ca.crt'))) return;
+  if (existsSync(join(k.dir, 'ca.crt'))) return makeWhereaboutsCert(lab);
   makeControlPlanePki(k.dir);
   makeClientCert(k.dir, 'admin', 'admin', ['system:masters']);
   writeCertKubeconfig(k.dir, 'admin', k.server, adminKubeconfig(k), `multinet-${lab.name}`);
@@ -69,6 +79,17 @@ export function makeLabPki(lab: LabConfig): void {
     makeClientCert(k.dir, `${n.name}-multus`, `multinet:lab-multus:${n.name}`, [MULTUS_GROUP]);
     writeCertKubeconfig(k.dir, `${n.name}-multus`, k.server, nodeKubeconfig(k, n.name, 'multus'));
   }
+  makeWhereaboutsCert(lab);
+}
+
+/** Whereabouts' identity (also for a lab made before it existed). */
+function makeWhereaboutsCert(lab: LabConfig): void {
+  const k = lab.kube!;
+  if (existsSync(whereaboutsConfig(k))) return;
+  makeClientCert(k.dir, 'whereabouts', WHEREABOUTS_USER);
+  writeCertKubeconfig(k.dir, 'whereabouts', k.server, whereaboutsKubeconfig(k));
+  const conf = { datastore: 'kubernetes', kubernetes: { kubeconfig: whereaboutsKubeconfig(k) } };
+  writeFileSync(whereaboutsConfig(k), JSON.stringify(conf, null, 2) + '\n', { mode: 0o600 });
 }
 
 export function adminClient(lab: LabConfig): KubeClient {
@@ -217,7 +238,22 @@ export function labRbac(): Obj[] {
     clusterRole('multinet-lab-watch-probe', [
       r(['multinet.projectcalico.org'], ['storeobjects'], ['get', 'list']),
     ]),
+    // What Whereabouts' IPAM plugin (cmd/whereabouts v0.9) calls: its IPPools and overlapping-range
+    // reservations (get, create, JSON-patch, delete), NodeSlicePools (read, with node_slice_size)
+    // and the "whereabouts" Lease its leader election takes around every allocation. Less than
+    // its daemonset-install.yaml grants (pods, nodes, NADs, events are for its reconciler and
+    // node-slice controller, which the lab does not run).
+    clusterRole('multinet-lab-whereabouts', [
+      r(
+        ['whereabouts.cni.cncf.io'],
+        ['ippools', 'overlappingrangeipreservations'],
+        ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'],
+      ),
+      r(['whereabouts.cni.cncf.io'], ['nodeslicepools'], ['get', 'list', 'watch']),
+      r(['coordination.k8s.io'], ['leases'], ['get', 'create', 'update']),
+    ]),
     bind('multinet-lab-kubelet', 'multinet-lab-kubelet', [group(KUBELETS_GROUP)]),
+    bind('multinet-lab-whereabouts', 'multinet-lab-whereabouts', [user(WHEREABOUTS_USER)]),
     bind('multinet-lab-watch-probe', 'multinet-lab-watch-probe', [
       group(KUBELETS_GROUP),
       user(SCHEDULER_USER),
