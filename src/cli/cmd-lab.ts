@@ -51,11 +51,17 @@ export async function checkCommand(lab: Lab, opts: { quiet?: boolean } = {}): Pr
     labResponderDeps(lab.config),
     endpoints.some((e) => isMemifName(e.ifName)) ? respondersUnavailable() : undefined,
   );
+  // Interrupted, the responders still go: each holds a memif its pod's application may want back.
+  const interrupted = (): void => void memif.stop().finally(() => process.exit(130));
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   let results;
   try {
     const pairs = expectations(endpoints, await lab.policyOracle(), memif.probed);
     results = await runChecks(lab.runner, pairs);
   } finally {
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
     await memif.stop();
   }
   const bad = mismatches(results);
