@@ -33,10 +33,9 @@ for arg in "$@"; do
   esac
 done
 
-log() { echo "k8s-bins: $*" >&2; }
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1fs", b - a }'; }
-T0="$(now)"
+BIN_NAME=k8s-bins
+# shellcheck source=lib/go-bin.sh
+source "$ROOT/scripts/lib/go-bin.sh"
 
 # --- version checks (also the idempotency test) ---------------------------------------------------
 version_ok() { # name
@@ -60,9 +59,7 @@ if [[ $regenerate == 0 && $force == 0 ]] && all_ok; then
 fi
 
 # --- Go ---------------------------------------------------------------------------------------------
-GO="$(command -v go || true)"
-[[ -n "$GO" ]] || GO=/usr/local/go/bin/go
-[[ -x "$GO" ]] || { log "no go found (PATH or /usr/local/go/bin/go)"; exit 1; }
+find_go || { log "no go found (PATH or /usr/local/go/bin/go)"; exit 1; }
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -mod=readonly"
 cd "$MOD_DIR"
 
@@ -129,9 +126,7 @@ TMPS=()
 trap 'rm -f "${TMPS[@]}"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-prio=()
-jobs=("-p" "${K8S_BINS_JOBS:-$(nproc)}")
-if [[ $low == 1 ]]; then prio=(nice -n 19); jobs=(-p 1); fi
+build_priority "${K8S_BINS_JOBS:-}"
 
 BUILD_DATE="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 K8S_MINOR="${K8S_VERSION#*.}"; K8S_MINOR="${K8S_MINOR%%.*}"

@@ -32,10 +32,9 @@ for arg in "$@"; do
   esac
 done
 
-log() { echo "multus-bin: $*" >&2; }
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1fs", b - a }'; }
-T0="$(now)"
+BIN_NAME=multus-bin
+# shellcheck source=lib/go-bin.sh
+source "$ROOT/scripts/lib/go-bin.sh"
 
 # `multus -version` prints "multus: version:v4.2.4(clean released), commit:..., date:..."
 version_ok() {
@@ -49,9 +48,7 @@ if [[ $regenerate == 0 && $force == 0 ]] && version_ok; then
   exit 0
 fi
 
-GO="$(command -v go || true)"
-[[ -n "$GO" ]] || GO=/usr/local/go/bin/go
-if [[ ! -x "$GO" ]]; then
+if ! find_go; then
   log "no go found (PATH or /usr/local/go/bin/go): multus not built; the kube lab emulates Multus"
   exit 0
 fi
@@ -85,9 +82,7 @@ tmp="$(mktemp "$OUT/.multus.XXXXXX")"
 trap 'rm -f "$tmp"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-prio=()
-jobs=("-p" "${K8S_BINS_JOBS:-$(nproc)}")
-if [[ $low == 1 ]]; then prio=(nice -n 19); jobs=(-p 1); fi
+build_priority "${K8S_BINS_JOBS:-}"
 P="$MOD/pkg/multus"
 # As upstream's hack/build-go.sh: version, tree state and release status into pkg/multus.
 ldflags="-s -w -X $P.version=v${MULTUS_VERSION} -X $P.gitTreeState=clean -X $P.releaseStatus=released"

@@ -31,10 +31,9 @@ for arg in "$@"; do
   esac
 done
 
-log() { echo "whereabouts-bin: $*" >&2; }
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1fs", b - a }'; }
-T0="$(now)"
+BIN_NAME=whereabouts-bin
+# shellcheck source=lib/go-bin.sh
+source "$ROOT/scripts/lib/go-bin.sh"
 
 # The plugin prints its "about" line when run without CNI_COMMAND: "whereabouts v0.9.2 linux/amd64".
 # (Captured first: with pipefail, grep -q closing the pipe early would fail the check.)
@@ -51,9 +50,7 @@ if [[ $force == 0 ]] && version_ok; then
   exit 0
 fi
 
-GO="$(command -v go || true)"
-[[ -n "$GO" ]] || GO=/usr/local/go/bin/go
-if [[ ! -x "$GO" ]]; then
+if ! find_go; then
   log "no go found (PATH or /usr/local/go/bin/go): not built; the Whereabouts interop test and bench will skip"
   exit 0
 fi
@@ -74,9 +71,7 @@ trap 'exit 143' TERM
 cp -r "$src/." "$work/"
 chmod -R u+w "$work"
 
-prio=()
-jobs=(-p "$(nproc)")
-if [[ $low == 1 ]]; then prio=(nice -n 19); jobs=(-p 1); fi
+build_priority
 # As the release's hack/build-go.sh, with the version of a released build.
 pv="$MOD/pkg/version"
 ldflags="-s -w -X $pv.Version=v${WHEREABOUTS_VERSION} -X $pv.ReleaseStatus=released -X $pv.GitTreeState=clean"

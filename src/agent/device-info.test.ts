@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, statSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PROTOCOL_VERSION, type CniRequest } from '../cni/protocol.js';
+import type { CniRequest } from '../cni/protocol.js';
+import { blueNetwork, blueRequest } from '../testing/agent-fixtures.js';
 import { CniError } from '../cni/spec.js';
 import { MemoryStore } from '../store/memory.js';
 import { silentLogger } from '../util/log.js';
@@ -18,36 +19,15 @@ import { KIND_ATTACHMENT } from '../calc/records.js';
 const PATH = '/var/run/k8s.cni.cncf.io/devinfo/cni/network-blue-cid_memif1';
 
 function req(ifName: string, runtimeConfig?: Record<string, unknown>): CniRequest {
-  return {
-    protocol: PROTOCOL_VERSION,
-    command: 'ADD',
-    containerId: 'cid',
-    netns: '/run/netns/p',
-    ifName,
-    args: { K8S_POD_NAMESPACE: 'default', K8S_POD_NAME: 'p' },
-    netConf: {
-      cniVersion: '1.0.0',
-      name: 'network-blue',
-      type: 'calico',
-      ipam: { type: 'whereabouts' },
-      dataplane_options: { network_name: 'blue' },
-      ...(runtimeConfig ? { runtimeConfig } : {}),
-    },
-    ipam: 'agent',
-  };
+  const r = blueRequest('ADD', 'p', { ifName });
+  return runtimeConfig
+    ? { ...r, containerId: 'cid', netConf: { ...r.netConf, runtimeConfig } }
+    : { ...r, containerId: 'cid' };
 }
 
 async function setup() {
   const store = new MemoryStore();
-  await store.create(
-    { kind: KIND_NETWORK, namespace: '', name: 'blue' },
-    {
-      apiVersion: 'projectcalico.org/v3',
-      kind: 'Network',
-      metadata: { name: 'blue' },
-      spec: { vni: 56, range: '172.19.0.0/16' },
-    },
-  );
+  await store.create({ kind: KIND_NETWORK, namespace: '', name: 'blue' }, blueNetwork());
   const cache = new ClusterCache();
   cache.replace(KIND_NETWORK, (await store.list(KIND_NETWORK)).items);
   const files = new FakeDeviceInfoFiles();
