@@ -120,6 +120,11 @@ describe('kube lab with the real Multus thin plugin', { skip: labSkip || !!block
       (f) => f.manager === 'multus' && JSON.stringify(f.fieldsV1).includes(NETWORK_STATUS_ANNOTATION),
     );
     assert.equal(byMultus?.subresource, 'status', JSON.stringify(p1.metadata.managedFields));
+    // The pod's status by the kubelet role, under the kubelet's manager name.
+    assert.ok(
+      p1.metadata.managedFields?.some((f) => f.manager === 'kubelet' && f.subresource === 'status'),
+      JSON.stringify(p1.metadata.managedFields),
+    );
     // Multus' AddedInterface events, in the words the emulation uses (addedInterfaceMessage).
     const events = JSON.parse(
       await kubectl(

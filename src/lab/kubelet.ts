@@ -58,7 +58,8 @@ export class KubePodApi implements PodApi {
   async patchAnnotations(ns: string, name: string, annotations: Record<string, string>): Promise<void> {
     await this.client.request({
       method: 'PATCH',
-      path: `${podPath(ns, name)}/status`,
+      // Named as the managers they stand for, so managedFields read as in a cluster.
+      path: `${podPath(ns, name)}/status?fieldManager=multus`,
       contentType: 'application/merge-patch+json',
       body: { metadata: { annotations } },
     });
@@ -67,7 +68,7 @@ export class KubePodApi implements PodApi {
   async patchStatus(ns: string, name: string, status: Record<string, unknown>): Promise<void> {
     await this.client.request({
       method: 'PATCH',
-      path: `${podPath(ns, name)}/status`,
+      path: `${podPath(ns, name)}/status?fieldManager=kubelet`,
       contentType: 'application/merge-patch+json',
       body: { status },
     });
