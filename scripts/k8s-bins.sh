@@ -22,20 +22,10 @@ source "$MOD_DIR/versions.env"
 : "${K8S_VERSION:?versions.env must set K8S_VERSION}" "${ETCD_VERSION:?versions.env must set ETCD_VERSION}"
 OUT="${MULTINET_BIN_CACHE:-/var/cache/multinet}/k8s-${K8S_VERSION}-etcd-${ETCD_VERSION}"
 
-regenerate=0 low=0 force=0
-for arg in "$@"; do
-  case "$arg" in
-    --regenerate) regenerate=1 ;;
-    --low-priority) low=1 ;;
-    --force) force=1 ;;
-    -h|--help) sed -n '2,13p' "${BASH_SOURCE[0]}"; exit 0 ;;
-    *) echo "k8s-bins: unknown option $arg" >&2; exit 2 ;;
-  esac
-done
-
-BIN_NAME=k8s-bins
+BIN_NAME=k8s-bins HELP_LINES=2,13 REGENERATE=1
 # shellcheck source=lib/go-bin.sh
 source "$ROOT/scripts/lib/go-bin.sh"
+parse_flags "$@"
 
 # --- version checks (also the idempotency test) ---------------------------------------------------
 version_ok() { # name

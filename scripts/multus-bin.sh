@@ -21,20 +21,10 @@ source "$MOD_DIR/versions.env"
 OUT="${MULTINET_BIN_CACHE:-/var/cache/multinet}/multus-${MULTUS_VERSION}"
 MOD=gopkg.in/k8snetworkplumbingwg/multus-cni.v4
 
-regenerate=0 low=0 force=0
-for arg in "$@"; do
-  case "$arg" in
-    --regenerate) regenerate=1 ;;
-    --low-priority) low=1 ;;
-    --force) force=1 ;;
-    -h|--help) sed -n '2,13p' "${BASH_SOURCE[0]}"; exit 0 ;;
-    *) echo "multus-bin: unknown option $arg" >&2; exit 2 ;;
-  esac
-done
-
-BIN_NAME=multus-bin
+BIN_NAME=multus-bin HELP_LINES=2,13 REGENERATE=1
 # shellcheck source=lib/go-bin.sh
 source "$ROOT/scripts/lib/go-bin.sh"
+parse_flags "$@"
 
 # `multus -version` prints "multus: version:v4.2.4(clean released), commit:..., date:..."
 version_ok() {

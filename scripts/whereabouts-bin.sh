@@ -21,19 +21,10 @@ source "$ROOT/deploy/whereabouts-bin/versions.env"
 OUT="${MULTINET_BIN_CACHE:-/var/cache/multinet}/whereabouts-${WHEREABOUTS_VERSION}"
 MOD="github.com/k8snetworkplumbingwg/whereabouts"
 
-low=0 force=0
-for arg in "$@"; do
-  case "$arg" in
-    --low-priority) low=1 ;;
-    --force) force=1 ;;
-    -h|--help) sed -n '2,14p' "${BASH_SOURCE[0]}"; exit 0 ;;
-    *) echo "whereabouts-bin: unknown option $arg" >&2; exit 2 ;;
-  esac
-done
-
-BIN_NAME=whereabouts-bin
+BIN_NAME=whereabouts-bin HELP_LINES=2,14
 # shellcheck source=lib/go-bin.sh
 source "$ROOT/scripts/lib/go-bin.sh"
+parse_flags "$@"
 
 # The plugin prints its "about" line when run without CNI_COMMAND: "whereabouts v0.9.2 linux/amd64".
 # (Captured first: with pipefail, grep -q closing the pipe early would fail the check.)

@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { Lab } from './lab.js';
-import { labSkip, SEED_DIR, sourcePath } from './test-support.js';
+import { labKubectl, labSkip, SEED_DIR, sourcePath, until } from './test-support.js';
 import { expectations, mismatches, runChecks } from './check.js';
 import { listNetns } from './topology.js';
 import { kubectlArgs } from './kube-apply.js';
@@ -34,25 +34,12 @@ interface KPod {
   status: { phase?: string; reason?: string; message?: string; podIP?: string; podIPs?: { ip: string }[] };
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`not within ${ms} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
 const blocked = labSkip ? undefined : kubeTestsBlocked('kube lab', test);
 
 describe('kube lab: the seed through kubectl on a real control plane', { skip: labSkip || !!blocked }, () => {
   let lab: Lab;
   let netnsBefore: string[];
-  const kubectl = async (...args: string[]): Promise<string> => {
-    const k = kubectlArgs(lab.config, args);
-    return (await run(k.cmd, k.args, { maxBuffer: 16 << 20 })).stdout;
-  };
+  const kubectl = (...args: string[]): Promise<string> => labKubectl(lab, ...args);
   const pods = async (): Promise<KPod[]> =>
     (JSON.parse(await kubectl('get', 'pods', '-o', 'json')) as { items: KPod[] }).items;
   const pod = async (name: string): Promise<KPod | undefined> =>

@@ -11,7 +11,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Lab } from './lab.js';
-import { labSkip, SEED_DIR } from './test-support.js';
+import { labKubectl, labSkip, SEED_DIR, until } from './test-support.js';
 import { expectations, mismatches, runChecks } from './check.js';
 import { listNetns } from './topology.js';
 import { kubectlArgs } from './kube-apply.js';
@@ -42,16 +42,6 @@ interface KPod {
   status: { phase?: string; message?: string; podIP?: string };
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`not within ${ms} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
 function multusBlocked(): string | undefined {
   const m = findMultus();
   if (m.kind === 'thin') return undefined;
@@ -71,10 +61,7 @@ const blocked = labSkip ? undefined : (kubeTestsBlocked('kube lab (Multus)', tes
 
 describe('kube lab with the real Multus thin plugin', { skip: labSkip || !!blocked }, () => {
   let lab: Lab;
-  const kubectl = async (...args: string[]): Promise<string> => {
-    const k = kubectlArgs(lab.config, args);
-    return (await run(k.cmd, k.args, { maxBuffer: 16 << 20 })).stdout;
-  };
+  const kubectl = (...args: string[]): Promise<string> => labKubectl(lab, ...args);
   const pods = async (): Promise<KPod[]> =>
     (JSON.parse(await kubectl('get', 'pods', '-o', 'json', '--show-managed-fields')) as { items: KPod[] })
       .items;

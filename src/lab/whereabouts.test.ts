@@ -12,8 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Lab } from './lab.js';
-import { labSkip } from './test-support.js';
-import { kubectlArgs } from './kube-apply.js';
+import { labKubectl, labSkip, until } from './test-support.js';
 import { whereaboutsConfig, whereaboutsKubeconfig } from './kube-control.js';
 import { NETWORK_STATUS_ANNOTATION } from './pods.js';
 import { kubeBinDir, kubeTestsBlocked } from '../store/kube-test-server.js';
@@ -22,16 +21,6 @@ import { whereaboutsUnavailableReason } from '../store/whereabouts-bin.js';
 const run = promisify(execFile);
 const quiet = (): void => undefined;
 const RANGE = '10.93.7.0/24';
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 40_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`not within ${ms} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 const wbMissing = labSkip ? undefined : whereaboutsUnavailableReason();
 if (wbMissing) console.log(`# whereabouts interop: skipped: ${wbMissing}`);
@@ -53,10 +42,7 @@ describe(
   () => {
     let lab: Lab;
     let dir: string;
-    const kubectl = async (...args: string[]): Promise<string> => {
-      const k = kubectlArgs(lab.config, args);
-      return (await run(k.cmd, k.args, { maxBuffer: 16 << 20 })).stdout;
-    };
+    const kubectl = (...args: string[]): Promise<string> => labKubectl(lab, ...args);
     const pod = async (ns: string, name: string): Promise<KPod | undefined> =>
       (JSON.parse(await kubectl('get', 'pods', '-n', ns, '-o', 'json')) as { items: KPod[] }).items.find(
         (p) => p.metadata.name === name,
